@@ -1,0 +1,1 @@
+"""Scrapy project of the ASEAN-Russia corpus crawler: settings, spiders, middlewares, CLI."""

@@ -1,0 +1,99 @@
+"""The ``corpus`` command: demo, fetch (one-off), crawl, dedup.
+
+A thin layer: it parses arguments into ``CORPUS_*`` settings, runs a spider
+with the project's settings and prints what happened.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+from crawler.runner import project_settings, run_spider
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--store", default=os.environ.get("CORPUS_STORE", "./corpus-store"),
+                        help="local folder or s3://bucket/prefix (default: $CORPUS_STORE or ./corpus-store)")
+    parser.add_argument("--allow-private", action="store_true",
+                        help="allow loopback, private and link-local targets")
+    parser.add_argument("--replay", default=os.environ.get("CORPUS_REPLAY_URL", ""), metavar="URL",
+                        help="answer requests from a replay web at URL (http://127.0.0.1:PORT)")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="Scrapy log (-v INFO, -vv DEBUG)")
+
+
+def settings_from(args, **extra):
+    level = {0: "WARNING", 1: "INFO"}.get(args.verbose, "DEBUG")
+    overrides = {
+        "CORPUS_STORE": args.store,
+        "CORPUS_ALLOW_PRIVATE": args.allow_private,
+        "CORPUS_REPLAY_URL": args.replay,
+        "LOG_LEVEL": level,
+    }
+    overrides.update(extra)
+    return project_settings(overrides)
+
+
+def print_results(urls, results, as_json: bool, out=sys.stdout) -> int:
+    """One line (or JSON line) per URL; returns the number of errors."""
+    errors = 0
+    for url in urls:
+        res = results.get(url) or {"url": url, "outcome": "error: no response", "record": None}
+        outcome, record = res["outcome"], res.get("record")
+        errors += outcome.startswith("error")
+        if as_json:
+            row = dict(record) if record else {"url": url}
+            row["outcome"] = outcome
+            out.write(json.dumps(row, ensure_ascii=False, sort_keys=True) + "\n")
+        else:
+            doc = record["id"] if record else "-" * 16
+            title = (record or {}).get("title") or url
+            out.write(f"{doc}  {outcome:<28}  {title}\n")
+    return errors
+
+
+def cmd_fetch(args) -> int:
+    from crawler.outlets import outlet_lookup
+    from crawler.spiders.fetch import FetchSpider
+
+    crawler = run_spider(FetchSpider, settings_from(args), urls=args.urls, outlets=outlet_lookup())
+    errors = print_results(args.urls, crawler.spider.results, args.json)
+    if not args.json:
+        print(f"store: {args.store}", file=sys.stderr)
+    return 1 if errors else 0
+
+
+def cmd_demo(args) -> int:
+    from crawler.demo import run_demo
+
+    return run_demo(args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="corpus", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    fetch = sub.add_parser("fetch", help="fetch URLs once, through the crawl's pipeline")
+    fetch.add_argument("urls", nargs="+", metavar="URL")
+    fetch.add_argument("--json", action="store_true", help="print the records as JSON lines")
+    _common(fetch)
+    fetch.set_defaults(func=cmd_fetch)
+
+    demo = sub.add_parser("demo", help="offline demo on the bundled replay web")
+    _common(demo)
+    demo.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,95 @@
+"""Thin Scrapy item pipelines around the pure core in ``pipelines/``.
+
+Each stage reads its settings in ``from_crawler``, does one thing through a
+pure function, counts what it did in the crawl stats and, when it drops an
+item, says why (``DropItem(reason)`` becomes ``skipped: reason``).
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from scrapy.exceptions import DropItem
+
+from pipelines import extraction
+from pipelines.corpus import Corpus
+from pipelines.record import build_record
+from pipelines.store import open_store
+
+logger = logging.getLogger(__name__)
+
+HTML_TYPES = {"text/html", "application/xhtml+xml", "text/plain", None, ""}
+REPO_SEEDS = Path(__file__).resolve().parent.parent / "seeds"
+
+
+class Extract:
+    """Clean text and metadata of each page, or a drop with the reason."""
+
+    def __init__(self, crawler, min_words: int):
+        self.crawler = crawler
+        self.min_words = min_words
+
+    @classmethod
+    def from_crawler(cls, crawler):
+        return cls(crawler, crawler.settings.getint("CORPUS_MIN_WORDS", 40))
+
+    def process_item(self, item):
+        page = item["page"]
+        stats = self.crawler.stats
+        ctype = page.get("content_type")
+        if ctype not in HTML_TYPES:
+            stats.inc_value("corpus/extract/not-html")
+            raise DropItem(f"not an article page ({ctype})")
+        result = extraction.try_extract(
+            page["body"], page["url"], headers_charset=page.get("charset"), min_words=self.min_words
+        )
+        if result.document is None:
+            stats.inc_value(f"corpus/extract/{result.reason}")
+            raise DropItem(f"no article ({result.reason})")
+        stats.inc_value("corpus/extract/ok")
+        item["document"] = result.document
+        return item
+
+
+class Store:
+    """Write each record to the corpus store (local folder or S3)."""
+
+    def __init__(self, crawler, spec: str, seeds_dir: Path):
+        self.crawler = crawler
+        self.spec = spec
+        self.seeds_dir = seeds_dir
+        self.corpus: Corpus | None = None
+        self.extractor = {"name": extraction.EXTRACTOR_NAME, "version": extraction.EXTRACTOR_VERSION}
+
+    @classmethod
+    def from_crawler(cls, crawler):
+        settings = crawler.settings
+        seeds = settings.get("CORPUS_SEEDS_DIR") or REPO_SEEDS
+        return cls(crawler, settings.get("CORPUS_STORE") or "./corpus-store", Path(seeds))
+
+    def open_spider(self):
+        self.corpus = Corpus(open_store(self.spec))
+        if self.seeds_dir.is_dir():
+            self.corpus.mirror_seeds(self.seeds_dir)
+        else:
+            logger.warning("seeds folder %s not found: not mirrored", self.seeds_dir)
+
+    def process_item(self, item):
+        page, document = item["page"], item["document"]
+        record = build_record(page, document, extractor=self.extractor, extra=item.get("extra"))
+        outcome = self.corpus.put(record)
+        self.crawler.stats.inc_value(f"corpus/store/{outcome}")
+        item["record"] = record
+        item["outcome"] = outcome
+        return item
+
+    def close_spider(self):
+        if self.corpus is None:
+            return
+        self.corpus.write_index()
+        stats = {k: v for k, v in self.crawler.stats.get_stats().items()}
+        run_id = str(stats.get("start_time", "run")).replace(" ", "T").replace(":", "")
+        self.crawler.corpus_stats_key = self.corpus.write_run_stats(
+            run_id.split(".")[0], {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in stats.items()}
+        )

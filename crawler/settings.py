@@ -1,0 +1,72 @@
+"""Scrapy settings of the corpus crawler.
+
+Flat settings, polite defaults on; the project's own settings carry the
+``CORPUS_`` prefix.  Environment variables of the same name override the
+corpus settings (``CORPUS_STORE=s3://bucket/prefix scrapy crawl outlet``).
+"""
+
+import os
+
+BOT_NAME = "asean-russia-corpus"
+SPIDER_MODULES = ["crawler.spiders"]
+NEWSPIDER_MODULE = "crawler.spiders"
+
+# --- the project's own settings -------------------------------------------
+CORPUS_STORE = os.environ.get("CORPUS_STORE", "./corpus-store")
+CORPUS_CONTACT_URL = os.environ.get(
+    "CORPUS_CONTACT_URL", "https://github.com/asean-russia-corpus/crawler"
+)
+CORPUS_ALLOW_PRIVATE = os.environ.get("CORPUS_ALLOW_PRIVATE", "") in ("1", "true", "yes")
+# Base URL of a replay web ("http://127.0.0.1:PORT"): requests are answered from
+# it by host, as a web archive replays; the records keep the outlets' real URLs.
+CORPUS_REPLAY_URL = os.environ.get("CORPUS_REPLAY_URL", "")
+CORPUS_REGISTRY = os.environ.get("CORPUS_REGISTRY", "")  # "" = the bundled registry
+CORPUS_SEEDS_DIR = os.environ.get("CORPUS_SEEDS_DIR", "")  # "" = the repository's seeds/
+CORPUS_MIN_WORDS = 40
+
+# --- politeness -------------------------------------------------------------
+USER_AGENT = f"asean-russia-corpus/0.1 (+{CORPUS_CONTACT_URL})"
+ROBOTSTXT_OBEY = True
+CONCURRENT_REQUESTS = 16
+CONCURRENT_REQUESTS_PER_DOMAIN = 2
+DOWNLOAD_DELAY = 1.0
+AUTOTHROTTLE_ENABLED = True
+AUTOTHROTTLE_START_DELAY = 1.0
+AUTOTHROTTLE_MAX_DELAY = 60.0
+AUTOTHROTTLE_TARGET_CONCURRENCY = 1.0
+RETRY_ENABLED = True
+RETRY_TIMES = 3
+RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408, 429]
+DOWNLOAD_TIMEOUT = 30
+# A page over 16 MB is refused with a clear error instead of filling memory.
+DOWNLOAD_MAXSIZE = 16 * 1024 * 1024
+DOWNLOAD_WARNSIZE = 4 * 1024 * 1024
+COOKIES_ENABLED = False
+DEFAULT_REQUEST_HEADERS = {
+    "Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",
+    "Accept-Language": "en",
+}
+
+# --- security -----------------------------------------------------------------
+# The remote-control server executes code sent to it: never on.
+REMOTE_CONTROL_ENABLED = False
+TELNETCONSOLE_ENABLED = False
+
+# --- components ---------------------------------------------------------------
+DOWNLOADER_MIDDLEWARES = {
+    "crawler.middlewares.private_guard.PrivateAddressGuard": 50,
+    "crawler.middlewares.retry_after.RetryAfterMiddleware": 540,
+    "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
+}
+ITEM_PIPELINES = {
+    "crawler.item_pipelines.Extract": 100,
+    "crawler.item_pipelines.Store": 900,
+}
+if CORPUS_REPLAY_URL:
+    DOWNLOAD_HANDLERS = {
+        "http": "crawler.replay_handler.ReplayDownloadHandler",
+        "https": "crawler.replay_handler.ReplayDownloadHandler",
+    }
+
+LOG_LEVEL = os.environ.get("CORPUS_LOG_LEVEL", "INFO")
+FEED_EXPORT_ENCODING = "utf-8"

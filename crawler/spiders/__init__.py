@@ -1,0 +1,1 @@
+"""Spiders: the one-off fetch spider and the registry-driven outlet spider."""

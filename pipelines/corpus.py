@@ -1,0 +1,207 @@
+"""Corpus layout on a BlobStore: records, clean texts, history, INDEX.md, seeds, run stats.
+
+Layout (keys relative to the store root):
+  seeds/INDEX.md, seeds/*.txt               mirrored from the repo's seeds/ on first use
+  corpus/docs/<id>.json                     the record (without its text), sorted keys, indent 2
+  corpus/text/<id>.txt                      title, blank line, clean body text
+  corpus/history/<id>/<fetched_at>.json     previous versions (with their text)
+  corpus/runs/<run_id>.json                 per-run statistics
+  corpus/INDEX.md                           one table row per document
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterator
+
+from .record import VOLATILE_FIELDS
+from .store import BlobStore
+
+DOCS, TEXTS, HISTORY, RUNS = "corpus/docs/", "corpus/text/", "corpus/history/", "corpus/runs/"
+INDEX_KEY = "corpus/INDEX.md"
+REQUIRED = ("id", "url", "canonical_url", "outlet", "title", "authors", "published", "language", "text",
+            "text_sha256", "fetched_at", "http_status", "etag", "last_modified", "extractor",
+            "duplicate_of", "also_at")
+# Fields whose change alone is not a new version (record.py owns the list; these four at least).
+VOLATILE = frozenset({"fetched_at", "http_status", "etag", "last_modified"}) | VOLATILE_FIELDS
+_SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$")
+
+
+def dumps_json(obj: Any) -> bytes:
+    """Canonical JSON bytes: sorted keys, indent 2, UTF-8, trailing newline."""
+    return (json.dumps(obj, sort_keys=True, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+
+
+def text_sha256(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def compact_time(value: Any) -> str:
+    """ISO timestamp -> "20240728T101500Z" (UTC); other strings sanitised; None -> "unknown"."""
+    if not value:
+        return "unknown"
+    try:
+        dt = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+        if dt.tzinfo is not None:
+            dt = dt.astimezone(timezone.utc)
+        return dt.strftime("%Y%m%dT%H%M%S") + ("Z" if dt.tzinfo else "")
+    except ValueError:
+        return re.sub(r"[^0-9A-Za-z]", "", str(value))[:40] or "unknown"
+
+
+def _check_name(name: str, what: str) -> str:
+    if not isinstance(name, str) or not _SAFE_NAME.match(name):
+        raise ValueError(f"unsafe {what} {name!r}: use letters, digits, '.', '_', '-'")
+    return name
+
+
+def _one_line(value: Any) -> str:
+    return " ".join(str(value or "").split())
+
+
+def _cell(value: Any) -> str:
+    return _one_line(value).replace("\\", "\\\\").replace("|", "\\|")
+
+
+class Corpus:
+    """Records and texts of the corpus, stored on any BlobStore."""
+
+    def __init__(self, store: BlobStore):
+        self.store = store
+
+    # -- JSON helpers -------------------------------------------------------------------
+    def read_json(self, key: str) -> Any:
+        """Parsed JSON under key, or None if missing."""
+        data = self.store.read(key)
+        return None if data is None else json.loads(data.decode("utf-8"))
+
+    def write_json(self, key: str, obj: Any, *, if_changed: bool = False) -> bool:
+        """Write obj as canonical JSON; with if_changed, skip (and return False) when identical."""
+        data = dumps_json(obj)
+        if if_changed and self.store.read(key) == data:
+            return False
+        self.store.write(key, data, content_type="application/json")
+        return True
+
+    # -- records ------------------------------------------------------------------------
+    def _read_text(self, doc_id: str) -> str | None:
+        data = self.store.read(f"{TEXTS}{doc_id}.txt")
+        if data is None:
+            return None
+        _, _, body = data.decode("utf-8").partition("\n\n")
+        return body[:-1] if body.endswith("\n") else body
+
+    def get(self, doc_id: str, *, with_text: bool = True) -> dict | None:
+        """The record for doc_id (text attached from its text file), or None."""
+        rec = self.read_json(f"{DOCS}{_check_name(doc_id, 'doc id')}.json")
+        if rec is not None and with_text:
+            rec["text"] = self._read_text(doc_id)
+        return rec
+
+    def iter_records(self, *, with_text: bool = True) -> Iterator[dict]:
+        """All records, in id order."""
+        for key in self.store.list(DOCS):
+            if key.endswith(".json") and "/" not in key[len(DOCS):]:
+                rec = self.read_json(key)
+                if rec is not None:
+                    if with_text:
+                        rec["text"] = self._read_text(key[len(DOCS):-5])
+                    yield rec
+
+    def put(self, record: dict) -> str:
+        """Store a record -> "new" | "updated" | "unchanged" (unchanged writes nothing)."""
+        missing = [f for f in REQUIRED if f not in record]
+        if missing:
+            raise ValueError(f"record lacks fields: {', '.join(missing)}")
+        doc_id = _check_name(record["id"], "doc id")
+        text = record.get("text") or ""
+        stored = {k: v for k, v in record.items() if k != "text"}
+        if text and not stored.get("text_sha256"):
+            stored["text_sha256"] = text_sha256(text)
+        stored = json.loads(dumps_json(stored))  # compare in stored form (tuples -> lists...)
+        old = self.read_json(f"{DOCS}{doc_id}.json")
+        if old is not None:
+            if _stable(old) == _stable(stored):
+                return "unchanged"
+            old["text"] = self._read_text(doc_id)
+            self._archive(doc_id, old)
+        text_key = f"{TEXTS}{doc_id}.txt"
+        if text or not record.get("duplicate_of"):
+            self.store.write(text_key, f"{_one_line(record.get('title'))}\n\n{text}\n".encode("utf-8"),
+                             content_type="text/plain; charset=utf-8")
+        elif old is not None:
+            self.store.delete(text_key)  # duplicates keep no text of their own
+        self.write_json(f"{DOCS}{doc_id}.json", stored)
+        return "new" if old is None else "updated"
+
+    def _archive(self, doc_id: str, old: dict) -> str:
+        base = f"{HISTORY}{doc_id}/{compact_time(old.get('fetched_at'))}"
+        data = dumps_json(old)
+        for n in range(1000):
+            key = f"{base}.json" if n == 0 else f"{base}-{n}.json"
+            if self.store.write_if_absent(key, data, content_type="application/json"):
+                return key
+            if self.store.read(key) == data:
+                return key  # same version already archived (e.g. an interrupted earlier put)
+        raise RuntimeError(f"too many history versions under {base}")
+
+    def history(self, doc_id: str) -> list[str]:
+        """Keys of archived versions of doc_id, oldest first."""
+        return list(self.store.list(f"{HISTORY}{_check_name(doc_id, 'doc id')}/"))
+
+    # -- index, seeds, runs ---------------------------------------------------------------
+    def write_index(self) -> bool:
+        """Regenerate corpus/INDEX.md; returns False when it was already up to date."""
+        recs = list(self.iter_records(with_text=False))
+        recs.sort(key=lambda r: (str(r.get("published") or ""), str(r.get("id"))), reverse=True)
+        n_dup = sum(1 for r in recs if r.get("duplicate_of"))
+        lines = [
+            "# Corpus index", "",
+            f"{len(recs)} documents: {len(recs) - n_dup} canonical, {n_dup} duplicates. "
+            f"Records in `{DOCS}<id>.json`, texts in `{TEXTS}<id>.txt`.", "",
+            "| id | outlet | date | title | URL | status |",
+            "| --- | --- | --- | --- | --- | --- |",
+        ]
+        for r in recs:
+            url = r.get("canonical_url") or r.get("url") or ""
+            lines.append("| " + " | ".join([
+                f"`{_cell(r.get('id'))}`", _cell(r.get("outlet")), _cell(str(r.get("published") or "")[:10]),
+                _cell(r.get("title")), f"<{_cell(url)}>" if url else "", _cell(_status(r)),
+            ]) + " |")
+        data = ("\n".join(lines) + "\n").encode("utf-8")
+        if self.store.read(INDEX_KEY) == data:
+            return False
+        self.store.write(INDEX_KEY, data, content_type="text/markdown; charset=utf-8")
+        return True
+
+    def mirror_seeds(self, seeds_dir: str | Path) -> int:
+        """Copy seeds_dir/INDEX.md and *.txt to seeds/ in the store when missing; count copied."""
+        folder = Path(seeds_dir)
+        files = sorted(p for p in folder.glob("*.txt") if p.is_file())
+        if (folder / "INDEX.md").is_file():
+            files.insert(0, folder / "INDEX.md")
+        return sum(bool(self.store.write_if_absent(f"seeds/{p.name}", p.read_bytes())) for p in files)
+
+    def write_run_stats(self, run_id: str, stats: dict) -> str:
+        """Save stats as corpus/runs/<run_id>.json; returns the key."""
+        key = f"{RUNS}{_check_name(run_id, 'run id')}.json"
+        self.write_json(key, stats)
+        return key
+
+
+def _stable(rec: dict) -> dict:
+    """The part of a record whose change makes a new version."""
+    return {k: v for k, v in rec.items() if k not in VOLATILE and k != "text"}
+
+
+def _status(rec: dict) -> str:
+    if rec.get("duplicate_of"):
+        return f"duplicate of {rec['duplicate_of']}"
+    code = rec.get("http_status")
+    if isinstance(code, int) and code >= 400:
+        return f"gone (HTTP {code})"
+    also = rec.get("also_at") or []
+    return f"canonical, also at {len(also)} URL{'s' if len(also) != 1 else ''}" if also else "canonical"

@@ -1,0 +1,74 @@
+"""Build the corpus record of one fetched page from its extracted document.
+
+A *page* is the plain dict a spider hands over (no Scrapy types):
+``url`` (final URL), ``requested_url``, ``status``, ``content_type``,
+``charset``, ``etag``, ``last_modified``, ``body`` (bytes), ``fetched_at``
+(ISO 8601, UTC) and ``outlet``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime, timezone
+
+from .urls import canonicalize, doc_id, registered_host
+
+__all__ = ["build_record", "canonical_for", "text_sha256", "utc_now", "VOLATILE_FIELDS"]
+
+# Fields that change on every fetch without the article changing.
+VOLATILE_FIELDS = frozenset(
+    {"fetched_at", "http_status", "etag", "last_modified", "requested_url", "run_id"}
+)
+
+
+def utc_now() -> str:
+    return datetime.now(timezone.utc).replace(microsecond=0).isoformat()
+
+
+def text_sha256(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def canonical_for(url: str, declared: str | None) -> str:
+    """The URL a record is keyed on.
+
+    A ``<link rel=canonical>`` on the same site folds variants of one page
+    (AMP, print, tracking); one pointing to another site marks a syndicated
+    copy, which keeps its own URL (near-duplicate detection links the two).
+    """
+    if declared and registered_host(declared) == registered_host(url):
+        return canonicalize(declared)
+    return canonicalize(url)
+
+
+def build_record(page: dict, document, *, extractor: dict, extra: dict | None = None) -> dict:
+    """The record of ``page``, whose extraction gave ``document``."""
+    canonical = canonical_for(page["url"], document.canonical_url)
+    record = {
+        "id": doc_id(canonical),
+        "url": page["url"],
+        "requested_url": page.get("requested_url") or page["url"],
+        "canonical_url": canonical,
+        "declared_canonical": document.canonical_url,
+        "outlet": page.get("outlet") or registered_host(page["url"]),
+        "title": document.title,
+        "authors": list(document.authors or []),
+        "published": document.published,
+        "language": document.language,
+        "description": document.description,
+        "sitename": document.sitename,
+        "text": document.text,
+        "text_sha256": text_sha256(document.text),
+        "word_count": len(document.text.split()),
+        "fetched_at": page.get("fetched_at") or utc_now(),
+        "http_status": page.get("status"),
+        "content_type": page.get("content_type"),
+        "etag": page.get("etag"),
+        "last_modified": page.get("last_modified"),
+        "extractor": dict(extractor),
+        "duplicate_of": None,
+        "also_at": [],
+    }
+    if extra:
+        record.update(extra)
+    return record

@@ -1,0 +1,162 @@
+"""Blob store in an S3 bucket (boto3, imported lazily). PutObject is atomic by nature.
+
+Configuration is standard AWS: env vars, profiles, and AWS_ENDPOINT_URL / AWS_ENDPOINT_URL_S3
+(honoured by botocore itself) for S3-compatible servers such as MinIO or moto.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Iterator
+
+from .base import BlobStore, StoreError, check_key, guess_content_type
+
+MISSING_CODES = {"404", "NoSuchKey", "NotFound"}
+EXISTS_CODES = {"412", "PreconditionFailed", "409", "ConditionalRequestConflict"}
+
+
+@dataclass
+class S3Config:
+    """Client settings; None means "use the standard AWS configuration"."""
+
+    endpoint_url: str | None = None
+    region: str | None = None
+    connect_timeout: float = 2.0
+    read_timeout: float = 10.0
+    max_attempts: int = 3  # total attempts per call, first one included
+    addressing_style: str | None = None  # "path" | "virtual" | None (auto)
+
+
+def parse_s3_url(spec: str) -> tuple[str, str]:
+    """"s3://bucket/some/prefix" -> ("bucket", "some/prefix")."""
+    if not spec.startswith("s3://"):
+        raise StoreError(f"not an s3:// URL: {spec!r}")
+    bucket, _, prefix = spec[5:].partition("/")
+    if not bucket:
+        raise StoreError(f"no bucket in {spec!r}")
+    return bucket, prefix.strip("/")
+
+
+class S3Store(BlobStore):
+    """Keys live under s3://bucket/prefix/."""
+
+    def __init__(self, bucket: str, prefix: str = "", config: S3Config | None = None):
+        self.bucket = bucket
+        self.prefix = prefix.strip("/")
+        self.config = config or S3Config()
+        self._client: Any = None
+
+    @classmethod
+    def from_url(cls, spec: str, config: S3Config | None = None) -> "S3Store":
+        return cls(*parse_s3_url(spec), config=config)
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            try:
+                import boto3
+                from botocore.config import Config
+            except ImportError as exc:  # pragma: no cover - boto3 is a dependency
+                raise StoreError("S3 store needs boto3: pip install boto3") from exc
+            cfg = self.config
+            s3_opts = {"addressing_style": cfg.addressing_style} if cfg.addressing_style else {}
+            bconf = Config(
+                connect_timeout=cfg.connect_timeout,
+                read_timeout=cfg.read_timeout,
+                retries={"total_max_attempts": cfg.max_attempts, "mode": "standard"},
+                s3=s3_opts or None,
+            )
+            try:
+                self._client = boto3.session.Session().client(
+                    "s3", endpoint_url=cfg.endpoint_url, region_name=cfg.region, config=bconf
+                )
+            except Exception as exc:
+                raise StoreError(f"cannot set up S3 client for {self.describe()}: {exc}") from exc
+        return self._client
+
+    @property
+    def endpoint_url(self) -> str:
+        return self.client.meta.endpoint_url
+
+    def _key(self, key: str) -> str:
+        check_key(key)
+        return f"{self.prefix}/{key}" if self.prefix else key
+
+    def _fail(self, action: str, key: str, exc: Exception) -> StoreError:
+        """Turn a botocore exception into a StoreError with a clear message."""
+        from botocore import exceptions as bex
+
+        where = f"s3://{self.bucket}/{self._key(key) if key else self.prefix}"
+        if isinstance(exc, (bex.EndpointConnectionError, bex.ConnectTimeoutError, bex.ReadTimeoutError,
+                            bex.ConnectionClosedError)):
+            msg = f"cannot reach S3 endpoint {self.endpoint_url} (bucket {self.bucket}): {exc}"
+        elif isinstance(exc, (bex.NoCredentialsError, bex.PartialCredentialsError)):
+            msg = f"no usable AWS credentials to {action} {where}: {exc}"
+        elif isinstance(exc, bex.ClientError):
+            err = exc.response.get("Error", {})
+            msg = (f"S3 refused to {action} {where} at {self.endpoint_url}: "
+                   f"{err.get('Code', '?')} {err.get('Message', '')}".rstrip())
+        else:
+            msg = f"S3 {action} {where} failed at {self.endpoint_url}: {type(exc).__name__}: {exc}"
+        return StoreError(msg)
+
+    @staticmethod
+    def _code(exc: Exception) -> str:
+        resp = getattr(exc, "response", None) or {}
+        return str(resp.get("Error", {}).get("Code", "")) or str(
+            resp.get("ResponseMetadata", {}).get("HTTPStatusCode", ""))
+
+    def read(self, key: str) -> bytes | None:
+        try:
+            return self.client.get_object(Bucket=self.bucket, Key=self._key(key))["Body"].read()
+        except Exception as exc:
+            if self._code(exc) in MISSING_CODES:
+                return None
+            raise self._fail("read", key, exc) from exc
+
+    def write(self, key: str, data: bytes, *, content_type: str | None = None) -> None:
+        try:
+            self.client.put_object(Bucket=self.bucket, Key=self._key(key), Body=bytes(data),
+                                   ContentType=content_type or guess_content_type(key))
+        except Exception as exc:
+            raise self._fail("write", key, exc) from exc
+
+    def write_if_absent(self, key: str, data: bytes, *, content_type: str | None = None) -> bool:
+        try:
+            self.client.put_object(Bucket=self.bucket, Key=self._key(key), Body=bytes(data),
+                                   ContentType=content_type or guess_content_type(key), IfNoneMatch="*")
+            return True
+        except Exception as exc:
+            if self._code(exc) in EXISTS_CODES:
+                return False
+            raise self._fail("create", key, exc) from exc
+
+    def exists(self, key: str) -> bool:
+        try:
+            self.client.head_object(Bucket=self.bucket, Key=self._key(key))
+            return True
+        except Exception as exc:
+            if self._code(exc) in MISSING_CODES:
+                return False
+            raise self._fail("check", key, exc) from exc
+
+    def delete(self, key: str) -> None:
+        try:
+            self.client.delete_object(Bucket=self.bucket, Key=self._key(key))
+        except Exception as exc:
+            if self._code(exc) not in MISSING_CODES:
+                raise self._fail("delete", key, exc) from exc
+
+    def list(self, prefix: str = "") -> Iterator[str]:
+        root = f"{self.prefix}/" if self.prefix else ""
+        keys: list[str] = []
+        try:
+            pages = self.client.get_paginator("list_objects_v2").paginate(
+                Bucket=self.bucket, Prefix=root + prefix)
+            for page in pages:
+                keys.extend(o["Key"][len(root):] for o in page.get("Contents", ()))
+        except Exception as exc:
+            raise self._fail("list", prefix, exc) from exc
+        return iter(sorted(k for k in keys if k and not k.endswith("/")))
+
+    def describe(self) -> str:
+        return f"s3://{self.bucket}/{self.prefix}" if self.prefix else f"s3://{self.bucket}"

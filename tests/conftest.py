@@ -1,0 +1,45 @@
+"""Shared fixtures. Store fixtures: a real moto S3 server on 127.0.0.1 and a store per backend."""
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from s3server import CLEARED_ENV, DUMMY_ENV, S3Server  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def s3_server():
+    """One moto S3 server for the whole session."""
+    server = S3Server().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def s3_endpoint(s3_server, monkeypatch, tmp_path) -> str:
+    """URL of the moto server; dummy credentials, region and AWS_ENDPOINT_URL set for this test."""
+    for name in CLEARED_ENV:
+        monkeypatch.delenv(name, raising=False)
+    for name, value in DUMMY_ENV.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("AWS_CONFIG_FILE", os.fspath(tmp_path / "no-aws-config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", os.fspath(tmp_path / "no-aws-credentials"))
+    monkeypatch.setenv("AWS_ENDPOINT_URL", s3_server.url)
+    return s3_server.url
+
+
+@pytest.fixture(params=["local", "s3"])
+def blob_store(request, tmp_path):
+    """A fresh, empty BlobStore: a temp folder, or a new bucket (with a key prefix) on moto."""
+    from pipelines.store import open_store
+
+    if request.param == "local":
+        return open_store(tmp_path / "store")
+    server = request.getfixturevalue("s3_server")
+    request.getfixturevalue("s3_endpoint")
+    return open_store(f"s3://{server.make_bucket()}/corpus-root")
