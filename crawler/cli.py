@@ -24,6 +24,12 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-v", "--verbose", action="count", default=0, help="Scrapy log (-v INFO, -vv DEBUG)")
 
 
+def _crawl_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--registry", metavar="FILE", help="outlet registry file (default: crawler/outlets.toml)")
+    parser.add_argument("--any-topic", action="store_true", help="store off-topic pages too (scored, not dropped)")
+    parser.add_argument("-s", "--set", action="append", metavar="NAME=VALUE", help="a Scrapy setting")
+
+
 def settings_from(args, **extra):
     level = {0: "WARNING", 1: "INFO"}.get(args.verbose, "DEBUG")
     overrides = {
@@ -65,6 +71,54 @@ def cmd_fetch(args) -> int:
     return 1 if errors else 0
 
 
+def _scrapy_overrides(pairs) -> dict:
+    out = {}
+    for pair in pairs or []:
+        name, sep, value = pair.partition("=")
+        if not sep:
+            raise SystemExit(f"corpus: -s takes NAME=VALUE, not {pair!r}")
+        out[name.strip()] = value
+    return out
+
+
+def run_crawl(args, **spider_kwargs):
+    """Run the outlet spider with progress on; returns the crawler."""
+    from crawler.spiders.outlet import OutletSpider
+
+    extra = {"CORPUS_PROGRESS": True, "CORPUS_REGISTRY": args.registry or ""}
+    if args.any_topic:
+        extra["CORPUS_TOPIC_FILTER"] = False
+    extra.update(_scrapy_overrides(args.set))
+    settings = settings_from(args, **extra)
+    return run_spider(OutletSpider, settings, registry=args.registry or None, **spider_kwargs)
+
+
+def report_crawl(crawler, store: str) -> None:
+    from crawler.summary import per_outlet, table
+
+    print(table(per_outlet(crawler.stats.get_stats())))
+    where = os.path.abspath(store) if "://" not in store else store.rstrip("/")
+    key = getattr(crawler, "corpus_stats_key", None)
+    print(f"\ncorpus: {where}/corpus/  (INDEX.md: {where}/corpus/INDEX.md)")
+    if key:
+        print(f"stats:  {where}/{key}")
+
+
+def cmd_crawl(args) -> int:
+    from pipelines.registry import RegistryError
+
+    try:
+        crawler = run_crawl(args, outlets=args.outlets, since=args.since, max_pages=args.max_pages,
+                            site=args.site)
+    except RegistryError as exc:
+        print(f"corpus: {exc}", file=sys.stderr)
+        return 2
+    if crawler.spider is None:
+        return 2
+    report_crawl(crawler, args.store)
+    return 0
+
+
 def cmd_demo(args) -> int:
     from crawler.demo import run_demo
 
@@ -81,7 +135,17 @@ def build_parser() -> argparse.ArgumentParser:
     _common(fetch)
     fetch.set_defaults(func=cmd_fetch)
 
-    demo = sub.add_parser("demo", help="offline demo on the bundled replay web")
+    crawl = sub.add_parser("crawl", help="crawl outlets of the registry (all by default), incrementally")
+    crawl.add_argument("outlets", nargs="*", metavar="OUTLET", help="outlet names (default: all)")
+    crawl.add_argument("--since", metavar="DATE", help="only articles published after DATE (ISO 8601)")
+    crawl.add_argument("--max-pages", type=int, metavar="N", help="at most N article requests per outlet")
+    crawl.add_argument("--site", metavar="URL", help="crawl a site that is not in the registry")
+    _crawl_options(crawl)
+    _common(crawl)
+    crawl.set_defaults(func=cmd_crawl)
+
+    demo = sub.add_parser("demo", help="offline demo: crawl the bundled replay web into the store")
+    _crawl_options(demo)
     _common(demo)
     demo.set_defaults(func=cmd_demo)
     return parser

@@ -1,41 +1,41 @@
 """``corpus demo``: the main job on the embedded default, offline.
 
-Starts the bundled replay web on 127.0.0.1, fetches the seed articles at the
-outlets' real URLs through the same spider, middlewares and item pipelines as
-any fetch, into the store (default ``./corpus-store``), and prints what it
-stored and where.
+Starts the bundled replay web on 127.0.0.1 and crawls it with the real spider
+through the registry (robots.txt, sitemaps, feeds, listings), at the outlets'
+real URLs, into the store (default ``./corpus-store``); then prints the
+summary and where the corpus is.  The replay web has versions: the n-th demo
+run on a store replays epoch n, so a second run shows the incremental crawl
+(only the article that changed is fetched in full).
 """
 
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
-from crawler.item_pipelines import REPO_SEEDS
-from pipelines.seeds import read_index
-
-
-def seed_urls(seeds_dir: Path = REPO_SEEDS) -> list[str]:
-    return [row["url"] for row in read_index(seeds_dir / "INDEX.md")]
+DEMO_KEY = "state/demo.json"
 
 
 def run_demo(args) -> int:
-    from crawler.cli import print_results, settings_from
-    from crawler.outlets import outlet_lookup
+    from crawler.cli import report_crawl, run_crawl
     from crawler.replay.server import ReplayServer
-    from crawler.runner import run_spider
-    from crawler.spiders.fetch import FetchSpider
+    from pipelines.corpus import Corpus
+    from pipelines.store import open_store
 
-    urls = seed_urls()
-    with ReplayServer() as server:
-        print(f"replay web on {server.url} ({len(server.hosts)} hosts); store: {args.store}")
+    corpus = Corpus(open_store(args.store))
+    runs = (corpus.read_json(DEMO_KEY) or {}).get("runs", 0)
+    # The replay web is our own server on loopback: no politeness delay needed there.
+    args.set = ["DOWNLOAD_DELAY=0", "AUTOTHROTTLE_ENABLED=False", *(args.set or [])]
+    with ReplayServer(epoch=runs + 1) as server:
+        print(f"demo run {runs + 1}: replay web of {len(server.hosts)} hosts on {server.url} "
+              f"(epoch {runs + 1}); store: {args.store}", file=sys.stderr)
         args.replay = server.url
-        crawler = run_spider(FetchSpider, settings_from(args), urls=urls, outlets=outlet_lookup())
-    errors = print_results(urls, crawler.spider.results, as_json=False)
-    where = Path(args.store).resolve() if "://" not in args.store else args.store
-    print(f"\ncorpus: {where}/corpus/ (records in docs/, clean text in text/)")
-    print(f"index:  {where}/corpus/INDEX.md")
-    return 1 if errors else 0
+        crawler = run_crawl(args, outlets=None, since=None, max_pages=None, site=None)
+        full = sum(1 for hit in server.requests if hit.status == 200 and hit.path.endswith((".html", "/"))
+                   and not hit.conditional)
+    corpus.write_json(DEMO_KEY, {"runs": runs + 1})
+    report_crawl(crawler, args.store)
+    print(f"replay requests: {len(server.requests)} ({full} pages sent in full)")
+    return 0
 
 
 if __name__ == "__main__":

@@ -52,6 +52,46 @@ class Extract:
         return item
 
 
+class Focus:
+    """Keep ASEAN-Russia coverage only (and, with --since, recent articles).
+
+    The topic score goes into the record; an off-topic page is dropped with
+    its reason (``skipped: off-topic (no-russia-side)``), counted, not stored.
+    ``CORPUS_TOPIC_FILTER = False`` scores without dropping.
+    """
+
+    def __init__(self, crawler, config, enforce: bool):
+        self.crawler = crawler
+        self.config = config
+        self.enforce = enforce
+
+    @classmethod
+    def from_crawler(cls, crawler):
+        from pipelines.topic import load_config
+
+        settings = crawler.settings
+        config = load_config(settings.get("CORPUS_TOPIC_TERMS") or None)
+        return cls(crawler, config, settings.getbool("CORPUS_TOPIC_FILTER", True))
+
+    def process_item(self, item):
+        from pipelines.crawlstate import parse_time
+        from pipelines.topic import score
+
+        document = item["document"]
+        since = getattr(self.crawler.spider, "since", None)
+        published = parse_time(document.published)
+        if since and published and published < since:
+            self.crawler.stats.inc_value("corpus/focus/before-since")
+            raise DropItem(f"published before --since ({document.published[:10]})")
+        result = score(document.title, document.text, self.config)
+        item.setdefault("extra", {})["topic"] = result.to_dict()
+        if not result.relevant:
+            self.crawler.stats.inc_value(f"corpus/focus/off-topic/{result.reason}")
+            if self.enforce:
+                raise DropItem(f"off-topic ({result.reason}, score {result.score:.2f})")
+        return item
+
+
 class Store:
     """Write each record to the corpus store (local folder or S3)."""
 
@@ -88,8 +128,12 @@ class Store:
         if self.corpus is None:
             return
         self.corpus.write_index()
-        stats = {k: v for k, v in self.crawler.stats.get_stats().items()}
-        run_id = str(stats.get("start_time", "run")).replace(" ", "T").replace(":", "")
-        self.crawler.corpus_stats_key = self.corpus.write_run_stats(
-            run_id.split(".")[0], {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in stats.items()}
-        )
+        from crawler.summary import per_outlet
+
+        stats = {k: (v.isoformat() if hasattr(v, "isoformat") else v)
+                 for k, v in self.crawler.stats.get_stats().items()}
+        spider = self.crawler.spider
+        run_id = getattr(spider, "run_id", None) or "run-" + stats.get("start_time", "")[:19].replace(":", "")
+        report = {"run_id": run_id, "spider": spider.name, "store": self.corpus.store.describe(),
+                  "summary": per_outlet(stats), "stats": stats}
+        self.crawler.corpus_stats_key = self.corpus.write_run_stats(run_id, report)

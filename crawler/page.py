@@ -29,4 +29,5 @@ def page_from_response(response, outlet: str | None = None) -> dict:
         "body": response.body,
         "fetched_at": utc_now(),
         "outlet": outlet,
+        "lastmod": response.meta.get("corpus_lastmod"),
     }

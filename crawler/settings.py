@@ -23,6 +23,10 @@ CORPUS_REPLAY_URL = os.environ.get("CORPUS_REPLAY_URL", "")
 CORPUS_REGISTRY = os.environ.get("CORPUS_REGISTRY", "")  # "" = the bundled registry
 CORPUS_SEEDS_DIR = os.environ.get("CORPUS_SEEDS_DIR", "")  # "" = the repository's seeds/
 CORPUS_MIN_WORDS = 40
+CORPUS_TOPIC_FILTER = True        # drop off-topic pages (they are counted, not stored)
+CORPUS_TOPIC_TERMS = ""           # "" = pipelines/topic_terms.toml
+CORPUS_STATE_FLUSH_SECONDS = 2.0  # crawl-state journal flush interval (resume after a kill)
+CORPUS_PROGRESS = False           # live progress lines (the CLI turns it on)
 
 # --- politeness -------------------------------------------------------------
 USER_AGENT = f"asean-russia-corpus/0.1 (+{CORPUS_CONTACT_URL})"
@@ -58,8 +62,12 @@ DOWNLOADER_MIDDLEWARES = {
     "crawler.middlewares.retry_after.RetryAfterMiddleware": 540,
     "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
 }
+EXTENSIONS = {
+    "crawler.progress.Progress": 500,
+}
 ITEM_PIPELINES = {
     "crawler.item_pipelines.Extract": 100,
+    "crawler.item_pipelines.Focus": 200,
     "crawler.item_pipelines.Store": 900,
 }
 if CORPUS_REPLAY_URL:
@@ -70,3 +78,4 @@ if CORPUS_REPLAY_URL:
 
 LOG_LEVEL = os.environ.get("CORPUS_LOG_LEVEL", "INFO")
 FEED_EXPORT_ENCODING = "utf-8"
+LOG_FORMATTER = "crawler.logformatter.CorpusLogFormatter"

@@ -43,3 +43,33 @@ def blob_store(request, tmp_path):
     server = request.getfixturevalue("s3_server")
     request.getfixturevalue("s3_endpoint")
     return open_store(f"s3://{server.make_bucket()}/corpus-root")
+
+
+# --- replay web and the `corpus` command -------------------------------------------------
+REPO = Path(__file__).resolve().parent.parent
+TEST_WEB = REPO / "tests" / "web"
+
+
+@pytest.fixture
+def replay():
+    """The bundled replay web plus the test-only hosts, on 127.0.0.1."""
+    from crawler.replay.server import DEFAULT_ROOT, ReplayServer
+
+    with ReplayServer([DEFAULT_ROOT, TEST_WEB]) as server:
+        yield server
+
+
+@pytest.fixture
+def corpus_cmd(tmp_path):
+    """Run the installed `corpus` command in a subprocess (Scrapy's reactor runs once per process)."""
+    import subprocess
+
+    exe = Path(sys.executable).with_name("corpus")
+
+    def run(*args, env=None, timeout=120):
+        full_env = {k: v for k, v in os.environ.items() if not k.startswith(("CORPUS_", "AWS_"))}
+        full_env.update(env or {})
+        return subprocess.run([os.fspath(exe), *map(str, args)], cwd=tmp_path, env=full_env,
+                              capture_output=True, text=True, timeout=timeout)
+
+    return run

@@ -135,3 +135,20 @@ def test_hung_endpoint_times_out(s3_endpoint, monkeypatch):
         with pytest.raises(StoreError, match="cannot reach S3 endpoint"):
             store.exists("k")
         assert time.monotonic() - start < 4
+
+
+def test_write_if_absent_race_has_one_winner(blob_store):
+    results, barrier = [], threading.Barrier(6)
+
+    def racer(i):
+        barrier.wait()
+        results.append((blob_store.write_if_absent("race/k", f"v{i}".encode()), i))
+
+    threads = [threading.Thread(target=racer, args=(i,)) for i in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    winners = [i for ok, i in results if ok]
+    assert len(results) == 6 and len(winners) == 1
+    assert blob_store.read("race/k") == f"v{winners[0]}".encode()

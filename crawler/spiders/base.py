@@ -9,6 +9,9 @@ stats under ``corpus/outcome/...`` and ``corpus/reason/...``.
 
 from __future__ import annotations
 
+import time
+from datetime import datetime, timezone
+
 import scrapy
 from scrapy import signals
 from scrapy.exceptions import IgnoreRequest
@@ -16,6 +19,8 @@ from scrapy.spidermiddlewares.httperror import HttpError
 
 from crawler.middlewares.private_guard import PrivateAddressRefused
 from crawler.page import page_from_response
+from pipelines.crawlstate import CrawlState
+from pipelines.store import open_store
 
 
 def failure_reason(failure) -> tuple[str, str]:
@@ -54,27 +59,74 @@ class CorpusSpider(scrapy.Spider):
     def from_crawler(cls, crawler, *args, **kwargs):
         spider = super().from_crawler(crawler, *args, **kwargs)
         spider.results = {}
+        spider.state = None
+        spider._flushed_at = time.monotonic()
         crawler.signals.connect(spider._on_scraped, signal=signals.item_scraped)
         crawler.signals.connect(spider._on_dropped, signal=signals.item_dropped)
+        crawler.signals.connect(spider._open_state, signal=signals.spider_opened)
+        crawler.signals.connect(spider._close_state, signal=signals.spider_closed)
         return spider
+
+    # -- incremental state ---------------------------------------------------------
+    def _open_state(self, spider):
+        if spider is not self:
+            return
+        settings = self.crawler.settings
+        run_id = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+        self.run_id = run_id
+        self.state = CrawlState.load(open_store(settings.get("CORPUS_STORE") or "./corpus-store"), run_id=run_id)
+        self.flush_seconds = settings.getfloat("CORPUS_STATE_FLUSH_SECONDS", 2.0)
+
+    def _close_state(self, spider, reason=None):
+        if spider is self and self.state is not None:
+            self.state.compact()
+
+    def _remember(self, url, kind, record=None, page=None):
+        if self.state is None:
+            return
+        page = page or {}
+        status = {"new": "stored", "updated": "stored", "unchanged": "stored"}.get(kind, kind)
+        fields = {"status": status, "lastmod": page.get("lastmod")}
+        if page:
+            fields.update(etag=page.get("etag"), last_modified=page.get("last_modified"),
+                          fetched_at=page.get("fetched_at"))
+        if record:
+            fields.update(id=record.get("id"), published=record.get("published"),
+                          text_sha256=record.get("text_sha256"), duplicate_of=record.get("duplicate_of"))
+        self.state.mark(url, **fields)
+        if time.monotonic() - self._flushed_at >= self.flush_seconds:
+            self.state.flush()
+            self._flushed_at = time.monotonic()
 
     def outlet_for(self, url: str) -> str | None:
         return None
 
     def parse_article(self, response):
-        yield {"page": page_from_response(response, self.outlet_for(response.url))}
+        page = page_from_response(response, self.outlet_for(response.url))
+        if page["outlet"]:
+            self.crawler.stats.inc_value(f"corpus/outlet/{page['outlet']}/fetched")
+        if response.status == 304:  # conditional GET: nothing changed, nothing written
+            self.crawler.stats.inc_value("corpus/not_modified")
+            page.pop("fetched_at")
+            self.note(page["requested_url"], "unchanged", outlet=page["outlet"], page=page)
+            return
+        yield {"page": page}
 
     def on_error(self, failure):
         kind, reason = failure_reason(failure)
         request = failure.request
         url = request.meta.get("corpus_requested") or request.url
-        self.note(url, f"{kind}: {reason}", outlet=self.outlet_for(url))
+        self.note(url, f"{kind}: {reason}", outlet=self.outlet_for(url),
+                  page={"lastmod": request.meta.get("corpus_lastmod")})
 
-    def note(self, url, outcome, *, record=None, outlet=None):
-        """Record the outcome of ``url`` and count it in the stats."""
+    def note(self, url, outcome, *, record=None, outlet=None, page=None):
+        """Record the outcome of ``url``: results, crawl stats and incremental state."""
         kind, _, reason = outcome.partition(": ")
         kind = "duplicate" if kind.startswith("duplicate of") else kind
+        if kind == "skipped" and reason.startswith("off-topic"):
+            kind = "off-topic"
         self.results[url] = {"url": url, "outcome": outcome, "record": record}
+        self._remember(url, kind, record, page)
         stats = self.crawler.stats
         stats.inc_value(f"corpus/outcome/{kind}")
         if outlet:
@@ -86,10 +138,11 @@ class CorpusSpider(scrapy.Spider):
         if spider is not self or "outcome" not in item:
             return
         page = item["page"]
-        self.note(page["requested_url"], item["outcome"], record=item.get("record"), outlet=page.get("outlet"))
+        self.note(page["requested_url"], item["outcome"], record=item.get("record"),
+                  outlet=page.get("outlet"), page=page)
 
     def _on_dropped(self, item, response, exception, spider):
         if spider is not self or "page" not in item:
             return
         page = item["page"]
-        self.note(page["requested_url"], f"skipped: {exception}", outlet=page.get("outlet"))
+        self.note(page["requested_url"], f"skipped: {exception}", outlet=page.get("outlet"), page=page)

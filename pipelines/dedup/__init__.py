@@ -1,0 +1,40 @@
+"""Near-duplicate detection (pure: no scrapy, no store I/O).
+
+Texts are normalised to words (NFKC, case-folded, punctuation dropped), cut into k-word shingles hashed
+to sorted unique uint32 arrays, and MinHashed in numpy batches (datasketch "affine32" scheme, so the
+signatures are datasketch LeanMinHash). A MinHashLSH with explicit ``params=(bands, rows)`` proposes
+candidates; each is verified on the exact shingle sets. Two texts are duplicates when
+
+* their normalised word sequences hash equal (exact copy, short-circuit), or
+* exact Jaccard >= ``cfg.threshold`` (boilerplate, headline, footer, copy edits, doubled body), or
+* the smaller shingle set is >= ``cfg.containment`` inside the larger and has >= ``cfg.min_contained``
+  shingles (paywall-truncated copy).
+
+API::
+
+    DedupConfig(shingle_size, num_perm, threshold, bands, rows, seed, min_words, containment, min_contained)
+    normalize_words(text) -> list[str];  shingle_hashes(text, k) -> np.ndarray[uint32] (sorted, unique)
+    signatures(texts, cfg) -> list[LeanMinHash]          # batched
+    NearDupIndex(cfg): add(id, text), add_many(items), remove(id), find(text, exclude=None) -> [Match],
+        find_id(id) -> [Match], len(), to_bytes(), NearDupIndex.from_bytes(data, cfg=None)  # ParamsMismatch
+    Match(doc_id, jaccard, containment, exact)
+    cluster(items, cfg) -> list[list[str]]               # union-find over verified pairs, singletons included
+"""
+from .cluster import cluster, clusters_of
+from .index import FORMAT_VERSION, Match, NearDupIndex, ParamsMismatch
+from .shingles import DedupConfig, normalize_words, overlap, shingle_hashes, signature_matrix, signatures
+
+__all__ = [
+    "DedupConfig",
+    "FORMAT_VERSION",
+    "Match",
+    "NearDupIndex",
+    "ParamsMismatch",
+    "cluster",
+    "clusters_of",
+    "normalize_words",
+    "overlap",
+    "shingle_hashes",
+    "signature_matrix",
+    "signatures",
+]

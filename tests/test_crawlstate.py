@@ -1,0 +1,64 @@
+from datetime import datetime, timedelta, timezone
+
+from pipelines.crawlstate import CrawlState, RecheckPolicy, parse_time
+from pipelines.store import open_store
+
+NOW = datetime(2025, 3, 1, tzinfo=timezone.utc)
+
+
+def iso(dt):
+    return dt.isoformat()
+
+
+def test_new_url_is_due_and_known_is_not_until_interval(tmp_path):
+    state = CrawlState.load(open_store(tmp_path), run_id="r1")
+    url = "https://www.x.org/a?utm_source=t"
+    assert state.due(url) == (True, "new")
+    state.mark(url, status="stored", published=iso(NOW - timedelta(days=400)), checked_at=iso(NOW))
+    assert state.due("http://x.org/a", now=NOW + timedelta(days=1)) == (False, "not-due")
+    assert state.due("http://x.org/a", now=NOW + timedelta(days=31)) == (True, "recheck-due")
+
+
+def test_fresh_articles_are_rechecked_sooner():
+    policy = RecheckPolicy()
+    fresh = {"status": "stored", "published": iso(NOW - timedelta(hours=5))}
+    old = {"status": "stored", "published": iso(NOW - timedelta(days=90))}
+    assert policy.interval(fresh, NOW) < policy.interval(old, NOW)
+
+
+def test_newer_lastmod_makes_a_known_url_due(tmp_path):
+    state = CrawlState.load(open_store(tmp_path), run_id="r1")
+    state.mark("https://x.org/a", status="stored", lastmod="2024-07-01", checked_at=iso(NOW))
+    assert state.due("https://x.org/a", lastmod="2024-07-01", now=NOW)[0] is False
+    assert state.due("https://x.org/a", lastmod="2024-08-01", now=NOW) == (True, "lastmod-changed")
+
+
+def test_errors_back_off_and_reset_on_success(tmp_path):
+    state = CrawlState.load(open_store(tmp_path), run_id="r1")
+    for _ in range(3):
+        entry = state.mark("https://x.org/e", status="error", checked_at=iso(NOW))
+    assert entry["failures"] == 3
+    assert state.policy.interval(entry, NOW) == timedelta(hours=4)
+    assert state.mark("https://x.org/e", status="stored")["failures"] == 0
+
+
+def test_journal_survives_without_compact_and_compact_folds_it(tmp_path):
+    store = open_store(tmp_path)
+    state = CrawlState.load(store, run_id="r1")
+    state.mark("https://x.org/a", status="stored", id="1" * 16)
+    state.flush()
+    state.mark("https://x.org/b", status="off-topic")  # never flushed: lost like a kill -9 would
+    again = CrawlState.load(store, run_id="r2")  # the crashed run's journal is merged
+    assert again.get("https://x.org/a")["id"] == "1" * 16 and again.get("https://x.org/b") is None
+    again.mark("https://x.org/c", status="skipped")
+    again.compact()
+    assert list(store.list("state/journal/")) == []
+    final = CrawlState.load(store, run_id="r3")
+    assert {e["url"] for e in final.urls.values()} == {"https://x.org/a", "https://x.org/c"}
+
+
+def test_parse_time_forms():
+    assert parse_time("2024-07-28") == datetime(2024, 7, 28, tzinfo=timezone.utc)
+    assert parse_time("2024-07-28T09:00:00Z").hour == 9
+    assert parse_time("Wed, 03 Aug 2022 10:00:00 +0000") == datetime(2022, 8, 3, 10, tzinfo=timezone.utc)
+    assert parse_time("not a date") is None and parse_time(None) is None
