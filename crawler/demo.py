@@ -19,22 +19,28 @@ def run_demo(args) -> int:
     from crawler.cli import report_crawl, run_crawl
     from crawler.replay.server import ReplayServer
     from pipelines.corpus import Corpus
+    from pipelines.registry import load_registry
     from pipelines.store import open_store
 
     corpus = Corpus(open_store(args.store))
     runs = (corpus.read_json(DEMO_KEY) or {}).get("runs", 0)
     # The replay web is our own server on loopback: no politeness delay needed there.
-    args.set = ["DOWNLOAD_DELAY=0", "AUTOTHROTTLE_ENABLED=False", *(args.set or [])]
+    args.set = ["DOWNLOAD_DELAY=0", "AUTOTHROTTLE_ENABLED=False", "CORPUS_OUTLET_POLITENESS=False",
+                *(args.set or [])]
     with ReplayServer(epoch=runs + 1) as server:
         print(f"demo run {runs + 1}: replay web of {len(server.hosts)} hosts on {server.url} "
               f"(epoch {runs + 1}); store: {args.store}", file=sys.stderr)
         args.replay = server.url
-        crawler = run_crawl(args, outlets=None, since=None, max_pages=None, site=None)
-        full = sum(1 for hit in server.requests if hit.status == 200 and hit.path.endswith((".html", "/"))
-                   and not hit.conditional)
+        registry = load_registry(args.registry or None)
+        outlets = [o.name for o in registry if any(o.owns(f"https://{h}/") for h in server.hosts)]
+        crawler = run_crawl(args, outlets=outlets, since=None, max_pages=None, site=None)
+        hits = list(server.requests)
     corpus.write_json(DEMO_KEY, {"runs": runs + 1})
     report_crawl(crawler, args.store)
-    print(f"replay requests: {len(server.requests)} ({full} pages sent in full)")
+    stats = crawler.stats.get_stats()
+    fetched = sum(v for k, v in stats.items() if k.startswith("corpus/outlet/") and k.endswith("/fetched"))
+    print(f"replay web: {len(hits)} requests, {fetched} article pages fetched "
+          f"({stats.get('corpus/not_modified', 0)} of them answered 304 Not Modified)")
     return 0
 
 

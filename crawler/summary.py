@@ -3,8 +3,8 @@
 
 from __future__ import annotations
 
-COLUMNS = ["discovered", "fetched", "new", "updated", "unchanged", "duplicate", "off-topic", "skipped", "error"]
-HEADERS = {"error": "errors", "skipped": "skipped"}
+COLUMNS = ["discovered", "known_not_due", "fetched", "new", "updated", "unchanged", "duplicate", "off-topic", "skipped", "error"]
+HEADERS = {"error": "errors", "known_not_due": "not due"}
 
 
 def per_outlet(stats: dict) -> dict[str, dict[str, int]]:
@@ -23,7 +23,7 @@ def table(rows: dict[str, dict[str, int]]) -> str:
     """A plain-text table, one row per outlet and a total."""
     heads = ["outlet"] + [HEADERS.get(c, c) for c in COLUMNS]
     total = {c: sum(r.get(c, 0) for r in rows.values()) for c in COLUMNS}
-    body = [[name] + [str(r.get(c, 0)) for c in COLUMNS] for name, r in rows.items()]
+    body = [[name] + [str(r.get(c, 0)) for c in COLUMNS] for name, r in rows.items() if any(r.values())]
     body.append(["TOTAL"] + [str(total[c]) for c in COLUMNS])
     widths = [max(len(row[i]) for row in [heads, *body]) for i in range(len(heads))]
     fmt = lambda row: "  ".join(  # noqa: E731

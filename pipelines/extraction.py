@@ -18,6 +18,7 @@ import trafilatura
 from lxml import etree
 from lxml import html as lxml_html
 from urllib.parse import urljoin
+from trafilatura.metadata import extract_author
 from trafilatura.utils import load_html
 
 from .charset import decode_html
@@ -67,8 +68,10 @@ class ExtractConfig:
     favor_precision: bool = False
     include_tables: bool = True
     rescue: bool = True            # readability-lxml when trafilatura keeps too little of the page's prose
-    rescue_below: float = 0.55     # ...i.e. when its output has less than this share of the <p> words
-    rescue_gain: float = 1.6       # ...and readability's text is this many times longer and covers it
+    rescue_below: float = 0.55     # ...i.e. when its output has less than this share of the <p> words,
+    rescue_missing: float = 1.0    # the <p> paragraphs it left out hold at least as many words as it kept
+    rescue_par_words: int = 30     # and are article-like (this many words on average);
+    rescue_gain: float = 1.6       # readability's text must then be this many times longer and cover it
     min_words: int = 40
     extra: dict = field(default_factory=dict)  # more trafilatura.bare_extraction keyword arguments
 
@@ -158,14 +161,18 @@ def _covers(big: str, small: str) -> float:
 def _maybe_rescue(tree, text: str, url: str | None, cfg: ExtractConfig) -> str:
     """Readability's text instead of trafilatura's when the page holds much more prose than was kept."""
     flat = " ".join(text.split())
-    got, prose, missing = len(flat.split()), 0, 0
+    got = len(flat.split())
+    if got >= cfg.rescue_below * len(" ".join(tree.xpath("//p//text()")).split()):
+        return text  # the usual case, decided with one cheap pass
+    prose, missing, blocks = 0, 0, 0
     for p in tree.iter("p"):
         par = " ".join(p.text_content().split())
         n = len(par.split())
         prose += n
         if n >= 12 and par[:80] not in flat:
-            missing += n
-    if not prose or got >= cfg.rescue_below * prose or missing < (cfg.rescue_gain - 1) * got:
+            missing, blocks = missing + n, blocks + 1
+    if (not prose or got >= cfg.rescue_below * prose or missing < cfg.rescue_missing * got
+            or missing < cfg.rescue_par_words * blocks):
         return text
     alt = _readability_text(tree, url)
     if len(alt.split()) >= cfg.rescue_gain * max(got, 1) and _covers(alt, text) >= 0.9:
@@ -173,8 +180,14 @@ def _maybe_rescue(tree, text: str, url: str | None, cfg: ExtractConfig) -> str:
     return text
 
 
-def clean_paragraphs(text: str, patterns, title: str | None = None) -> list[str]:
-    """Split into paragraphs; drop boilerplate (regex full match), a leading title line and repeats."""
+@lru_cache(maxsize=64)
+def _combined(patterns: tuple[str, ...]) -> re.Pattern | None:
+    return re.compile("|".join(f"(?:{p})" for p in patterns), re.I | re.S) if patterns else None
+
+
+def clean_paragraphs(text: str, patterns: list[str] | tuple[str, ...], title: str | None = None) -> list[str]:
+    """Split into paragraphs; drop boilerplate (regexes matching a whole paragraph), a leading title and repeats."""
+    junk = _combined(tuple(p if isinstance(p, str) else p.pattern for p in patterns))
     seen: set[str] = set()
     out: list[str] = []
     title_key = _norm(title) if title else None
@@ -185,7 +198,7 @@ def clean_paragraphs(text: str, patterns, title: str | None = None) -> list[str]
         key = _norm(par)
         if not key or key in seen or (not out and key == title_key):
             continue
-        if any(p.fullmatch(par) for p in patterns):
+        if junk is not None and junk.fullmatch(par):
             continue
         seen.add(key)
         out.append(par)
@@ -193,7 +206,13 @@ def clean_paragraphs(text: str, patterns, title: str | None = None) -> list[str]
 
 
 def _prose_words(pars: list[str]) -> int:
-    return sum(n for n in map(count_words, pars) if n >= 10) if pars else 0
+    """Words in sentence-like paragraphs (not list items or headlines): listing pages have few."""
+    total = 0
+    for par in pars:
+        n = count_words(par)
+        if not par.startswith("- ") and n >= 10 and (n >= 40 or _PROSE_END.search(par)):
+            total += n
+    return total
 
 
 # --- page metadata -------------------------------------------------------------------------------
@@ -203,7 +222,8 @@ _ARTICLE_TYPES = {"article", "newsarticle", "reportagenewsarticle", "analysisnew
 _DATE_KEYS = ("article:published_time", "og:article:published_time", "datepublished", "publishdate",
               "pubdate", "publish-date", "parsely-pub-date", "sailthru.date", "dc.date.issued", "dc.date",
               "dcterms.created", "date", "article.published", "og:published_time")
-_AUTHOR_KEYS = ("author", "article:author", "parsely-author", "sailthru.author", "dc.creator", "byl")
+_AUTHOR_KEYS = ("author", "article:author", "og:article:author", "parsely-author", "sailthru.author", "dc.creator",
+                "citation_author", "byl")
 _SPLIT_AUTHORS = re.compile(r"\s*(?:,|;|\||/|&|\band\b|\bund\b|\bet\b|\by\b|\bog\b)\s*", re.I)
 _BY = re.compile(r"^(?:by|von|par|por|av|door)\s+|\s*\(.*?\)\s*$", re.I)
 
@@ -236,7 +256,8 @@ def _jsonld(tree) -> tuple[dict, dict]:
     return (ranked[0] if ranked else {}), ids
 
 
-def _names(value, ids: dict) -> list[str]:
+def _names(value, ids: dict) -> tuple[list[str], list[str]]:
+    """Person names and organization names of a JSON-LD author value."""
     people, orgs = [], []
     for item in value if isinstance(value, list) else [value]:
         if isinstance(item, dict) and "name" not in item and item.get("@id") in ids:
@@ -246,7 +267,7 @@ def _names(value, ids: dict) -> list[str]:
             name = name[0] if name else None
         if isinstance(name, str) and name.strip() and "://" not in name:
             (orgs if isinstance(item, dict) and "organization" in _types(item) else people).append(name)
-    return people or orgs
+    return people, orgs
 
 
 def split_authors(raw: list[str]) -> list[str]:
@@ -296,6 +317,22 @@ def _title(tree, node: dict, meta: dict) -> str | None:
     return " ".join(refs[0].split()) if refs else None
 
 
+def _authors(tree, node: dict, ids: dict, meta: dict) -> list[str]:
+    """JSON-LD persons, else author <meta> tags, rel=author links, JSON-LD organizations, byline heuristics."""
+    people, orgs = _names(node.get("author"), ids) if node.get("author") else ([], [])
+    for source in (
+        lambda: people,
+        lambda: [meta[k] for k in _AUTHOR_KEYS if k in meta and "://" not in meta[k]][:1],
+        lambda: [" ".join(a.text_content().split()) for a in tree.xpath("//a[@rel='author']")][:4],
+        lambda: orgs,
+        lambda: [extract_author(tree) or ""],
+    ):
+        names = split_authors(source())
+        if names:
+            return names
+    return []
+
+
 def page_metadata(tree, url: str | None) -> dict:
     """Title, authors, date, language, canonical URL, description and site name of a parsed page."""
     meta: dict[str, str] = {}
@@ -304,11 +341,9 @@ def page_metadata(tree, url: str | None) -> dict:
         if key and content and key not in meta:
             meta[key] = content.strip()
     node, ids = _jsonld(tree)
-    authors = _names(node.get("author"), ids) if node.get("author") else []
-    if not authors:
-        authors = [meta[k] for k in _AUTHOR_KEYS if k in meta and "://" not in meta[k]][:1]
-    if not authors:
-        authors = [" ".join(a.text_content().split()) for a in tree.xpath("//a[@rel='author']")][:3]
+    publisher = node.get("publisher")
+    site = meta.get("og:site_name") or (publisher.get("name") if isinstance(publisher, dict) else None)
+    authors = _authors(tree, node, ids, meta)
     published = iso_date(node.get("datePublished")) or next(
         (d for d in (iso_date(meta.get(k)) for k in _DATE_KEYS) if d), None)
     if not published:
@@ -320,10 +355,8 @@ def page_metadata(tree, url: str | None) -> dict:
     canon = [urljoin(url or "", c.strip()) for c in canon if isinstance(c, str) and c.strip()]
     lang = tree.get("lang") or meta.get("og:locale") or meta.get("content-language") or node.get("inLanguage")
     lang = lang[:2].lower() if isinstance(lang, str) and lang[:2].isalpha() else None
-    publisher = node.get("publisher")
-    site = meta.get("og:site_name") or (publisher.get("name") if isinstance(publisher, dict) else None)
     desc = meta.get("og:description") or meta.get("description") or node.get("description")
-    return {"title": _title(tree, node, meta), "authors": split_authors(authors), "published": published,
+    return {"title": _title(tree, node, meta), "authors": authors, "published": published,
             "language": lang, "canonical_url": next((c for c in canon if c.startswith("http")), None),
             "description": desc if isinstance(desc, str) else None, "sitename": site}
 
@@ -349,7 +382,7 @@ def try_extract(html: str | bytes, url: str | None = None, *, profile: str | Non
     body = _trafilatura_text(tree, url, cfg)
     if cfg.rescue:
         body = _maybe_rescue(tree, body, url, cfg)
-    patterns = [p for r in rules for p in r.patterns]
+    patterns = tuple(p for r in rules for p in r.drop_text)
     pars = clean_paragraphs(body, patterns, meta.get("title"))
     if not pars:
         return ExtractionResult(None, "no-article-text")

@@ -21,11 +21,16 @@ try:
 except ImportError:  # Python 3.10
     import tomli as tomllib  # type: ignore[no-redef]
 
-__all__ = ["TopicConfig", "TopicScore", "score", "load_config", "DEFAULT_TERMS"]
+__all__ = ["TopicConfig", "TopicScore", "score", "load_config", "DEFAULT_TERMS", "REASONS"]
 
 DEFAULT_TERMS = Path(__file__).with_name("topic_terms.toml")
 REASONS = ("no-asean-side", "no-russia-side", "below-threshold")
 _PARA_SPLIT = re.compile(r"\n\s*\n")
+
+
+def _phrase(words: str) -> str:
+    """Regex of a literal phrase whose words may be separated by any whitespace."""
+    return r"\s+".join(map(re.escape, words.split()))
 
 
 class _Matcher:
@@ -40,7 +45,7 @@ class _Matcher:
             stem = term[:-1] if term.endswith("*") else term
             tail = r"\w*" if term.endswith("*") else ""
             for form in dict.fromkeys((stem, stem.upper())):
-                alts.append((len(form), re.escape(form).replace(r"\ ", r"\s+") + tail))
+                alts.append((len(form), _phrase(form) + tail))
                 if tail:
                     self.prefixes.append((form, term))
                 elif form == stem or form not in self.exact:
@@ -76,17 +81,15 @@ class TopicConfig:
     length_exponent: float = 0.5
     side_scale: float = 2.0
     min_side: float = 0.45
-    link_weight: float = 0.6
+    link_weight: float = 0.7
     link_share: float = 0.25
-    threshold: float = 0.40
+    threshold: float = 0.50
     top_terms: int = 12
     _compiled: tuple = field(default=(), init=False, repr=False, compare=False)
 
     def __post_init__(self):
         object.__setattr__(self, "exclude", tuple(self.exclude))
-        pattern = "|".join(
-            re.escape(p).replace(r"\ ", r"\s+") for p in sorted(self.exclude, key=len, reverse=True)
-        )
+        pattern = "|".join(_phrase(p) for p in sorted(self.exclude, key=len, reverse=True))
         excl = re.compile(rf"(?<!\w)(?:{pattern})(?!\w)", re.IGNORECASE) if pattern else None
         object.__setattr__(
             self, "_compiled", (_Matcher(self.asean_terms), _Matcher(self.russia_terms), excl)
@@ -96,15 +99,14 @@ class TopicConfig:
     def from_dict(cls, data: dict) -> "TopicConfig":
         """From the TOML layout (``scoring``/``asean``/``russia``/``exclude``) or flat field names."""
         flat = dict(data.get("scoring", {}))
-        if "asean" in data:
-            flat["asean_terms"] = data["asean"]
-        if "russia" in data:
-            flat["russia_terms"] = data["russia"]
-        if isinstance(data.get("exclude"), dict):
-            flat["exclude"] = data["exclude"].get("phrases", ())
+        for key, value in data.items():
+            if key == "exclude" and isinstance(value, dict):
+                flat["exclude"] = value.get("phrases", ())
+            elif key in ("asean", "russia"):
+                flat[f"{key}_terms"] = value
+            elif key != "scoring":
+                flat[key] = value
         names = {f.name for f in fields(cls) if f.init}
-        flat.update({k: v for k, v in data.items() if k in names and k not in ("exclude",) or
-                     k == "exclude" and not isinstance(v, dict)})
         unknown = set(flat) - names
         if unknown:
             raise ValueError(f"unknown topic settings: {sorted(unknown)}")

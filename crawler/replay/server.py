@@ -5,7 +5,8 @@ File mapping (first root that has the file wins):
   /<host>/a/ , /<host>/a   -> <root>/<host>/a/index.html  (when a/ is a folder)
   /<host>/a/?page=2        -> <root>/<host>/a/index.html__page=2  (raw query appended after "__")
 Versions: `NAME~vN` replaces `NAME` (version 1) when the server's epoch >= N; the highest N <= epoch wins.
-Sidecar `NAME.meta.json` (or `NAME~vN.meta.json`): {"status": 301, "headers": {...}, "last_modified": "..."}.
+Sidecar `NAME.meta.json` (or `NAME~vN.meta.json`; a version without one inherits NAME's):
+  {"status": 301, "headers": {"Location": ...}, "last_modified": "<HTTP date>"}.
 """
 from __future__ import annotations
 
@@ -86,6 +87,8 @@ def _pick_version(folder: Path, name: str, epoch: int) -> int | None:
 def _load(folder: Path, name: str, version: int) -> Resolved:
     fname = name if version == 1 else f"{name}~v{version}"
     body_path, meta_path = folder / fname, folder / f"{fname}.meta.json"
+    if not meta_path.is_file():  # a version without its own sidecar inherits the base one
+        meta_path = folder / f"{name}.meta.json"
     body = body_path.read_bytes() if body_path.is_file() else None
     meta = json.loads(meta_path.read_text("utf-8")) if meta_path.is_file() else {}
     return Resolved(name=name, body=body, version=version, meta=meta)

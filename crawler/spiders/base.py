@@ -20,6 +20,7 @@ from scrapy.spidermiddlewares.httperror import HttpError
 from crawler.middlewares.private_guard import PrivateAddressRefused
 from crawler.page import page_from_response
 from pipelines.crawlstate import CrawlState
+from pipelines.urls import canonicalize
 from pipelines.store import open_store
 
 
@@ -60,6 +61,7 @@ class CorpusSpider(scrapy.Spider):
         spider = super().from_crawler(crawler, *args, **kwargs)
         spider.results = {}
         spider.state = None
+        spider.lastmods = {}  # canonical URL -> newest lastmod announced in this run
         spider._flushed_at = time.monotonic()
         crawler.signals.connect(spider._on_scraped, signal=signals.item_scraped)
         crawler.signals.connect(spider._on_dropped, signal=signals.item_dropped)
@@ -86,7 +88,7 @@ class CorpusSpider(scrapy.Spider):
             return
         page = page or {}
         status = {"new": "stored", "updated": "stored", "unchanged": "stored"}.get(kind, kind)
-        fields = {"status": status, "lastmod": page.get("lastmod")}
+        fields = {"status": status, "lastmod": page.get("lastmod") or self.lastmods.get(canonicalize(url))}
         if page:
             fields.update(etag=page.get("etag"), last_modified=page.get("last_modified"),
                           fetched_at=page.get("fetched_at"))

@@ -10,6 +10,7 @@ outlets=rsis,intellinews -a since=2024-01-01`` works from the repository root.
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from urllib.parse import urlsplit
 
 import scrapy
@@ -45,13 +46,18 @@ class OutletSpider(CorpusSpider):
         if since and self.since is None:
             raise ValueError(f"--since: not a date: {since!r}")
         self.max_pages = int(max_pages) if max_pages else (200 if site else None)
-        self.seen: set[str] = set()
+        self.seen: set[str] = set()       # article URLs discovered in this run
+        self.requested: set[str] = set()  # ... and requested
+        self.not_due: set[str] = set()
+        self.started_at = datetime.now(timezone.utc).replace(microsecond=0).isoformat()
         self.scheduled: dict[str, int] = {}
         self.listing_pages: dict[str, int] = {}
 
     @classmethod
     def update_settings(cls, settings):
         super().update_settings(settings)
+        if not settings.getbool("CORPUS_OUTLET_POLITENESS", True):
+            return
         # Per-outlet politeness overrides become Scrapy download slots.
         registry = load_registry(settings.get("CORPUS_REGISTRY") or None)
         slots = dict(settings.getdict("DOWNLOAD_SLOTS"))
@@ -79,8 +85,8 @@ class OutletSpider(CorpusSpider):
         for outlet in self.selected:
             meta = {"outlet": outlet.name}
             if outlet.robots_sitemaps:
-                roots = {f"https://{d}" for d in outlet.domains[:1]} if not outlet.listings else {
-                    "{0.scheme}://{0.netloc}".format(urlsplit(u)) for u in outlet.start_urls()}
+                roots = {"{0.scheme}://{0.netloc}".format(urlsplit(u)) for u in outlet.start_urls()}
+                roots = roots or {f"https://{outlet.domains[0]}"}
                 for root in sorted(roots):
                     yield scrapy.Request(f"{root}/robots.txt", callback=self.parse_robots, meta=meta,
                                          errback=self.on_discovery_error, dont_filter=True)
@@ -148,22 +154,42 @@ class OutletSpider(CorpusSpider):
 
     # -- article candidates ------------------------------------------------------------
     def candidate(self, outlet, url, lastmod, published, follow=False):
-        key = canonicalize(url)
-        if key in self.seen or not outlet.is_article(url):
+        """Schedule ``url`` if it is an article that is new or due; count why not otherwise.
+
+        A URL can be found several times (feed, sitemap, listing); a later
+        sighting with a newer ``lastmod`` can make a known URL due.
+        """
+        if not outlet.is_article(url):
             return
+        key = canonicalize(url)
+        if lastmod:
+            self.lastmods[key] = max(lastmod, self.lastmods.get(key) or "")
+        if key in self.requested:
+            entry = self.state.get(url)
+            if lastmod and entry and entry.get("checked_at", "") >= self.started_at and not entry.get("lastmod"):
+                self.state.mark(url, lastmod=lastmod)  # fetched already: note the date it announces
+            return
+        first = key not in self.seen
         self.seen.add(key)
-        self._stat(outlet, "discovered")
+        if first:
+            self._stat(outlet, "discovered")
         when = parse_time(published) or parse_time(lastmod)
         if self.since and when and when < self.since:
-            self._stat(outlet, "before_since")
+            if first:
+                self._stat(outlet, "before_since")
             return
         due, why = self.state.due(url, lastmod=lastmod)
         if not due:
-            self._stat(outlet, "known_not_due")
+            if first:
+                self._stat(outlet, "known_not_due")
+                self.not_due.add(key)
             return
+        if key in self.not_due:
+            self._stat(outlet, "known_not_due", -1)
         if self.max_pages is not None and self.scheduled.get(outlet.name, 0) >= self.max_pages:
             self._stat(outlet, "over_max_pages")
             return
+        self.requested.add(key)
         self.scheduled[outlet.name] = self.scheduled.get(outlet.name, 0) + 1
         self._stat(outlet, f"due/{why}")
         headers, meta = {}, {"outlet": outlet.name, "corpus_requested": url, "corpus_lastmod": lastmod,

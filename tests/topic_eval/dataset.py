@@ -6,7 +6,7 @@
 - ``seeds``: ``seeds/`` of the project (raw page text, boilerplate kept; title from ``seeds/INDEX.md``);
 - ``handwritten``: ``tests/topic_eval/handwritten/`` (title line, blank line, body);
 - ``fundus``: ``../shared/data/fundus-pages/`` (title + body of ``manifest.jsonl``; never copied here);
-- ``replay``: ``crawler/replay/web/`` (HTML, extracted with ``pipelines.extraction``).
+- ``replay``: ``crawler/replay/web/`` (article pages, HTML extracted with ``pipelines.extraction``).
 
 Items whose source folder is absent are skipped.
 """
@@ -64,7 +64,8 @@ def _replay(file: str) -> tuple[str | None, str] | None:
         return None
     from pipelines.extraction import extract
 
-    doc = extract(path.read_bytes(), "https://" + file)
+    url = "https://" + (file[: -len("index.html")] if file.endswith("/index.html") else file)
+    doc = extract(path.read_bytes(), url)
     return (doc.title, doc.text) if doc else (None, "")
 
 
