@@ -105,14 +105,18 @@ def report_crawl(crawler, store: str) -> None:
 
 
 def cmd_crawl(args) -> int:
-    from pipelines.registry import RegistryError
+    from pipelines.crawlstate import parse_time
+    from pipelines.registry import load_registry, site_outlet
 
-    try:
-        crawler = run_crawl(args, outlets=args.outlets, since=args.since, max_pages=args.max_pages,
-                            site=args.site)
-    except RegistryError as exc:
-        print(f"corpus: {exc}", file=sys.stderr)
+    registry = load_registry(args.registry or None)  # RegistryError: a clear message, exit 2
+    for name in args.outlets:
+        registry.get(name)
+    if args.site:
+        site_outlet(args.site)
+    if args.since and parse_time(args.since) is None:
+        print(f"corpus: --since: not a date: {args.since!r}", file=sys.stderr)
         return 2
+    crawler = run_crawl(args, outlets=args.outlets, since=args.since, max_pages=args.max_pages, site=args.site)
     if crawler.spider is None:
         return 2
     report_crawl(crawler, args.store)
@@ -151,10 +155,26 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def check_store(spec: str) -> None:
+    """Fail fast, with a clear message, when the store cannot be opened or reached."""
+    from pipelines.store import open_store
+
+    store = open_store(spec)
+    store.exists("seeds/INDEX.md")
+
+
 def main(argv=None) -> int:
+    from pipelines.registry import RegistryError
+    from pipelines.store import StoreError
+
     args = build_parser().parse_args(argv)
     try:
+        if getattr(args, "store", None):
+            check_store(args.store)
         return args.func(args)
+    except (StoreError, RegistryError) as exc:
+        print(f"corpus: {exc}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         return 130
 

@@ -124,3 +124,51 @@ def test_unreachable_host_is_an_error(corpus_cmd, tmp_path):
                      f"http://127.0.0.1:{closed_port()}/article")
     assert res.returncode == 1
     assert "error: connection refused" in res.stdout
+
+
+def test_fetch_into_s3_never_logs_credentials(replay, corpus_cmd, s3_server, s3_endpoint, tmp_path):
+    bucket = s3_server.make_bucket()
+    secret = "wJalrXUtnFEMI-K7MDENG-bPxRfiCYSECRETKEY"
+    env = {"AWS_ACCESS_KEY_ID": "AKIAIOSFODNN7EXAMPLE", "AWS_SECRET_ACCESS_KEY": secret,
+           "AWS_DEFAULT_REGION": "us-east-1", "AWS_ENDPOINT_URL": s3_server.url,
+           "AWS_CONFIG_FILE": str(tmp_path / "none"), "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none")}
+    res = corpus_cmd("fetch", "-vv", "--replay", replay.url, "--store", f"s3://{bucket}/corpus", SEED_URLS[0], env=env)
+    assert res.returncode == 0, res.stdout + res.stderr[-3000:]
+    assert res.stdout.split()[1] == "new"
+    assert secret not in res.stdout + res.stderr and "AKIAIOSFODNN7EXAMPLE" not in res.stdout + res.stderr
+    store = open_store(f"s3://{bucket}/corpus")
+    keys = list(store.list("corpus/"))
+    assert "corpus/INDEX.md" in keys and any(k.startswith("corpus/docs/") for k in keys)
+    assert store.exists("seeds/INDEX.md")
+
+
+def test_dead_s3_endpoint_is_a_clear_error(replay, corpus_cmd, tmp_path):
+    from s3server import closed_port
+
+    env = {"AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "y", "AWS_DEFAULT_REGION": "us-east-1",
+           "AWS_ENDPOINT_URL": f"http://127.0.0.1:{closed_port()}",
+           "AWS_CONFIG_FILE": str(tmp_path / "none"), "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none")}
+    res = corpus_cmd("fetch", "--replay", replay.url, "--store", "s3://nowhere/corpus", SEED_URLS[0], env=env,
+                     timeout=60)
+    assert res.returncode != 0
+    assert "cannot reach S3 endpoint" in res.stderr
+    assert "Traceback" not in res.stderr
+
+
+def test_oversized_response_is_an_error_not_a_crash(corpus_cmd, tmp_path):
+    from crawler.replay.server import ReplayServer
+
+    root = tmp_path / "web"
+    page = root / "big.example.org" / "huge.html"
+    page.parent.mkdir(parents=True)
+    para = "<p>" + "Lavrov met ASEAN ministers in Vientiane. " * 50 + "</p>\n"
+    with page.open("w") as fh:
+        fh.write("<html><body><article>")
+        while fh.tell() < 20 * 1024 * 1024:
+            fh.write(para)
+        fh.write("</article></body></html>")
+    with ReplayServer([root]) as server:
+        res = corpus_cmd("fetch", "--replay", server.url, "--store", tmp_path / "s",
+                         "https://big.example.org/huge.html")
+    assert res.returncode == 1
+    assert "error: response too large" in res.stdout

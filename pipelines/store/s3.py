@@ -5,10 +5,20 @@ Configuration is standard AWS: env vars, profiles, and AWS_ENDPOINT_URL / AWS_EN
 """
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Any, Iterator
 
 from .base import BlobStore, StoreError, check_key, guess_content_type
+
+# botocore's DEBUG log prints request headers, Authorization (the access key id) included:
+# keep the AWS libraries at WARNING whatever the application's log level.
+QUIET_LOGGERS = ("botocore", "boto3", "s3transfer", "urllib3")
+
+
+def quiet_aws_logs() -> None:
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
 
 MISSING_CODES = {"404", "NoSuchKey", "NotFound"}
 EXISTS_CODES = {"412", "PreconditionFailed", "409", "ConditionalRequestConflict"}
@@ -54,6 +64,8 @@ class S3Store(BlobStore):
         if self._client is None:
             try:
                 import boto3
+
+                quiet_aws_logs()
                 from botocore.config import Config
             except ImportError as exc:  # pragma: no cover - boto3 is a dependency
                 raise StoreError("S3 store needs boto3: pip install boto3") from exc
@@ -85,7 +97,7 @@ class S3Store(BlobStore):
         """Turn a botocore exception into a StoreError with a clear message."""
         from botocore import exceptions as bex
 
-        where = f"s3://{self.bucket}/{self._key(key) if key else self.prefix}"
+        where = f"s3://{self.bucket}/{self.prefix}{key}"  # key may be a prefix: no key check here
         if isinstance(exc, (bex.EndpointConnectionError, bex.ConnectTimeoutError, bex.ReadTimeoutError,
                             bex.ConnectionClosedError)):
             msg = f"cannot reach S3 endpoint {self.endpoint_url} (bucket {self.bucket}): {exc}"
