@@ -123,6 +123,30 @@ def cmd_crawl(args) -> int:
     return 0
 
 
+def cmd_dedup(args) -> int:
+    from crawler.item_pipelines import outlet_priority
+    from pipelines.corpus import Corpus
+    from pipelines.duplicates import Deduplicator
+    from pipelines.registry import load_registry
+    from pipelines.store import open_store
+
+    if not args.rebuild:
+        print("corpus dedup: nothing to do (use --rebuild)", file=sys.stderr)
+        return 2
+    corpus = Corpus(open_store(args.store))
+    dedup = Deduplicator(corpus, priority=outlet_priority(load_registry(args.registry or None)))
+    changed = dedup.rebuild()
+    outcomes = [corpus.put(rec) for rec in changed]
+    dedup.save()
+    corpus.write_index()
+    records = list(corpus.iter_records(with_text=False))
+    dups = sum(1 for r in records if r.get("duplicate_of"))
+    clusters = sum(1 for r in records if r.get("also_at"))
+    print(f"{len(records)} records: {clusters} cluster{'s' if clusters != 1 else ''}, {dups} duplicates; "
+          f"{sum(o != 'unchanged' for o in outcomes)} records relinked")
+    return 0
+
+
 def cmd_demo(args) -> int:
     from crawler.demo import run_demo
 
@@ -147,6 +171,12 @@ def build_parser() -> argparse.ArgumentParser:
     _crawl_options(crawl)
     _common(crawl)
     crawl.set_defaults(func=cmd_crawl)
+
+    dedup = sub.add_parser("dedup", help="near-duplicate clusters of a store")
+    dedup.add_argument("--rebuild", action="store_true", help="recompute all clusters from the records")
+    dedup.add_argument("--registry", metavar="FILE", help="outlet registry (outlet priorities)")
+    dedup.add_argument("--store", default=os.environ.get("CORPUS_STORE", "./corpus-store"))
+    dedup.set_defaults(func=cmd_dedup)
 
     demo = sub.add_parser("demo", help="offline demo: crawl the bundled replay web into the store")
     _crawl_options(demo)

@@ -14,13 +14,25 @@ from scrapy.exceptions import DropItem
 
 from pipelines import extraction
 from pipelines.corpus import Corpus
+from pipelines.duplicates import Deduplicator
 from pipelines.record import build_record
+from pipelines.registry import load_registry
 from pipelines.store import open_store
 
 logger = logging.getLogger(__name__)
 
 HTML_TYPES = {"text/html", "application/xhtml+xml", "text/plain", None, ""}
 REPO_SEEDS = Path(__file__).resolve().parent.parent / "seeds"
+
+
+def outlet_priority(registry):
+    """outlet name -> priority as an original publisher (registry; 50 when unknown)."""
+
+    def priority(name):
+        outlet = registry.outlets.get(name) if name else None
+        return outlet.priority if outlet else 50
+
+    return priority
 
 
 class Extract:
@@ -95,18 +107,21 @@ class Focus:
 class Store:
     """Write each record to the corpus store (local folder or S3)."""
 
-    def __init__(self, crawler, spec: str, seeds_dir: Path):
+    def __init__(self, crawler, spec: str, seeds_dir: Path, dedup: bool = True):
         self.crawler = crawler
         self.spec = spec
         self.seeds_dir = seeds_dir
+        self.use_dedup = dedup
         self.corpus: Corpus | None = None
+        self.dedup: Deduplicator | None = None
         self.extractor = {"name": extraction.EXTRACTOR_NAME, "version": extraction.EXTRACTOR_VERSION}
 
     @classmethod
     def from_crawler(cls, crawler):
         settings = crawler.settings
         seeds = settings.get("CORPUS_SEEDS_DIR") or REPO_SEEDS
-        return cls(crawler, settings.get("CORPUS_STORE") or "./corpus-store", Path(seeds))
+        return cls(crawler, settings.get("CORPUS_STORE") or "./corpus-store", Path(seeds),
+                   settings.getbool("CORPUS_DEDUP", True))
 
     def open_spider(self):
         self.corpus = Corpus(open_store(self.spec))
@@ -114,12 +129,20 @@ class Store:
             self.corpus.mirror_seeds(self.seeds_dir)
         else:
             logger.warning("seeds folder %s not found: not mirrored", self.seeds_dir)
+        if self.use_dedup:
+            registry = load_registry(self.crawler.settings.get("CORPUS_REGISTRY") or None)
+            self.dedup = Deduplicator(self.corpus, priority=outlet_priority(registry)).load()
 
     def process_item(self, item):
         page, document = item["page"], item["document"]
         record = build_record(page, document, extractor=self.extractor, extra=item.get("extra"))
+        records = self.dedup.resolve(record) if self.dedup else [record]
         outcome = self.corpus.put(record)
+        for other in records[1:]:  # other members of its cluster whose links changed
+            self.crawler.stats.inc_value(f"corpus/dedup/relinked/{self.corpus.put(other)}")
         self.crawler.stats.inc_value(f"corpus/store/{outcome}")
+        if record.get("duplicate_of") and outcome != "unchanged":
+            outcome = f"duplicate of {record['duplicate_of']}"
         item["record"] = record
         item["outcome"] = outcome
         return item
@@ -127,6 +150,8 @@ class Store:
     def close_spider(self):
         if self.corpus is None:
             return
+        if self.dedup is not None:
+            self.dedup.save()
         self.corpus.write_index()
         from crawler.summary import per_outlet
 

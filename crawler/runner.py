@@ -21,7 +21,7 @@ def project_settings(overrides: dict | None = None) -> Settings:
 
 def run_spider(spider_cls, settings: Settings, **spider_kwargs):
     """Run one spider to completion; returns its crawler (stats, spider.results)."""
-    process = CrawlerProcess(settings, install_root_handler=True)
+    process = CrawlerProcess(settings)
     crawler = process.create_crawler(spider_cls)
     process.crawl(crawler, **spider_kwargs)
     process.start()

@@ -26,6 +26,7 @@ CORPUS_MIN_WORDS = 40
 CORPUS_TOPIC_FILTER = True        # drop off-topic pages (they are counted, not stored)
 CORPUS_TOPIC_TERMS = ""           # "" = pipelines/topic_terms.toml
 CORPUS_STATE_FLUSH_SECONDS = 2.0  # crawl-state journal flush interval (resume after a kill)
+CORPUS_DEDUP = True               # near-duplicate clusters (pipelines/duplicates.py)
 CORPUS_OUTLET_POLITENESS = True  # per-outlet delay/concurrency from the registry
 CORPUS_PROGRESS = False           # live progress lines (the CLI turns it on)
 

@@ -1,7 +1,8 @@
 """Choice of the canonical (original) copy in a cluster of duplicates. Pure, deterministic.
 
 Member dicts carry: id, url, canonical_url, outlet, published (ISO 8601), text, priority (int, higher =
-more original, from the outlet registry), title. Rules, each narrowing the candidates of the previous:
+more original, from the outlet registry), title; a member whose text is not kept (a stored duplicate)
+carries ``credit`` (its credited outlet) and ``word_count`` instead. Rules, each narrowing the candidates of the previous:
 
 1. ``rel=canonical``: members that other members' canonical_url points to (chains followed).
 2. Credit: members whose outlet is credited by an "originally appeared in <Outlet>" line in a member's
@@ -106,7 +107,7 @@ def _by_rel_canonical(members: list[dict]) -> list[dict]:
 
 
 def _by_credit(members: list[dict]) -> list[dict]:
-    credits = {m["id"]: credited_outlet(m.get("text")) for m in members}
+    credits = {m["id"]: _credit(m) for m in members}
     named = {c for c in credits.values() if c}
     originals = [m for m in members if any(outlet_matches(m.get("outlet"), c) for c in named)]
     if originals:
@@ -136,4 +137,17 @@ def choose_canonical(members: Sequence[dict]) -> str:
         narrowed = rule(cands)
         if narrowed:
             cands = narrowed
-    return min(cands, key=lambda m: (-int(m.get("priority") or 0), -len(m.get("text") or ""), str(m["id"])))["id"]
+    return min(cands, key=lambda m: (-int(m.get("priority") or 0), -_length(m), str(m["id"])))["id"]
+
+
+def _credit(member: dict) -> str | None:
+    """The outlet a member credits: from its text, or its stored ``credit`` when the text is not kept."""
+    if member.get("text"):
+        return credited_outlet(member["text"])
+    return member.get("credit")
+
+
+def _length(member: dict) -> int:
+    """Length in words: of the text, or the stored ``word_count`` when the text is not kept."""
+    text = member.get("text")
+    return len(text.split()) if text else int(member.get("word_count") or 0)

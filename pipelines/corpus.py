@@ -171,6 +171,7 @@ class Corpus:
                 f"`{_cell(r.get('id'))}`", _cell(r.get("outlet")), _cell(str(r.get("published") or "")[:10]),
                 _cell(r.get("title")), f"<{_cell(url)}>" if url else "", _cell(_status(r)),
             ]) + " |")
+        lines += _cluster_lines(recs)
         data = ("\n".join(lines) + "\n").encode("utf-8")
         if self.store.read(INDEX_KEY) == data:
             return False
@@ -195,6 +196,23 @@ class Corpus:
 def _stable(rec: dict) -> dict:
     """The part of a record whose change makes a new version."""
     return {k: v for k, v in rec.items() if k not in VOLATILE and k != "text"}
+
+
+def _cluster_lines(recs: list[dict]) -> list[str]:
+    """A section listing each near-duplicate cluster: the canonical copy, then where else it appeared."""
+    by_id = {r.get("id"): r for r in recs}
+    heads = [r for r in recs if r.get("also_at")]
+    if not heads:
+        return []
+    out = ["", "## Near-duplicate clusters", "",
+           "One canonical copy per story; the other copies keep their own records (`duplicate_of`).", ""]
+    for head in sorted(heads, key=lambda r: str(r.get("id"))):
+        out.append(f"- `{_cell(head.get('id'))}` {_cell(head.get('outlet'))}: {_cell(head.get('title'))}")
+        for other in head["also_at"]:
+            rec = by_id.get(other.get("id")) or {}
+            out.append(f"  - also at `{_cell(other.get('id'))}` {_cell(other.get('outlet'))}: "
+                       f"{_cell(rec.get('title') or '')} <{_cell(other.get('url'))}>")
+    return out
 
 
 def _status(rec: dict) -> str:

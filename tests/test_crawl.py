@@ -165,3 +165,23 @@ def test_scrapy_crawl_works_from_the_repository_root(replay, tmp_path):
     assert len(list(Corpus(open_store(tmp_path / "store")).iter_records())) == 7
     enabled = res.stderr.split("Enabled extensions:", 1)[1].split("]", 1)[0]
     assert "TelnetConsole" not in enabled and "RemoteControl" not in enabled and "CoreStats" in enabled
+
+
+def test_syndicated_story_has_one_canonical_copy_and_rebuild_agrees(replay, corpus_cmd, tmp_path):
+    store = tmp_path / "store"
+    # the syndicators first, the original publisher in a later crawl
+    crawl(corpus_cmd, replay, store, "yahoo-finance", "asiaone")
+    res = crawl(corpus_cmd, replay, store, "scmp")
+    corpus = Corpus(open_store(store))
+    records = {r["outlet"]: r for r in corpus.iter_records() if "Lavrov" in (r["title"] or "")
+               and "Wang" in (r["title"] or "") or r["outlet"] in ("asiaone", "scmp")}
+    scmp, yahoo, asiaone = records["scmp"], records["yahoo-finance"], records["asiaone"]
+    assert scmp["duplicate_of"] is None and scmp["text"]
+    assert sorted(a["id"] for a in scmp["also_at"]) == sorted([yahoo["id"], asiaone["id"]])
+    assert yahoo["duplicate_of"] == asiaone["duplicate_of"] == scmp["id"]
+    assert not yahoo["text"] and not asiaone["text"]
+    index = (store / "corpus" / "INDEX.md").read_text()
+    assert "## Near-duplicate clusters" in index and f"duplicate of {scmp['id']}" in index
+    rebuilt = corpus_cmd("dedup", "--rebuild", "--store", store)
+    assert rebuilt.returncode == 0 and "0 records relinked" in rebuilt.stdout
+    assert "1 cluster, 2 duplicates" in rebuilt.stdout
