@@ -64,7 +64,8 @@ def cmd_fetch(args) -> int:
     from crawler.outlets import outlet_lookup
     from crawler.spiders.fetch import FetchSpider
 
-    crawler = run_spider(FetchSpider, settings_from(args), urls=args.urls, outlets=outlet_lookup())
+    extra = {"CORPUS_TOPIC_FILTER": False} if args.any_topic else {}
+    crawler = run_spider(FetchSpider, settings_from(args, **extra), urls=args.urls, outlets=outlet_lookup())
     errors = print_results(args.urls, crawler.spider.results, args.json)
     if not args.json:
         print(f"store: {args.store}", file=sys.stderr)
@@ -160,6 +161,7 @@ def build_parser() -> argparse.ArgumentParser:
     fetch = sub.add_parser("fetch", help="fetch URLs once, through the crawl's pipeline")
     fetch.add_argument("urls", nargs="+", metavar="URL")
     fetch.add_argument("--json", action="store_true", help="print the records as JSON lines")
+    fetch.add_argument("--any-topic", action="store_true", help="store off-topic pages too (scored, not dropped)")
     _common(fetch)
     fetch.set_defaults(func=cmd_fetch)
 

@@ -313,6 +313,10 @@ def _title(tree, node: dict, meta: dict) -> str | None:
     for h1 in tree.iter("h1"):
         text = " ".join(h1.text_content().split())
         if len(text) > 8 and any(_overlap(text, r) >= 0.6 for r in refs):
+            for ref in refs:  # an <h1> with a kicker or code ("CO21113 | Headline"): the headline
+                ref = " ".join(ref.split())
+                if len(ref) > 8 and ref != text and ref in text:
+                    return ref
             return text
     return " ".join(refs[0].split()) if refs else None
 
