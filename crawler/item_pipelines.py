@@ -17,7 +17,7 @@ from pipelines.corpus import Corpus
 from pipelines.duplicates import Deduplicator
 from pipelines.record import build_record
 from pipelines.registry import load_registry
-from pipelines.store import open_store
+from pipelines.store import StoreError, open_store
 
 logger = logging.getLogger(__name__)
 
@@ -53,9 +53,15 @@ class Extract:
         if ctype not in HTML_TYPES:
             stats.inc_value("corpus/extract/not-html")
             raise DropItem(f"not an article page ({ctype})")
-        result = extraction.try_extract(
-            page["body"], page["url"], headers_charset=page.get("charset"), min_words=self.min_words
-        )
+        try:
+            result = extraction.try_extract(
+                page["body"], page["url"], headers_charset=page.get("charset"), min_words=self.min_words
+            )
+        except Exception as exc:  # a bug or a pathological page: an error with its reason, not a crash
+            logger.exception("extraction failed on %s", page["url"])
+            stats.inc_value("corpus/extract/exception")
+            item["outcome"] = f"error: extraction failed ({type(exc).__name__}: {str(exc)[:120]})"
+            return item
         if result.document is None:
             stats.inc_value(f"corpus/extract/{result.reason}")
             raise DropItem(f"no article ({result.reason})")
@@ -87,6 +93,9 @@ class Focus:
 
     def process_item(self, item):
         from pipelines.crawlstate import parse_time
+
+        if "outcome" in item:  # settled by an earlier stage
+            return item
         from pipelines.topic import score
 
         document = item["document"]
@@ -134,6 +143,17 @@ class Store:
             self.dedup = Deduplicator(self.corpus, priority=outlet_priority(registry)).load()
 
     def process_item(self, item):
+        if "outcome" in item:  # settled by an earlier stage
+            return item
+        try:
+            return self._store(item)
+        except StoreError as exc:  # the store went away mid-crawl: this page is an error, retried next run
+            logger.error("store error on %s: %s", item["page"]["url"], exc)
+            self.crawler.stats.inc_value("corpus/store/error")
+            item["outcome"] = f"error: store unavailable ({str(exc)[:160]})"
+            return item
+
+    def _store(self, item):
         page, document = item["page"], item["document"]
         record = build_record(page, document, extractor=self.extractor, extra=item.get("extra"))
         records = self.dedup.resolve(record) if self.dedup else [record]

@@ -185,3 +185,50 @@ def test_syndicated_story_has_one_canonical_copy_and_rebuild_agrees(replay, corp
     rebuilt = corpus_cmd("dedup", "--rebuild", "--store", store)
     assert rebuilt.returncode == 0 and "0 records relinked" in rebuilt.stdout
     assert "1 cluster, 2 duplicates" in rebuilt.stdout
+
+
+def test_s3_store_dying_mid_crawl_loses_nothing(replay, tmp_path):
+    """The S3 endpoint goes away halfway: the pages not stored end in `error`, the crawl finishes,
+    and the next run (endpoint back, same bucket) stores exactly what is missing."""
+    from s3server import DUMMY_ENV, S3Server
+
+    server = S3Server().start()
+    bucket = server.make_bucket()
+    store = f"s3://{bucket}/corpus"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CORPUS_", "AWS_"))}
+    env.update(DUMMY_ENV, AWS_ENDPOINT_URL=server.url, AWS_CONFIG_FILE=str(tmp_path / "none"),
+               AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "none"))
+    exe = Path(sys.executable).with_name("corpus")
+    args = [os.fspath(exe), "crawl", "--replay", replay.url, "--store", store, *FAST,
+            "-s", "DOWNLOAD_DELAY=0.2", "-s", "CONCURRENT_REQUESTS_PER_DOMAIN=1", "rsis"]
+    proc = subprocess.Popen(args, env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    os.environ.update({k: env[k] for k in (*DUMMY_ENV, "AWS_ENDPOINT_URL")})
+    try:
+        s3 = open_store(store)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and len(list(s3.list("corpus/docs/"))) < 2:
+            time.sleep(0.05)
+        # the endpoint dies, then comes back on the same port with the same (in-memory) data
+        from moto.server import ThreadedMotoServer
+
+        port = int(server.url.rsplit(":", 1)[1])
+        server.stop()
+        out, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, err[-3000:]
+        row = [line for line in out.splitlines() if line.startswith("rsis")][0].split()
+        new, errors = int(row[4]), int(row[10])
+        assert new >= 2 and errors >= 1 and new + errors == 7
+        back = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+        back.start()
+        try:
+            res = subprocess.run(args, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120)
+            assert res.returncode == 0, res.stderr[-3000:]
+            records = list(Corpus(open_store(store)).iter_records())
+            assert len(records) == 7 and len({r["id"] for r in records}) == 7
+        finally:
+            back.stop()
+    finally:
+        for k in (*DUMMY_ENV, "AWS_ENDPOINT_URL"):
+            os.environ.pop(k, None)
+        if proc.poll() is None:
+            proc.kill()
