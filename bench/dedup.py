@@ -82,7 +82,9 @@ def margins(items, truth) -> None:
         print(f"| {k} | {min(same_j):.3f} | {min(trunc_c):.3f} | {max(diff_j):.3f} | {max(diff_c):.3f} |")
 
 
-FUNDUS = Path("/work/shared/data/fundus-pages/manifest.jsonl")
+FUNDUS = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "fundus-pages" / "manifest.jsonl"
+if not FUNDUS.exists():
+    FUNDUS = Path("/work/shared/data/fundus-pages/manifest.jsonl")
 
 
 def background(cfg: DedupConfig) -> None:

@@ -2,7 +2,7 @@
 
 Layout (keys relative to the store root):
   seeds/INDEX.md, seeds/*.txt               mirrored from the repo's seeds/ on first use
-  corpus/docs/<id>.json                     the record (without its text), sorted keys, indent 2
+  corpus/docs/<id>.json                     the record (its text included), sorted keys, indent 2
   corpus/text/<id>.txt                      title, blank line, clean body text
   corpus/history/<id>/<fetched_at>.json     previous versions (with their text)
   corpus/runs/<run_id>.json                 per-run statistics
@@ -97,8 +97,13 @@ class Corpus:
     def get(self, doc_id: str, *, with_text: bool = True) -> dict | None:
         """The record for doc_id (text attached from its text file), or None."""
         rec = self.read_json(f"{DOCS}{_check_name(doc_id, 'doc id')}.json")
-        if rec is not None and with_text:
-            rec["text"] = self._read_text(doc_id)
+        return None if rec is None else self._with_text(rec, with_text)
+
+    def _with_text(self, rec: dict, with_text: bool) -> dict:
+        if not with_text:
+            rec.pop("text", None)
+        elif "text" not in rec:  # records written before the text went into the record
+            rec["text"] = self._read_text(rec["id"])
         return rec
 
     def iter_records(self, *, with_text: bool = True) -> Iterator[dict]:
@@ -107,9 +112,7 @@ class Corpus:
             if key.endswith(".json") and "/" not in key[len(DOCS):]:
                 rec = self.read_json(key)
                 if rec is not None:
-                    if with_text:
-                        rec["text"] = self._read_text(key[len(DOCS):-5])
-                    yield rec
+                    yield self._with_text(rec, with_text)
 
     def put(self, record: dict) -> str:
         """Store a record -> "new" | "updated" | "unchanged" (unchanged writes nothing)."""
@@ -118,7 +121,7 @@ class Corpus:
             raise ValueError(f"record lacks fields: {', '.join(missing)}")
         doc_id = _check_name(record["id"], "doc id")
         text = record.get("text") or ""
-        stored = {k: v for k, v in record.items() if k != "text"}
+        stored = dict(record, text=text or None)
         if text and not stored.get("text_sha256"):
             stored["text_sha256"] = text_sha256(text)
         stored = json.loads(dumps_json(stored))  # compare in stored form (tuples -> lists...)
@@ -126,8 +129,7 @@ class Corpus:
         if old is not None:
             if _stable(old) == _stable(stored):
                 return "unchanged"
-            old["text"] = self._read_text(doc_id)
-            self._archive(doc_id, old)
+            self._archive(doc_id, self._with_text(old, True))
         text_key = f"{TEXTS}{doc_id}.txt"
         if text or not record.get("duplicate_of"):
             self.store.write(text_key, f"{_one_line(record.get('title'))}\n\n{text}\n".encode("utf-8"),

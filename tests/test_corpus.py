@@ -54,7 +54,7 @@ def test_put_new_then_get(blob_store):
     got = corpus.get(rec["id"])
     assert got == rec
     raw = blob_store.read(f"corpus/docs/{rec['id']}.json").decode()
-    assert "text" not in json.loads(raw) and raw == json.dumps(json.loads(raw), sort_keys=True, indent=2,
+    assert json.loads(raw)["text"] == rec["text"] and raw == json.dumps(json.loads(raw), sort_keys=True, indent=2,
                                                               ensure_ascii=False) + "\n"
     assert blob_store.read(f"corpus/text/{rec['id']}.txt").decode() == f"{rec['title']}\n\n{rec['text']}\n"
     assert corpus.get("ffffffffffffffff") is None

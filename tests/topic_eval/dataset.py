@@ -20,6 +20,8 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 LABELS = HERE / "labels.jsonl"
 FUNDUS = REPO.parent / "shared" / "data" / "fundus-pages"
+if not FUNDUS.exists():
+    FUNDUS = Path("/work/shared/data/fundus-pages")
 REPLAY = REPO / "crawler" / "replay" / "web"
 SOURCES = ("seeds", "fundus", "handwritten", "replay")
 
