@@ -141,10 +141,9 @@ def choose_canonical(members: Sequence[dict]) -> str:
 
 
 def _credit(member: dict) -> str | None:
-    """The outlet a member credits: from its text, or its stored ``credit`` when the text is not kept."""
-    if member.get("text"):
-        return credited_outlet(member["text"])
-    return member.get("credit")
+    """The outlet a member credits: its ``credit`` (found at extraction, or stored when its text is not
+    kept), else the one its text names."""
+    return member.get("credit") or credited_outlet(member.get("text"))
 
 
 def _length(member: dict) -> int:

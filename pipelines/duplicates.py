@@ -109,7 +109,7 @@ class Deduplicator:
         every other member whose links changed.
         """
         text = record.get("text") or ""
-        record["credit"] = credited_outlet(text)
+        record["credit"] = record.get("credit") or credited_outlet(text)
         matches = self.index.find(text, exclude=record["id"]) if text else []
         self.index.add(record["id"], text)
         self.dirty = True

@@ -21,6 +21,8 @@ from urllib.parse import urljoin
 from trafilatura.metadata import extract_author
 from trafilatura.utils import load_html
 
+from .canonical import credited_outlet
+
 from .charset import decode_html
 from .profiles import Profile, get_profile, profile_for_url
 
@@ -48,6 +50,8 @@ class Document:
     description: str | None = None
     sitename: str | None = None
     profile: str | None = None
+    credit: str | None = None     # outlet credited as the original ("originally appeared in ..."), kept
+                                  # as metadata though the credit line itself is removed as boilerplate
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -387,12 +391,13 @@ def try_extract(html: str | bytes, url: str | None = None, *, profile: str | Non
     if cfg.rescue:
         body = _maybe_rescue(tree, body, url, cfg)
     patterns = tuple(p for r in rules for p in r.drop_text)
+    credit = credited_outlet(body)
     pars = clean_paragraphs(body, patterns, meta.get("title"))
     if not pars:
         return ExtractionResult(None, "no-article-text")
     if _prose_words(pars) < min_words:
         return ExtractionResult(None, "too-short" if count_words(" ".join(pars)) >= 5 else "no-article-text")
-    doc = Document(text="\n\n".join(pars), profile=outlet.name if outlet else None, **meta)
+    doc = Document(text="\n\n".join(pars), profile=outlet.name if outlet else None, credit=credit, **meta)
     return ExtractionResult(doc, None)
 
 

@@ -57,6 +57,7 @@ def build_record(page: dict, document, *, extractor: dict, extra: dict | None = 
         "language": document.language,
         "description": document.description,
         "sitename": document.sitename,
+        "credit": getattr(document, "credit", None),
         "text": document.text,
         "text_sha256": text_sha256(document.text),
         "word_count": len(document.text.split()),

@@ -180,6 +180,8 @@ def test_syndicated_story_has_one_canonical_copy_and_rebuild_agrees(replay, corp
     assert sorted(a["id"] for a in scmp["also_at"]) == sorted([yahoo["id"], asiaone["id"]])
     assert yahoo["duplicate_of"] == asiaone["duplicate_of"] == scmp["id"]
     assert not yahoo["text"] and not asiaone["text"]
+    # the credit lines are boilerplate in the text but kept as metadata for the canonical choice
+    assert yahoo["credit"] == asiaone["credit"] == "South China Morning Post" and scmp["credit"] is None
     index = (store / "corpus" / "INDEX.md").read_text()
     assert "## Near-duplicate clusters" in index and f"duplicate of {scmp['id']}" in index
     rebuilt = corpus_cmd("dedup", "--rebuild", "--store", store)

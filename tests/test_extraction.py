@@ -187,3 +187,17 @@ def test_fundus_body_f1_floor():
     # Measured 0.955 mean F1 on the 255 pages (plain trafilatura.extract: 0.938); margin 0.015.
     assert statistics.mean(scores) >= 0.94
     assert sum(s == 0 for s in scores) <= 3
+
+
+def test_yahoo_ticker_cells_one_per_line_are_dropped():
+    cells = ["S&amp;P/TSX", "24,674.13", "+112.93 (+0.46%)", "CRUDE OIL", "70.63", "+0.24 (+0.34%)",
+             "Bitcoin CAD", "92,294.87", "CAD/USD", "0.7247"]
+    ticker = "".join(f"<p>{c}</p>" for c in cells)
+    body = "".join(
+        f"<p>Lavrov told Wang Yi in Vientiane that Russia and China should coordinate in Southeast Asia, "
+        f"and that Asean-centric security must be kept, point {i} of the readout.</p>" for i in range(6))
+    html = f"<html><body><div class='caas-body'>{ticker}{body}</div></body></html>"
+    doc = extract(html, "https://ca.finance.yahoo.com/news/russia-china-join-forces-southeast-093000673.html")
+    assert doc is not None and doc.text.count("Vientiane") == 6
+    for junk in ("TSX", "24,674", "CRUDE", "Bitcoin", "CAD/USD", "0.7247", "(+0.46%)"):
+        assert junk not in doc.text
