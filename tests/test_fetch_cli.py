@@ -183,3 +183,16 @@ def test_off_topic_page_is_skipped_with_its_reason_unless_any_topic(replay, corp
     res = corpus_cmd("fetch", "--json", "--any-topic", "--replay", replay.url, "--store", tmp_path / "s", url)
     row = json.loads(res.stdout)
     assert row["outcome"] == "new" and row["topic"]["relevant"] is False
+
+
+def test_robots_disallow_and_redirects(replay, corpus_cmd, tmp_path):
+    urls = ["https://test.example.net/private/", "https://test.example.net/old-article/",
+            "https://test.example.net/gone/"]
+    res = corpus_cmd("fetch", "--json", "--any-topic", "--replay", replay.url, "--store", tmp_path / "s", *urls)
+    out = {row["url"] if "id" not in row else row["requested_url"]: row for row in map(json.loads, res.stdout.splitlines())}
+    assert out[urls[0]]["outcome"] == "skipped: forbidden by robots.txt"
+    assert not [h for h in replay.requests if h.path == "/private/"]
+    moved = out[urls[1]]
+    assert moved["outcome"] == "new" and moved["url"] == "https://test.example.net/article/"
+    assert out[urls[2]]["outcome"] == "error: HTTP 410"
+    assert res.returncode == 1

@@ -10,6 +10,7 @@ outlets=rsis,intellinews -a since=2024-01-01`` works from the repository root.
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timezone
 from urllib.parse import urlsplit
 
@@ -95,7 +96,7 @@ class OutletSpider(CorpusSpider):
             for url in outlet.feeds:
                 yield self._discover(url, self.parse_feed, outlet)
             for url in outlet.listings:
-                yield self._discover(url, self.parse_listing, outlet, depth=0)
+                yield self._discover(url, self.parse_listing, outlet)
 
     def _discover(self, url, callback, outlet, **meta):
         self._stat(outlet, "discovery_requests")
@@ -105,7 +106,8 @@ class OutletSpider(CorpusSpider):
     def on_discovery_error(self, failure):
         request = failure.request
         self.crawler.stats.inc_value(f"corpus/outlet/{request.meta.get('outlet')}/discovery_errors")
-        self.logger.warning("discovery failed: %s (%s)", request.url, failure.value)
+        level = logging.INFO if request.url.endswith("/robots.txt") else logging.WARNING  # no robots.txt is normal
+        self.logger.log(level, "discovery failed: %s (%s)", request.url, failure.value)
 
     def parse_robots(self, response):
         outlet = self.registry.get(response.meta["outlet"])
@@ -131,7 +133,6 @@ class OutletSpider(CorpusSpider):
 
     def parse_listing(self, response):
         outlet = self.registry.get(response.meta["outlet"])
-        depth = response.meta.get("depth_listing", response.meta.get("depth", 0))
         links, feeds = page_links(response.body, response.url)
         if outlet.follow_links:
             for url in feeds:
@@ -141,14 +142,13 @@ class OutletSpider(CorpusSpider):
             if outlet.is_pagination(url):
                 if self.listing_pages.get(outlet.name, 0) < outlet.max_listing_pages:
                     self.listing_pages[outlet.name] = self.listing_pages.get(outlet.name, 0) + 1
-                    yield self._discover(url, self.parse_listing, outlet, depth_listing=depth + 1)
+                    yield self._discover(url, self.parse_listing, outlet)
             elif outlet.is_article(url):
                 yield from self.candidate(outlet, url, None, None, follow=outlet.follow_links)
 
     def parse_page(self, response):
         """Site mode: every same-host page is an article candidate and a source of links."""
         yield from self.parse_article(response)
-        outlet = self.registry.get(response.meta["outlet"])
         if response.meta.get("follow") and response.status == 200 and hasattr(response, "text"):
             yield from self.parse_listing(response)
 
