@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 from datetime import datetime, timezone
 
-from .urls import canonicalize, doc_id, registered_host
+from .urls import canonicalize, doc_id, registered_host, same_site
 
 __all__ = ["build_record", "canonical_for", "text_sha256", "utc_now", "VOLATILE_FIELDS"]
 
@@ -33,10 +33,11 @@ def canonical_for(url: str, declared: str | None) -> str:
     """The URL a record is keyed on.
 
     A ``<link rel=canonical>`` on the same site folds variants of one page
-    (AMP, print, tracking); one pointing to another site marks a syndicated
-    copy, which keeps its own URL (near-duplicate detection links the two).
+    (AMP, print, mobile or regional host, tracking); one pointing to another
+    site marks a syndicated copy, which keeps its own URL (near-duplicate
+    detection links the two, and the declaration decides which is canonical).
     """
-    if declared and registered_host(declared) == registered_host(url):
+    if declared and same_site(declared, url):
         return canonicalize(declared)
     return canonicalize(url)
 

@@ -14,7 +14,7 @@ import posixpath
 import re
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
 
-__all__ = ["canonicalize", "doc_id", "host_of", "registered_host"]
+__all__ = ["canonicalize", "doc_id", "host_of", "registered_host", "same_site"]
 
 TRACKING_PARAMS = re.compile(
     r"^(utm_\w+|fbclid|gclid|dclid|gbraid|wbraid|msclkid|mc_cid|mc_eid|yclid|igshid|"
@@ -71,3 +71,21 @@ def registered_host(url: str) -> str:
     """Host without a leading ``www.``, for matching outlets by domain."""
     host = host_of(url)
     return host[4:] if host.startswith("www.") else host
+
+
+_SECOND_LEVEL = {"co", "com", "org", "net", "gov", "edu", "ac", "or", "ne", "go", "mil", "nic"}
+
+
+def site_of(host: str) -> str:
+    """The registrable part of a host name, approximately (no public-suffix list):
+    ``ca.finance.yahoo.com`` -> ``yahoo.com``, ``www.bbc.co.uk`` -> ``bbc.co.uk``."""
+    labels = host.lower().rstrip(".").split(".")
+    if len(labels) >= 3 and len(labels[-1]) == 2 and labels[-2] in _SECOND_LEVEL:
+        return ".".join(labels[-3:])
+    return ".".join(labels[-2:])
+
+
+def same_site(a: str, b: str) -> bool:
+    """Whether two URLs belong to the same site (``m.``, ``www.``, regional sub-domains folded)."""
+    ha, hb = host_of(a), host_of(b)
+    return bool(ha and hb) and site_of(ha) == site_of(hb)

@@ -29,3 +29,18 @@ def test_id_is_16_hex_and_distinct_paths_differ():
 def test_registered_host():
     assert registered_host("https://www.scmp.com/news") == "scmp.com"
     assert registered_host("https://ca.finance.yahoo.com/x") == "ca.finance.yahoo.com"
+
+
+def test_same_site_and_the_url_a_record_is_keyed_on():
+    from pipelines.record import canonical_for
+    from pipelines.urls import same_site
+
+    assert same_site("https://m.example.com/a", "https://www.example.com/b")
+    assert same_site("https://ca.finance.yahoo.com/x", "https://finance.yahoo.com/x")
+    assert same_site("https://www.bbc.co.uk/a", "https://bbc.co.uk/b")
+    assert not same_site("https://www.bbc.co.uk/a", "https://www.itv.co.uk/a")
+    assert not same_site("https://www.scmp.com/a", "https://ca.finance.yahoo.com/a")
+    # an AMP copy folds into its canonical page; a syndicated copy keeps its own URL
+    assert canonical_for("https://m.x.com/amp/story-1?utm_source=t", "https://www.x.com/story-1") == "https://x.com/story-1"
+    assert canonical_for("https://ca.finance.yahoo.com/news/a.html", "https://www.scmp.com/article/1") == \
+        "https://ca.finance.yahoo.com/news/a.html"
