@@ -234,3 +234,11 @@ def test_s3_store_dying_mid_crawl_loses_nothing(replay, tmp_path):
             os.environ.pop(k, None)
         if proc.poll() is None:
             proc.kill()
+
+
+def test_progress_lines_when_not_on_a_terminal(replay, corpus_cmd, tmp_path):
+    res = crawl(corpus_cmd, replay, tmp_path / "s", "rsis", "-s", "CORPUS_PROGRESS_INTERVAL=0.05",
+                "-s", "DOWNLOAD_DELAY=0.05")
+    progress = [line for line in res.stderr.splitlines() if "fetched/discovered" in line]
+    assert progress and all(line.split("] ", 1)[1].startswith("rsis") for line in progress)
+    assert "\x1b[" not in res.stderr
