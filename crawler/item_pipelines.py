@@ -7,7 +7,9 @@ item, says why (``DropItem(reason)`` becomes ``skipped: reason``).
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from scrapy.exceptions import DropItem
@@ -114,7 +116,12 @@ class Focus:
 
 
 class Store:
-    """Write each record to the corpus store (local folder or S3)."""
+    """Write each record to the corpus store (local folder or S3).
+
+    Store I/O (and the near-duplicate resolution that reads the store) runs
+    on one worker thread, in order, so S3 latency never stalls the downloads
+    in Scrapy's reactor thread.
+    """
 
     def __init__(self, crawler, spec: str, seeds_dir: Path, dedup: bool = True):
         self.crawler = crawler
@@ -133,6 +140,7 @@ class Store:
                    settings.getbool("CORPUS_DEDUP", True))
 
     def open_spider(self):
+        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="corpus-store")
         self.corpus = Corpus(open_store(self.spec))
         if self.seeds_dir.is_dir():
             self.corpus.mirror_seeds(self.seeds_dir)
@@ -142,9 +150,12 @@ class Store:
             registry = load_registry(self.crawler.settings.get("CORPUS_REGISTRY") or None)
             self.dedup = Deduplicator(self.corpus, priority=outlet_priority(registry)).load()
 
-    def process_item(self, item):
+    async def process_item(self, item):
         if "outcome" in item:  # settled by an earlier stage
             return item
+        return await asyncio.get_running_loop().run_in_executor(self.executor, self._guarded, item)
+
+    def _guarded(self, item):
         try:
             return self._store(item)
         except StoreError as exc:  # the store went away mid-crawl: this page is an error, retried next run
@@ -170,6 +181,7 @@ class Store:
     def close_spider(self):
         if self.corpus is None:
             return
+        self.executor.shutdown(wait=True)
         if self.dedup is not None:
             self.dedup.save()
         self.corpus.write_index()
