@@ -60,13 +60,34 @@ def print_results(urls, results, as_json: bool, out=sys.stdout) -> int:
     return errors
 
 
+def invalid_url(url: str) -> str | None:
+    """Why ``url`` cannot be fetched, or None."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises on a bad port
+    except ValueError as exc:
+        return str(exc)
+    if parts.scheme not in ("http", "https"):
+        return "only http and https URLs"
+    if not parts.hostname:
+        return "no host"
+    return None
+
+
 def cmd_fetch(args) -> int:
     from crawler.outlets import outlet_lookup
     from crawler.spiders.fetch import FetchSpider
 
-    extra = {"CORPUS_TOPIC_FILTER": False} if args.any_topic else {}
-    crawler = run_spider(FetchSpider, settings_from(args, **extra), urls=args.urls, outlets=outlet_lookup())
-    errors = print_results(args.urls, crawler.spider.results, args.json)
+    results = {url: {"url": url, "outcome": f"error: invalid URL ({why})", "record": None}
+               for url in args.urls if (why := invalid_url(url))}
+    valid = [url for url in args.urls if url not in results]
+    if valid:
+        extra = {"CORPUS_TOPIC_FILTER": False} if args.any_topic else {}
+        crawler = run_spider(FetchSpider, settings_from(args, **extra), urls=valid, outlets=outlet_lookup())
+        results.update(crawler.spider.results)
+    errors = print_results(args.urls, results, args.json)
     if not args.json:
         print(f"store: {args.store}", file=sys.stderr)
     return 1 if errors else 0
