@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import datetime, timezone
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -187,10 +188,14 @@ class Store:
         self.corpus.write_index()
         from crawler.summary import per_outlet
 
-        stats = {k: (v.isoformat() if hasattr(v, "isoformat") else v)
-                 for k, v in self.crawler.stats.get_stats().items()}
+        raw = self.crawler.stats.get_stats()
+        stats = {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in raw.items()}
+        started = raw.get("start_time")
+        finished = datetime.now(timezone.utc)
         spider = self.crawler.spider
         run_id = getattr(spider, "run_id", None) or "run-" + stats.get("start_time", "")[:19].replace(":", "")
         report = {"run_id": run_id, "spider": spider.name, "store": self.corpus.store.describe(),
+                  "finished_at": finished.replace(microsecond=0).isoformat(),
+                  "elapsed_seconds": round((finished - started).total_seconds(), 3) if started else None,
                   "summary": per_outlet(stats), "stats": stats}
         self.crawler.corpus_stats_key = self.corpus.write_run_stats(run_id, report)
