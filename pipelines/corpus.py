@@ -10,14 +10,13 @@ Layout (keys relative to the store root):
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterator
 
-from .record import VOLATILE_FIELDS
+from .record import VOLATILE_FIELDS, text_sha256
 from .store import BlobStore
 
 DOCS, TEXTS, HISTORY, RUNS = "corpus/docs/", "corpus/text/", "corpus/history/", "corpus/runs/"
@@ -35,8 +34,6 @@ def dumps_json(obj: Any) -> bytes:
     return (json.dumps(obj, sort_keys=True, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
 
 
-def text_sha256(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def compact_time(value: Any) -> str:
