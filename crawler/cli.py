@@ -107,6 +107,10 @@ def run_crawl(args, **spider_kwargs):
     """Run the outlet spider with progress on; returns the crawler."""
     from crawler.spiders.outlet import OutletSpider
 
+    if not args.replay and "CORPUS_CONTACT_URL" not in os.environ and not any(
+            s.startswith("CORPUS_CONTACT_URL=") for s in args.set or []):
+        print("corpus: CORPUS_CONTACT_URL is not set: the User-Agent names the project's default contact "
+              "page; set it to a page that says who runs this crawler", file=sys.stderr)
     extra = {"CORPUS_PROGRESS": True, "CORPUS_REGISTRY": args.registry or ""}
     if args.any_topic:
         extra["CORPUS_TOPIC_FILTER"] = False
