@@ -60,28 +60,13 @@ def print_results(urls, results, as_json: bool, out=sys.stdout) -> int:
     return errors
 
 
-def invalid_url(url: str) -> str | None:
-    """Why ``url`` cannot be fetched, or None."""
-    from urllib.parse import urlsplit
-
-    try:
-        parts = urlsplit(url)
-        parts.port  # noqa: B018 - raises on a bad port
-    except ValueError as exc:
-        return str(exc)
-    if parts.scheme not in ("http", "https"):
-        return "only http and https URLs"
-    if not parts.hostname:
-        return "no host"
-    return None
-
-
 def cmd_fetch(args) -> int:
     from crawler.outlets import outlet_lookup
     from crawler.spiders.fetch import FetchSpider
+    from pipelines.urls import url_problem
 
     results = {url: {"url": url, "outcome": f"error: invalid URL ({why})", "record": None}
-               for url in args.urls if (why := invalid_url(url))}
+               for url in args.urls if (why := url_problem(url))}
     valid = [url for url in args.urls if url not in results]
     if valid:
         extra = {"CORPUS_TOPIC_FILTER": False} if args.any_topic else {}
@@ -150,7 +135,6 @@ def cmd_crawl(args) -> int:
 
 
 def cmd_dedup(args) -> int:
-    from crawler.item_pipelines import outlet_priority
     from pipelines.corpus import Corpus
     from pipelines.duplicates import Deduplicator
     from pipelines.registry import load_registry
@@ -160,7 +144,7 @@ def cmd_dedup(args) -> int:
         print("corpus dedup: nothing to do (use --rebuild)", file=sys.stderr)
         return 2
     corpus = Corpus(open_store(args.store))
-    dedup = Deduplicator(corpus, priority=outlet_priority(load_registry(args.registry or None)))
+    dedup = Deduplicator(corpus, priority=load_registry(args.registry or None).priority)
     changed = dedup.rebuild()
     outcomes = [corpus.put(rec) for rec in changed]
     dedup.save()

@@ -28,16 +28,6 @@ HTML_TYPES = {"text/html", "application/xhtml+xml", "text/plain", None, ""}
 REPO_SEEDS = Path(__file__).resolve().parent.parent / "seeds"
 
 
-def outlet_priority(registry):
-    """outlet name -> priority as an original publisher (registry; 50 when unknown)."""
-
-    def priority(name):
-        outlet = registry.outlets.get(name) if name else None
-        return outlet.priority if outlet else 50
-
-    return priority
-
-
 class Extract:
     """Clean text and metadata of each page, or a drop with the reason."""
 
@@ -149,7 +139,7 @@ class Store:
             logger.warning("seeds folder %s not found: not mirrored", self.seeds_dir)
         if self.use_dedup:
             registry = load_registry(self.crawler.settings.get("CORPUS_REGISTRY") or None)
-            self.dedup = Deduplicator(self.corpus, priority=outlet_priority(registry)).load()
+            self.dedup = Deduplicator(self.corpus, priority=registry.priority).load()
 
     async def process_item(self, item):
         if "outcome" in item:  # settled by an earlier stage

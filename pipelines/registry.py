@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from .urls import registered_host
+from .urls import registered_host, url_problem
 
 __all__ = ["Outlet", "Registry", "RegistryError", "load_registry", "DEFAULT_REGISTRY", "site_outlet"]
 
@@ -89,6 +89,11 @@ class Registry:
         except KeyError:
             raise RegistryError(f"no outlet named {name!r} (known: {', '.join(sorted(self.outlets))})") from None
 
+    def priority(self, name: str | None) -> int:
+        """How original an outlet's articles are (for the canonical copy); 50 when unknown."""
+        outlet = self.outlets.get(name) if name else None
+        return outlet.priority if outlet else 50
+
     def for_url(self, url: str) -> Outlet | None:
         """The outlet owning ``url``; the most specific domain wins."""
         best, best_len = None, -1
@@ -132,9 +137,8 @@ def _outlet(raw: dict, where: str, profiles: set[str] | None) -> Outlet:
             raise RegistryError(f"{where}: bad pattern {pattern!r}: {exc}") from None
     for url in (*data.get("sitemaps", ()), *data.get("news_sitemaps", ()), *data.get("feeds", ()),
                 *data.get("listings", ())):
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise RegistryError(f"{where}: invalid URL {url!r}")
+        if problem := url_problem(url):
+            raise RegistryError(f"{where}: invalid URL {url!r} ({problem})")
     if profiles is not None and data.get("profile") and data["profile"] not in profiles:
         raise RegistryError(f"{where}: unknown extraction profile {data['profile']!r}")
     return Outlet(**data)
@@ -161,10 +165,10 @@ def load_registry(path: str | Path | None = None, *, profiles: set[str] | None =
 
 def site_outlet(url: str) -> Outlet:
     """An ad-hoc outlet for ``corpus crawl --site URL``: robots sitemaps, feeds and same-host links."""
+    if problem := url_problem(url):
+        raise RegistryError(f"--site needs an http(s) URL, not {url!r} ({problem})")
     parts = urlsplit(url)
     host = (parts.hostname or "").lower()
-    if parts.scheme not in ("http", "https") or not host:
-        raise RegistryError(f"--site needs an http(s) URL, not {url!r}")
     name = re.sub(r"[^a-z0-9-]+", "-", registered_host(url)).strip("-") or "site"
     root = f"{parts.scheme}://{parts.netloc}"
     return Outlet(name=name, title=host, domains=(registered_host(url),), status="ad hoc (--site)",

@@ -14,7 +14,7 @@ import posixpath
 import re
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
 
-__all__ = ["canonicalize", "doc_id", "host_of", "registered_host", "same_site"]
+__all__ = ["canonicalize", "doc_id", "host_of", "registered_host", "same_site", "url_problem"]
 
 TRACKING_PARAMS = re.compile(
     r"^(utm_\w+|fbclid|gclid|dclid|gbraid|wbraid|msclkid|mc_cid|mc_eid|yclid|igshid|"
@@ -35,6 +35,20 @@ def _clean_path(path: str) -> str:
     if had_slash and not norm.endswith("/"):
         norm += "/"
     return quote(norm, safe="/:@!$&'()*+,;=-._~%")
+
+
+def url_problem(url: str) -> str | None:
+    """Why ``url`` is not a fetchable http(s) URL, or None when it is."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises on a bad port
+    except ValueError as exc:
+        return str(exc)
+    if parts.scheme not in ("http", "https"):
+        return "only http and https URLs"
+    if not parts.hostname:
+        return "no host"
+    return None
 
 
 def canonicalize(url: str) -> str:
