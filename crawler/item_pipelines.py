@@ -15,12 +15,15 @@ from pathlib import Path
 
 from scrapy.exceptions import DropItem
 
+from crawler.summary import per_outlet
 from pipelines import extraction
 from pipelines.corpus import Corpus
+from pipelines.crawlstate import parse_time
 from pipelines.duplicates import Deduplicator
 from pipelines.record import build_record
 from pipelines.registry import load_registry
 from pipelines.store import StoreError, open_store
+from pipelines.topic import load_config, score
 
 logger = logging.getLogger(__name__)
 
@@ -78,19 +81,13 @@ class Focus:
 
     @classmethod
     def from_crawler(cls, crawler):
-        from pipelines.topic import load_config
-
         settings = crawler.settings
         config = load_config(settings.get("CORPUS_TOPIC_TERMS") or None)
         return cls(crawler, config, settings.getbool("CORPUS_TOPIC_FILTER", True))
 
     def process_item(self, item):
-        from pipelines.crawlstate import parse_time
-
         if "outcome" in item:  # settled by an earlier stage
             return item
-        from pipelines.topic import score
-
         document = item["document"]
         since = getattr(self.crawler.spider, "since", None)
         published = parse_time(document.published)
@@ -176,8 +173,6 @@ class Store:
         if self.dedup is not None:
             self.dedup.save()
         self.corpus.write_index()
-        from crawler.summary import per_outlet
-
         raw = self.crawler.stats.get_stats()
         stats = {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in raw.items()}
         started = raw.get("start_time")
