@@ -9,13 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import datetime, timezone
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from scrapy.exceptions import DropItem
 
-from crawler.summary import per_outlet
 from pipelines import extraction
 from pipelines.corpus import Corpus
 from pipelines.crawlstate import parse_time
@@ -130,6 +128,7 @@ class Store:
     def open_spider(self):
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="corpus-store")
         self.corpus = Corpus(open_store(self.spec))
+        self.crawler.spider.corpus = self.corpus  # the run report goes beside the records
         if self.seeds_dir.is_dir():
             self.corpus.mirror_seeds(self.seeds_dir)
         else:
@@ -149,7 +148,13 @@ class Store:
         except StoreError as exc:  # the store went away mid-crawl: this page is an error, retried next run
             logger.error("store error on %s: %s", item["page"]["url"], exc)
             self.crawler.stats.inc_value("corpus/store/error")
+            self.crawler.stats.set_value("corpus/store/last_error", str(exc)[:300])
             item["outcome"] = f"error: store unavailable ({str(exc)[:160]})"
+            return item
+        except Exception as exc:  # a bug in dedup or record building: this page is an error, not a crash
+            logger.exception("storing %s failed", item["page"]["url"])
+            self.crawler.stats.inc_value("corpus/store/exception")
+            item["outcome"] = f"error: storing failed ({type(exc).__name__}: {str(exc)[:120]})"
             return item
 
     def _store(self, item):
@@ -170,17 +175,11 @@ class Store:
         if self.corpus is None:
             return
         self.executor.shutdown(wait=True)
-        if self.dedup is not None:
-            self.dedup.save()
-        self.corpus.write_index()
-        raw = self.crawler.stats.get_stats()
-        stats = {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in raw.items()}
-        started = raw.get("start_time")
-        finished = datetime.now(timezone.utc)
-        spider = self.crawler.spider
-        run_id = getattr(spider, "run_id", None) or "run-" + stats.get("start_time", "")[:19].replace(":", "")
-        report = {"run_id": run_id, "spider": spider.name, "store": self.corpus.store.describe(),
-                  "finished_at": finished.replace(microsecond=0).isoformat(),
-                  "elapsed_seconds": round((finished - started).total_seconds(), 3) if started else None,
-                  "summary": per_outlet(stats), "stats": stats}
-        self.crawler.corpus_stats_key = self.corpus.write_run_stats(run_id, report)
+        try:
+            if self.dedup is not None:
+                self.dedup.save()
+            self.corpus.write_index()
+        except StoreError as exc:  # counted: the run report and the exit status say the store failed
+            logger.error("store error at the end of the run: %s", exc)
+            self.crawler.stats.inc_value("corpus/store/error")
+            self.crawler.stats.set_value("corpus/store/last_error", str(exc)[:300])

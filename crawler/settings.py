@@ -12,26 +12,29 @@ SPIDER_MODULES = ["crawler.spiders"]
 NEWSPIDER_MODULE = "crawler.spiders"
 
 # --- the project's own settings -------------------------------------------
-CORPUS_STORE = os.environ.get("CORPUS_STORE", "./corpus-store")
-CORPUS_CONTACT_URL = os.environ.get(
-    "CORPUS_CONTACT_URL", "https://github.com/asean-russia-corpus/crawler"
-)
-CORPUS_ALLOW_PRIVATE = os.environ.get("CORPUS_ALLOW_PRIVATE", "") in ("1", "true", "yes")
+# Every CORPUS_* setting can also be given as an environment variable of the same name or as
+# `-s NAME=VALUE` (which wins); crawler/addon.py applies them and derives the User-Agent.
+CORPUS_STORE = "./corpus-store"
+CORPUS_CONTACT_URL = "https://github.com/asean-russia-corpus/crawler"  # named in the User-Agent
+CORPUS_ALLOW_PRIVATE = False
 # Base URL of a replay web ("http://127.0.0.1:PORT"): requests are answered from
 # it by host, as a web archive replays; the records keep the outlets' real URLs.
-CORPUS_REPLAY_URL = os.environ.get("CORPUS_REPLAY_URL", "")
-CORPUS_REGISTRY = os.environ.get("CORPUS_REGISTRY", "")  # "" = the bundled registry
-CORPUS_SEEDS_DIR = os.environ.get("CORPUS_SEEDS_DIR", "")  # "" = the repository's seeds/
+CORPUS_REPLAY_URL = ""
+CORPUS_REGISTRY = ""              # "" = the bundled registry
+CORPUS_SEEDS_DIR = ""             # "" = the repository's seeds/
 CORPUS_MIN_WORDS = 40
 CORPUS_TOPIC_FILTER = True        # drop off-topic pages (they are counted, not stored)
 CORPUS_TOPIC_TERMS = ""           # "" = pipelines/topic_terms.toml
 CORPUS_STATE_FLUSH_SECONDS = 2.0  # crawl-state journal flush interval (resume after a kill)
 CORPUS_DEDUP = True               # near-duplicate clusters (pipelines/duplicates.py)
-CORPUS_OUTLET_POLITENESS = True  # per-outlet delay/concurrency from the registry
+CORPUS_OUTLET_POLITENESS = True   # per-outlet delay/concurrency from the registry
 CORPUS_PROGRESS = False           # live progress lines (the CLI turns it on)
+CORPUS_MAX_ERROR_RATE = 0.1       # a crawl with more page errors than this share exits 1
+CORPUS_REPORT_FILE = ""           # also write the run report here
+CORPUS_LOG_LEVEL = ""             # "" = LOG_LEVEL
 
 # --- politeness -------------------------------------------------------------
-USER_AGENT = f"asean-russia-corpus/0.1 (+{CORPUS_CONTACT_URL})"
+USER_AGENT = "asean-russia-corpus/0.1 (+https://github.com/asean-russia-corpus/crawler)"  # derived by the add-on
 ROBOTSTXT_OBEY = True
 CONCURRENT_REQUESTS = 16
 CONCURRENT_REQUESTS_PER_DOMAIN = 2
@@ -66,18 +69,17 @@ DOWNLOADER_MIDDLEWARES = {
 }
 EXTENSIONS = {
     "crawler.progress.Progress": 500,
+    "crawler.runreport.RunReport": 900,
 }
 ITEM_PIPELINES = {
     "crawler.item_pipelines.Extract": 100,
     "crawler.item_pipelines.Focus": 200,
     "crawler.item_pipelines.Store": 900,
 }
-if CORPUS_REPLAY_URL:
-    DOWNLOAD_HANDLERS = {
-        "http": "crawler.replay_handler.ReplayDownloadHandler",
-        "https": "crawler.replay_handler.ReplayDownloadHandler",
-    }
+ADDONS = {
+    "crawler.addon.CorpusAddon": 0,
+}
 
-LOG_LEVEL = os.environ.get("CORPUS_LOG_LEVEL", "INFO")
+LOG_LEVEL = os.environ.get("CORPUS_LOG_LEVEL") or "INFO"
 FEED_EXPORT_ENCODING = "utf-8"
 LOG_FORMATTER = "crawler.logformatter.CorpusLogFormatter"

@@ -21,7 +21,7 @@ from crawler.middlewares.private_guard import PrivateAddressRefused
 from crawler.page import page_from_response
 from pipelines.crawlstate import CrawlState
 from pipelines.urls import canonicalize
-from pipelines.store import open_store
+from pipelines.store import StoreError, open_store
 
 
 def failure_reason(failure) -> tuple[str, str]:
@@ -76,12 +76,26 @@ class CorpusSpider(scrapy.Spider):
         settings = self.crawler.settings
         run_id = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
         self.run_id = run_id
-        self.state = CrawlState.load(open_store(settings.get("CORPUS_STORE") or "./corpus-store"), run_id=run_id)
         self.flush_seconds = settings.getfloat("CORPUS_STATE_FLUSH_SECONDS", 2.0)
+        store = open_store(settings.get("CORPUS_STORE") or "./corpus-store")
+        try:
+            self.state = CrawlState.load(store, run_id=run_id)
+        except StoreError as exc:  # the run goes on without known state, and fails with STORE
+            self.store_failed(exc)
+            self.state = CrawlState(store, run_id=run_id)
+
+    def store_failed(self, exc: Exception) -> None:
+        """Count a store failure: the run report and the exit status say the store failed."""
+        self.logger.error("store error: %s", exc)
+        self.crawler.stats.inc_value("corpus/store/error")
+        self.crawler.stats.set_value("corpus/store/last_error", str(exc)[:300])
 
     def _close_state(self, spider, reason=None):
         if spider is self and self.state is not None:
-            self.state.compact()
+            try:
+                self.state.compact()
+            except StoreError as exc:
+                self.store_failed(exc)
 
     def _remember(self, url, kind, record=None, page=None):
         if self.state is None:
@@ -97,8 +111,11 @@ class CorpusSpider(scrapy.Spider):
                           text_sha256=record.get("text_sha256"), duplicate_of=record.get("duplicate_of"))
         self.state.mark(url, **fields)
         if time.monotonic() - self._flushed_at >= self.flush_seconds:
-            self.state.flush()
             self._flushed_at = time.monotonic()
+            try:
+                self.state.flush()
+            except StoreError as exc:
+                self.store_failed(exc)
 
     def outlet_for(self, url: str) -> str | None:
         return None

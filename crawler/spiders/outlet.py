@@ -54,26 +54,6 @@ class OutletSpider(CorpusSpider):
         self.scheduled: dict[str, int] = {}
         self.listing_pages: dict[str, int] = {}
 
-    @classmethod
-    def update_settings(cls, settings):
-        super().update_settings(settings)
-        if not settings.getbool("CORPUS_OUTLET_POLITENESS", True):
-            return
-        # Per-outlet politeness overrides become Scrapy download slots.
-        registry = load_registry(settings.get("CORPUS_REGISTRY") or None)
-        slots = dict(settings.getdict("DOWNLOAD_SLOTS"))
-        for outlet in registry:
-            conf = {}
-            if outlet.download_delay is not None:
-                conf["delay"] = outlet.download_delay
-            if outlet.concurrency is not None:
-                conf["concurrency"] = outlet.concurrency
-            if conf:
-                for domain in outlet.domains:
-                    slots.setdefault(domain, conf)
-                    slots.setdefault("www." + domain, conf)
-        settings.set("DOWNLOAD_SLOTS", slots, priority="spider")
-
     def outlet_for(self, url):
         outlet = self.registry.for_url(url)
         return outlet.name if outlet else None

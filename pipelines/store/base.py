@@ -61,6 +61,11 @@ class BlobStore(ABC):
     def list(self, prefix: str = "") -> Iterator[str]:
         """Keys starting with prefix (plain string prefix, like S3), sorted."""
 
+    def check(self) -> None:
+        """Raise StoreError unless the store can be used now (the folder can be written, the bucket
+        exists and answers). Run before a crawl so a missing store fails fast, not page by page."""
+        self.exists("seeds/INDEX.md")
+
     @abstractmethod
     def describe(self) -> str:
         """Where the store is, for humans (never credentials)."""

@@ -106,6 +106,14 @@ class LocalStore(BlobStore):
                     keys.append(key)
         return iter(sorted(keys))
 
+    def check(self) -> None:
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(f"cannot create the store folder {self.root}: {exc}") from exc
+        if not os.access(self.root, os.W_OK | os.X_OK):
+            raise StoreError(f"the store folder {self.root} is not writable")
+
     def describe(self) -> str:
         return str(self.root)
 

@@ -170,5 +170,13 @@ class S3Store(BlobStore):
             raise self._fail("list", prefix, exc) from exc
         return iter(sorted(k for k in keys if k and not k.endswith("/")))
 
+    def check(self) -> None:
+        try:
+            self.client.head_bucket(Bucket=self.bucket)
+        except Exception as exc:
+            if self._code(exc) in ("404", "NoSuchBucket", "NotFound"):
+                raise StoreError(f"S3 bucket {self.bucket!r} does not exist at {self.endpoint_url}") from exc
+            raise self._fail("open bucket", "", exc) from exc
+
     def describe(self) -> str:
         return f"s3://{self.bucket}/{self.prefix}" if self.prefix else f"s3://{self.bucket}"

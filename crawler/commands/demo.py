@@ -2,21 +2,31 @@
 
 Starts the bundled replay web on 127.0.0.1 and crawls it with the real spider
 through the registry (robots.txt, sitemaps, feeds, listings), at the outlets'
-real URLs, into the store (default ``./corpus-store``); then prints the
-summary and where the corpus is.  The replay web has versions: the n-th demo
-run on a store replays epoch n, so a second run shows the incremental crawl
-(only the article that changed is fetched in full).
+real URLs, into ``./corpus-store`` (or ``--store``; never ``$CORPUS_STORE``,
+which names a production store); then prints the summary and where the corpus
+is.  Every record it writes says it was replayed.  The replay web has
+versions: the n-th demo run on a store replays epoch n, so a second run shows
+the incremental crawl (only the article that changed is fetched in full).
 """
 
 from __future__ import annotations
 
 import sys
 
+from crawler.commands.common import add_common, finish
+from crawler.commands.crawl import add_crawl_options, report_crawl, run_crawl
+
 DEMO_KEY = "state/demo.json"
 
 
-def run_demo(args) -> int:
-    from crawler.cli import report_crawl, run_crawl
+def register(sub) -> None:
+    parser = sub.add_parser("demo", help="offline demo: crawl the bundled replay web into ./corpus-store")
+    add_crawl_options(parser)
+    add_common(parser, store_from_env=False)
+    parser.set_defaults(func=run)
+
+
+def run(args) -> int:
     from crawler.replay.server import ReplayServer
     from pipelines.corpus import Corpus
     from pipelines.registry import load_registry
@@ -36,15 +46,10 @@ def run_demo(args) -> int:
         crawler = run_crawl(args, outlets=outlets, since=None, max_pages=None, site=None)
         hits = list(server.requests)
     corpus.write_json(DEMO_KEY, {"runs": runs + 1})
-    report_crawl(crawler, args.store)
+    if crawler.spider is not None:
+        report_crawl(crawler, args.store)
     stats = crawler.stats.get_stats()
     fetched = sum(v for k, v in stats.items() if k.startswith("corpus/outlet/") and k.endswith("/fetched"))
     print(f"replay web: {len(hits)} requests, {fetched} article pages fetched "
           f"({stats.get('corpus/not_modified', 0)} of them answered 304 Not Modified)")
-    return 0
-
-
-if __name__ == "__main__":
-    from crawler.cli import main
-
-    sys.exit(main(["demo", *sys.argv[1:]]))
+    return finish(crawler)

@@ -1,0 +1,71 @@
+"""Settings derived from other settings, once every source has spoken.
+
+Scrapy reads ``crawler/settings.py`` at import time, so a value derived there
+(the User-Agent from ``CORPUS_CONTACT_URL``, the replay download handler from
+``CORPUS_REPLAY_URL``) would ignore ``-s NAME=VALUE``.  This add-on runs after
+the project settings, the environment and the command line are merged:
+
+- every ``CORPUS_*`` setting can be given as an environment variable of the
+  same name; ``-s`` (command line) wins over the environment, which wins over
+  ``settings.py``;
+- the User-Agent names ``CORPUS_CONTACT_URL`` (unless ``USER_AGENT`` itself
+  was set on the command line);
+- ``CORPUS_REPLAY_URL`` switches the replay download handler on.
+"""
+
+from __future__ import annotations
+
+import os
+
+from crawler import __version__
+
+REPLAY_HANDLER = "crawler.replay_handler.ReplayDownloadHandler"
+_CMDLINE = 40  # scrapy.settings.SETTINGS_PRIORITIES["cmdline"]
+_ENV = 25      # above "project" (20), below "spider" (30) and the command line
+
+
+def user_agent(contact: str) -> str:
+    return f"asean-russia-corpus/{__version__} (+{contact})"
+
+
+def env_value(default, text: str):
+    """An environment variable's text as the type of the setting's default."""
+    if isinstance(default, bool):
+        return text.strip().lower() in ("1", "true", "yes", "on")
+    return text
+
+
+def outlet_slots(registry) -> dict:
+    """Per-outlet politeness overrides of the registry as Scrapy download slots."""
+    slots = {}
+    for outlet in registry:
+        conf = {}
+        if outlet.download_delay is not None:
+            conf["delay"] = outlet.download_delay
+        if outlet.concurrency is not None:
+            conf["concurrency"] = outlet.concurrency
+        if conf:
+            for domain in outlet.domains:
+                slots.setdefault(domain, conf)
+                slots.setdefault("www." + domain, conf)
+    return slots
+
+
+class CorpusAddon:
+    def update_settings(self, settings) -> None:
+        for name, value in os.environ.items():
+            if name.startswith("CORPUS_") and name in settings and settings.getpriority(name) < _ENV:
+                settings.set(name, env_value(settings[name], value), priority=_ENV)
+        if settings.getbool("CORPUS_OUTLET_POLITENESS", True):
+            from pipelines.registry import load_registry
+
+            slots = outlet_slots(load_registry(settings.get("CORPUS_REGISTRY") or None))
+            slots.update(settings.getdict("DOWNLOAD_SLOTS"))
+            settings.set("DOWNLOAD_SLOTS", slots, priority=settings.getpriority("DOWNLOAD_SLOTS") or 20)
+        if settings.getpriority("USER_AGENT") < _CMDLINE:
+            settings.set("USER_AGENT", user_agent(settings.get("CORPUS_CONTACT_URL")), priority="spider")
+        if settings.get("CORPUS_REPLAY_URL"):
+            handlers = dict(settings.getdict("DOWNLOAD_HANDLERS"))
+            for scheme in ("http", "https"):
+                handlers.setdefault(scheme, REPLAY_HANDLER)
+            settings.set("DOWNLOAD_HANDLERS", handlers, priority=max(settings.getpriority("DOWNLOAD_HANDLERS") or 0, 30))

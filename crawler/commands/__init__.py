@@ -1,0 +1,8 @@
+"""The sub-commands of ``corpus``: one module each, each with ``register(subparsers)``.
+
+``crawler.cli`` imports these; none of them imports ``crawler.cli``.
+"""
+
+from crawler.commands import check, crawl, dedup, demo, fetch
+
+COMMANDS = (fetch, crawl, check, dedup, demo)

@@ -1,0 +1,79 @@
+"""``corpus crawl``: crawl the registry's outlets (all, or those named), incrementally."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from crawler.commands.common import UsageError, add_common, finish, settings_from
+from crawler.runreport import DEFAULT_MAX_ERROR_RATE
+
+
+def register(sub) -> None:
+    parser = sub.add_parser("crawl", help="crawl outlets of the registry (all by default), incrementally")
+    parser.add_argument("outlets", nargs="*", metavar="OUTLET", help="outlet names (default: all)")
+    parser.add_argument("--since", metavar="DATE", help="only articles published after DATE (ISO 8601)")
+    parser.add_argument("--max-pages", type=int, metavar="N", help="at most N article requests per outlet")
+    parser.add_argument("--site", metavar="URL", help="crawl a site that is not in the registry")
+    add_crawl_options(parser)
+    add_common(parser)
+    parser.set_defaults(func=run)
+
+
+def add_crawl_options(parser) -> None:
+    parser.add_argument("--registry", metavar="FILE", help="outlet registry file (default: crawler/outlets.toml)")
+    parser.add_argument("--any-topic", action="store_true", help="store off-topic pages too (scored, not dropped)")
+    parser.add_argument("--max-error-rate", type=float, default=DEFAULT_MAX_ERROR_RATE, metavar="RATE",
+                        help="exit 1 when more than this share of pages end in error "
+                             f"(default {DEFAULT_MAX_ERROR_RATE:g})")
+
+
+def run_crawl(args, **spider_kwargs):
+    """Run the outlet spider with progress on; returns the crawler."""
+    from crawler.runner import run_spider
+    from crawler.spiders.outlet import OutletSpider
+
+    extra = {"CORPUS_PROGRESS": True, "CORPUS_REGISTRY": args.registry or "",
+             "CORPUS_MAX_ERROR_RATE": args.max_error_rate}
+    if args.any_topic:
+        extra["CORPUS_TOPIC_FILTER"] = False
+    settings = settings_from(args, **extra)
+    if not settings.get("CORPUS_REPLAY_URL") and settings.getpriority("CORPUS_CONTACT_URL") < 30 \
+            and "CORPUS_CONTACT_URL" not in os.environ:
+        print("corpus: CORPUS_CONTACT_URL is not set: the User-Agent names the project's default contact "
+              "page; set it to a page that says who runs this crawler", file=sys.stderr)
+    return run_spider(OutletSpider, settings, registry=args.registry or None, **spider_kwargs)
+
+
+def report_crawl(crawler, store: str) -> None:
+    from crawler.summary import per_outlet, table
+
+    print(table(per_outlet(crawler.stats.get_stats())))
+    where = os.path.abspath(store) if "://" not in store else store.rstrip("/")
+    report = getattr(crawler, "corpus_report", None) or {}
+    print(f"\ncorpus: {where}/corpus/  (INDEX.md: {where}/corpus/INDEX.md)")
+    if getattr(crawler, "corpus_report_path", None):
+        print(f"report: {crawler.corpus_report_path}")
+    for name in report.get("outlets_found_nothing", []):
+        quiet = report.get("outlets_quiet", {}).get(name)
+        print(f"warning: discovery found no article for {name}"
+              + (f" ({quiet} runs in a row)" if quiet else ""), file=sys.stderr)
+
+
+def run(args) -> int:
+    from pipelines.crawlstate import parse_time
+    from pipelines.registry import load_registry, site_outlet
+
+    registry = load_registry(args.registry or None)  # RegistryError: a clear message, exit 2
+    for name in args.outlets:
+        registry.get(name)
+    if args.site:
+        site_outlet(args.site)
+    if args.since and parse_time(args.since) is None:
+        raise UsageError(f"--since: not a date: {args.since!r}")
+    if not 0 <= args.max_error_rate <= 1:
+        raise UsageError("--max-error-rate takes a share between 0 and 1")
+    crawler = run_crawl(args, outlets=args.outlets, since=args.since, max_pages=args.max_pages, site=args.site)
+    if crawler.spider is not None:
+        report_crawl(crawler, args.store)
+    return finish(crawler)

@@ -1,0 +1,38 @@
+"""``corpus dedup --rebuild``: recompute every near-duplicate cluster of a store from its records."""
+
+from __future__ import annotations
+
+import sys
+
+from crawler.commands.common import add_store
+
+
+def register(sub) -> None:
+    parser = sub.add_parser("dedup", help="near-duplicate clusters of a store")
+    parser.add_argument("--rebuild", action="store_true", help="recompute all clusters from the records")
+    parser.add_argument("--registry", metavar="FILE", help="outlet registry (outlet priorities)")
+    add_store(parser)
+    parser.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from pipelines.corpus import Corpus
+    from pipelines.duplicates import Deduplicator
+    from pipelines.registry import load_registry
+    from pipelines.store import open_store
+
+    if not args.rebuild:
+        print("corpus dedup: nothing to do (use --rebuild)", file=sys.stderr)
+        return 2
+    corpus = Corpus(open_store(args.store))
+    dedup = Deduplicator(corpus, priority=load_registry(args.registry or None).priority)
+    changed = dedup.rebuild()
+    outcomes = [corpus.put(rec) for rec in changed]
+    dedup.save()
+    corpus.write_index()
+    records = list(corpus.iter_records(with_text=False))
+    dups = sum(1 for r in records if r.get("duplicate_of"))
+    clusters = sum(1 for r in records if r.get("also_at"))
+    print(f"{len(records)} records: {clusters} cluster{'s' if clusters != 1 else ''}, {dups} duplicates; "
+          f"{sum(o != 'unchanged' for o in outcomes)} records relinked")
+    return 0

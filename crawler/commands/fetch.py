@@ -1,0 +1,129 @@
+"""``corpus fetch URL ...``: fetch pages a person chose, once, through the crawl's pipeline.
+
+The person who found the page knows better than the topic scorer: an
+off-topic page is stored all the same, its score kept and the line saying so
+(``new (off-topic: score 0.00)``); ``--on-topic-only`` drops it instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from crawler.commands.common import UsageError, add_common, finish, settings_from
+
+
+def register(sub) -> None:
+    parser = sub.add_parser("fetch", help="fetch URLs once, through the crawl's pipeline")
+    parser.add_argument("urls", nargs="*", metavar="URL", help="URLs to fetch; '-' reads URLs from standard input")
+    parser.add_argument("-i", "--input-file", metavar="FILE", action="append",
+                        help="read URLs from FILE, one per line ('#' starts a comment; '-' is standard input)")
+    parser.add_argument("--json", action="store_true", help="print each record as stored, as JSON lines")
+    topic = parser.add_mutually_exclusive_group()
+    topic.add_argument("--on-topic-only", action="store_true",
+                       help="drop pages the topic scorer calls off-topic instead of storing them")
+    # --any-topic: kept for old scripts, storing off-topic pages is now the default
+    topic.add_argument("--any-topic", action="store_true", help=argparse.SUPPRESS)
+    add_common(parser)
+    parser.set_defaults(func=run)
+
+
+def read_urls(args, stdin=None) -> list[str]:
+    """The URLs of the command line and of ``--input-file``s, in order; blank lines and comments skipped."""
+    stdin = stdin or sys.stdin
+    sources: list[str] = []
+    for value in args.urls:
+        if value == "-":
+            sources.extend(stdin.read().splitlines())
+        else:
+            sources.append(value)
+    for name in args.input_file or []:
+        try:
+            text = stdin.read() if name == "-" else open(name, encoding="utf-8").read()
+        except OSError as exc:
+            raise UsageError(f"--input-file: {exc.strerror}: {name}") from None
+        sources.extend(text.splitlines())
+    urls = [line.strip() for line in sources if line.strip() and not line.lstrip().startswith("#")]
+    if not urls:
+        raise UsageError("fetch: no URL given (arguments, '-' or --input-file)")
+    return urls
+
+
+def distinct(urls: list[str]) -> tuple[list[str], dict[str, str]]:
+    """(the first spelling of each distinct page, every spelling -> that first spelling):
+    one page given twice (with and without tracking parameters, ``www.``...) is one outcome."""
+    from pipelines.urls import canonicalize, url_problem
+
+    first: dict[str, str] = {}
+    alias: dict[str, str] = {}
+    for url in urls:
+        key = url if url_problem(url) else canonicalize(url)
+        alias[url] = first.setdefault(key, url)
+    return list(dict.fromkeys(alias.values())), alias
+
+
+def outcome_line(outcome: str, record: dict | None) -> str:
+    topic = (record or {}).get("topic") or {}
+    if record and topic.get("relevant") is False and not outcome.startswith(("error", "skipped")):
+        return f"{outcome} (off-topic: score {float(topic.get('score') or 0):.2f})"
+    return outcome
+
+
+def stored_record(corpus, record: dict | None) -> dict | None:
+    """The record as the store holds it now (a syndicated copy: ``duplicate_of`` set, no text of its own)."""
+    if not record or corpus is None:
+        return record
+    try:
+        return corpus.get(record["id"]) or record
+    except Exception:  # noqa: BLE001 - the store failing now is reported by the run; show what we have
+        return record
+
+
+def print_results(urls, results, as_json: bool, corpus=None, out=None) -> None:
+    out = out or sys.stdout
+    for url in urls:
+        res = results.get(url) or {"url": url, "outcome": "error: no response", "record": None}
+        record = stored_record(corpus, res.get("record")) if not res["outcome"].startswith("error") else None
+        outcome = outcome_line(res["outcome"], record)
+        if as_json:
+            row = dict(record) if record else {"url": url}
+            row["outcome"] = outcome
+            row["input_url"] = url
+            out.write(json.dumps(row, ensure_ascii=False, sort_keys=True) + "\n")
+        else:
+            doc = record["id"] if record else "-" * 16
+            title = (record or {}).get("title") or url
+            out.write(f"{doc}  {outcome:<28}  {title}\n")
+        out.flush()
+
+
+def run(args) -> int:
+    from crawler import exitcodes
+    from crawler.outlets import outlet_lookup
+    from crawler.runner import run_spider
+    from crawler.spiders.fetch import FetchSpider
+    from pipelines.corpus import Corpus
+    from pipelines.store import open_store
+    from pipelines.urls import url_problem
+
+    given = read_urls(args)
+    pages, alias = distinct(given)
+    results = {url: {"url": url, "outcome": f"error: invalid URL ({why})", "record": None}
+               for url in pages if (why := url_problem(url))}
+    valid = [url for url in pages if url not in results]
+    code = exitcodes.OK
+    if valid:
+        extra = {} if args.on_topic_only else {"CORPUS_TOPIC_FILTER": False}
+        crawler = run_spider(FetchSpider, settings_from(args, **extra), urls=valid, outlets=outlet_lookup())
+        if crawler.spider is not None:
+            results.update(crawler.spider.results)
+        code = finish(crawler)
+    print_results(pages, results, args.json, corpus=Corpus(open_store(args.store)))
+    if len(pages) < len(given):
+        print(f"corpus: {len(given) - len(pages)} URL(s) named a page already given", file=sys.stderr)
+    if not args.json:
+        print(f"store: {args.store}", file=sys.stderr)
+    if code == exitcodes.OK and any(r["outcome"].startswith("error") for r in results.values()):
+        code = exitcodes.PAGE_ERRORS
+    return code

@@ -1,0 +1,184 @@
+"""The run report: what a run was asked, what it did, and the exit status that says so.
+
+``assess()`` is pure (crawl stats in, verdict out) and decides the exit status
+(``crawler/exitcodes.py``).  The ``RunReport`` extension calls it when the
+spider closes and writes ``corpus/runs/<run>.json`` to the store; when the store
+cannot take it (the store is the problem), the report goes to a local file
+instead, and always to ``CORPUS_REPORT_FILE`` when that is set.  It also keeps
+``state/outlets.json``: how many articles each outlet's discovery found in its
+last runs, so an outlet that has gone quiet is flagged.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from datetime import datetime, timezone
+from pathlib import Path
+
+from scrapy import signals
+
+from crawler import exitcodes
+from crawler.summary import per_outlet
+
+logger = logging.getLogger(__name__)
+
+HEALTH_KEY = "state/outlets.json"
+HEALTH_RUNS = 10           # runs of history kept per outlet
+QUIET_RUNS = 3             # flagged when discovery found nothing in this many runs in a row
+DEFAULT_MAX_ERROR_RATE = 0.1
+COMPLETED = ("finished", "closespider_")  # finish reasons of a run that ran to its end (or limit)
+
+
+def _outlet_stat(stats: dict, outlet: str, key: str) -> int:
+    value = stats.get(f"corpus/outlet/{outlet}/{key}", 0)
+    return value if isinstance(value, int) else 0
+
+
+def assess(stats: dict, *, finish_reason: str | None, outlets=(), interrupted_by: str | None = None,
+           max_error_rate: float = DEFAULT_MAX_ERROR_RATE, any_error_fails: bool = False,
+           discovery_failures: dict | None = None) -> dict:
+    """The verdict of a run from its stats: ``exit_code``, one-line ``reason``, every ``problem``.
+
+    ``outlets``: the outlets the run was asked to crawl (empty for a fetch);
+    ``any_error_fails``: one page error fails the run (``corpus fetch``), else
+    the error rate must pass ``max_error_rate``.
+    """
+    problems: list[tuple[int, str]] = []
+    store_errors = stats.get("corpus/store/error", 0)
+    if store_errors:
+        problems.append((exitcodes.STORE, f"the store failed {store_errors} time(s) during the run"
+                                          f" ({stats.get('corpus/store/last_error', 'see the log')})"))
+    reason = finish_reason or "unknown"
+    if interrupted_by or not reason.startswith(COMPLETED):
+        by = f" by {interrupted_by}" if interrupted_by else ""
+        problems.append((exitcodes.INTERRUPTED, f"the run was interrupted{by} (finish_reason {reason})"))
+    failures = discovery_failures or {}
+    for outlet in outlets:
+        routes = _outlet_stat(stats, outlet, "discovery_routes")
+        ok = _outlet_stat(stats, outlet, "discovery_ok")
+        if routes and not ok:
+            why = "; ".join(f"{url}: {what}" for url, what in failures.get(outlet, [])[:3])
+            problems.append((exitcodes.DISCOVERY, f"every discovery route of {outlet} failed"
+                                                  + (f" ({why})" if why else "")))
+        elif not routes:
+            problems.append((exitcodes.DISCOVERY, f"{outlet} has no discovery route (no sitemap, feed or "
+                                                  "listing, and robots.txt names no sitemap)"))
+    errors = stats.get("corpus/outcome/error", 0)
+    attempted = sum(v for k, v in stats.items() if k.startswith("corpus/outcome/") and isinstance(v, int))
+    rate = errors / attempted if attempted else 0.0
+    if errors and (any_error_fails or rate > max_error_rate):
+        limit = "" if any_error_fails else f", over --max-error-rate {max_error_rate:g}"
+        problems.append((exitcodes.PAGE_ERRORS, f"{errors} of {attempted} pages ended in error ({rate:.0%}{limit})"))
+    code = exitcodes.worst(c for c, _ in problems)
+    first = next((text for c, text in problems if c == code), "ok")
+    return {"exit_code": code, "exit_name": exitcodes.NAMES.get(code, "?"), "reason": first,
+            "problems": [text for _, text in problems], "finish_reason": reason,
+            "interrupted_by": interrupted_by, "pages_attempted": attempted, "page_errors": errors,
+            "error_rate": round(rate, 4), "max_error_rate": None if any_error_fails else max_error_rate}
+
+
+def outlet_health(history: dict, found: dict[str, int], run_id: str) -> tuple[dict, dict[str, int]]:
+    """(new history, quiet outlets): append this run's discovered count per outlet; an outlet is quiet
+    when its discovery found nothing in each of its last ``QUIET_RUNS`` runs (value: how many in a row)."""
+    runs = {k: list(v) for k, v in (history.get("outlets") or {}).items()}
+    for outlet, n in found.items():
+        runs.setdefault(outlet, []).append({"run": run_id, "discovered": n})
+        runs[outlet] = runs[outlet][-HEALTH_RUNS:]
+    quiet = {}
+    for outlet in found:
+        streak = 0
+        for entry in reversed(runs[outlet]):
+            if entry["discovered"]:
+                break
+            streak += 1
+        if streak >= QUIET_RUNS:
+            quiet[outlet] = streak
+    return {"version": 1, "outlets": runs}, quiet
+
+
+def local_report_dir() -> Path:
+    """Where a report goes when the store cannot take it."""
+    base = os.environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local", "state")
+    return Path(base) / "asean-russia-corpus" / "runs"
+
+
+def _json_stats(raw: dict) -> dict:
+    return {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in raw.items()}
+
+
+class RunReport:
+    """Writes the run report when the spider closes and leaves it on the crawler (``corpus_report``)."""
+
+    def __init__(self, crawler):
+        self.crawler = crawler
+        settings = crawler.settings
+        self.max_error_rate = settings.getfloat("CORPUS_MAX_ERROR_RATE", DEFAULT_MAX_ERROR_RATE)
+        self.report_file = settings.get("CORPUS_REPORT_FILE") or ""
+        crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
+
+    @classmethod
+    def from_crawler(cls, crawler):
+        return cls(crawler)
+
+    def spider_closed(self, spider, reason):
+        crawler = self.crawler
+        raw = crawler.stats.get_stats()
+        stats = _json_stats(raw)
+        selected = [o.name for o in getattr(spider, "selected", [])]
+        verdict = assess(raw, finish_reason=reason, outlets=selected,
+                         interrupted_by=getattr(crawler, "corpus_interrupted_by", None),
+                         max_error_rate=self.max_error_rate,
+                         any_error_fails=getattr(spider, "any_error_fails", False),
+                         discovery_failures=getattr(spider, "discovery_failures", {}))
+        started = raw.get("start_time")
+        finished = datetime.now(timezone.utc)
+        run_id = getattr(spider, "run_id", None) or finished.strftime("%Y%m%dT%H%M%S%fZ")
+        summary = per_outlet(stats)
+        report = {"run_id": run_id, "spider": spider.name, "store": crawler.settings.get("CORPUS_STORE"),
+                  "started_at": started.isoformat() if started else None,
+                  "finished_at": finished.replace(microsecond=0).isoformat(),
+                  "elapsed_seconds": round((finished - started).total_seconds(), 3) if started else None,
+                  **verdict, "outlets_found_nothing": [], "outlets_quiet": {},
+                  "summary": summary, "stats": stats}
+        corpus = getattr(spider, "corpus", None)
+        if selected:
+            found = {name: summary.get(name, {}).get("discovered", 0) for name in selected}
+            report["outlets_found_nothing"] = sorted(n for n, v in found.items() if not v)
+            report["outlets_quiet"] = self._health(corpus, found, run_id)
+        crawler.corpus_report = report
+        crawler.corpus_report_path = self._write(corpus, run_id, report)
+
+    def _health(self, corpus, found, run_id) -> dict:
+        if corpus is None:
+            return {}
+        try:
+            history, quiet = outlet_health(corpus.read_json(HEALTH_KEY) or {}, found, run_id)
+            corpus.write_json(HEALTH_KEY, history)
+            return quiet
+        except Exception as exc:  # noqa: BLE001 - the store is failing: the report says so already
+            logger.error("could not update %s: %s", HEALTH_KEY, exc)
+            return {}
+
+    def _write(self, corpus, run_id: str, report: dict) -> str | None:
+        """Write the report (store, and CORPUS_REPORT_FILE); returns where it is, for the user."""
+        where = None
+        if corpus is not None:
+            try:
+                key = corpus.write_run_stats(run_id, report)
+                where = f"{corpus.store.describe().rstrip('/')}/{key}"
+            except Exception as exc:  # noqa: BLE001 - a dead store must not lose the report
+                logger.error("could not write the run report to the store: %s", exc)
+        data = json.dumps(report, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+        targets = [Path(self.report_file)] if self.report_file else []
+        if where is None and not targets:
+            targets.append(local_report_dir() / f"{run_id}.json")
+        for path in targets:
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_text(data, encoding="utf-8")
+                where = where or str(path)
+            except OSError as exc:
+                logger.error("could not write the run report to %s: %s", path, exc)
+        return where
