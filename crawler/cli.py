@@ -43,7 +43,12 @@ def main(argv=None) -> int:
             check_store(args.store)
         return args.func(args)
     except StoreError as exc:
-        print(f"corpus: exit {exitcodes.STORE} (store): {exc}", file=sys.stderr)
+        from crawler.runreport import failed_start_report, write_local_report
+
+        report = failed_start_report(args.command, getattr(args, "store", ""), exitcodes.STORE, str(exc))
+        where = write_local_report(report, getattr(args, "report", None))
+        print(f"corpus: exit {exitcodes.STORE} (store): {exc}" + (f"; run report: {where}" if where else ""),
+              file=sys.stderr)
         return exitcodes.STORE
     except (UsageError, RegistryError) as exc:
         print(f"corpus: {exc}", file=sys.stderr)

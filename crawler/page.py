@@ -30,4 +30,5 @@ def page_from_response(response, outlet: str | None = None) -> dict:
         "fetched_at": utc_now(),
         "outlet": outlet,
         "lastmod": response.meta.get("corpus_lastmod"),
+        "replayed": "replay" in response.flags,
     }

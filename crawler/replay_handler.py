@@ -5,7 +5,8 @@ With ``CORPUS_REPLAY_URL = "http://127.0.0.1:PORT"`` a request for
 ``http://127.0.0.1:PORT/intellinews.com/a?b=1`` (the layout of
 ``crawler.replay.server``), and the response is handed back under the
 original URL: spiders, middlewares and records all see the outlets' real
-URLs, as when a web archive replays a crawl.
+URLs, as when a web archive replays a crawl.  Responses carry the flag
+``replay`` and the records built from them say ``"replayed": true``.
 """
 
 from __future__ import annotations
@@ -36,4 +37,4 @@ class ReplayDownloadHandler(HTTP11DownloadHandler):
             return await super().download_request(request)
         proxied = request.replace(url=replay_url(self.base, request.url))
         response = await super().download_request(proxied)
-        return response.replace(url=request.url, request=request)
+        return response.replace(url=request.url, request=request, flags=[*response.flags, "replay"])

@@ -104,6 +104,27 @@ def local_report_dir() -> Path:
     return Path(base) / "asean-russia-corpus" / "runs"
 
 
+def write_local_report(report: dict, report_file: str | None = None) -> str | None:
+    """Write a report that the store cannot take (to ``report_file``, else the local state folder)."""
+    path = Path(report_file) if report_file else local_report_dir() / f"{report['run_id']}.json"
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(report, indent=2, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8")
+    except OSError as exc:
+        logger.error("could not write the run report to %s: %s", path, exc)
+        return None
+    return str(path)
+
+
+def failed_start_report(command: str, store: str, code: int, reason: str) -> dict:
+    """The report of a run that could not start (the store is missing or unreachable)."""
+    now = datetime.now(timezone.utc)
+    return {"run_id": now.strftime("%Y%m%dT%H%M%S%fZ"), "spider": command, "store": store,
+            "started_at": now.replace(microsecond=0).isoformat(), "finished_at": now.replace(microsecond=0).isoformat(),
+            "exit_code": code, "exit_name": exitcodes.NAMES.get(code, "?"), "reason": reason, "problems": [reason],
+            "finish_reason": "not_started", "interrupted_by": None, "summary": {}, "stats": {}}
+
+
 def _json_stats(raw: dict) -> dict:
     return {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in raw.items()}
 
@@ -170,15 +191,7 @@ class RunReport:
                 where = f"{corpus.store.describe().rstrip('/')}/{key}"
             except Exception as exc:  # noqa: BLE001 - a dead store must not lose the report
                 logger.error("could not write the run report to the store: %s", exc)
-        data = json.dumps(report, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
-        targets = [Path(self.report_file)] if self.report_file else []
-        if where is None and not targets:
-            targets.append(local_report_dir() / f"{run_id}.json")
-        for path in targets:
-            try:
-                path.parent.mkdir(parents=True, exist_ok=True)
-                path.write_text(data, encoding="utf-8")
-                where = where or str(path)
-            except OSError as exc:
-                logger.error("could not write the run report to %s: %s", path, exc)
+        if self.report_file or where is None:
+            local = write_local_report(report, self.report_file or None)
+            where = where or local
         return where

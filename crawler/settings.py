@@ -64,6 +64,8 @@ TELNETCONSOLE_ENABLED = False
 # --- components ---------------------------------------------------------------
 DOWNLOADER_MIDDLEWARES = {
     "crawler.middlewares.private_guard.PrivateAddressGuard": 50,
+    "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
+    "crawler.middlewares.robots.RobotsTxt": 100,
     "crawler.middlewares.retry_after.RetryAfterMiddleware": 540,
     "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
 }

@@ -70,6 +70,7 @@ def build_record(page: dict, document, *, extractor: dict, extra: dict | None = 
         "extractor": dict(extractor),
         "duplicate_of": None,
         "also_at": [],
+        "replayed": bool(page.get("replayed")),  # answered by a replay web (demo, tests), not the live site
     }
     if extra:
         record.update(extra)

@@ -18,6 +18,7 @@ from scrapy.exceptions import IgnoreRequest
 from scrapy.spidermiddlewares.httperror import HttpError
 
 from crawler.middlewares.private_guard import PrivateAddressRefused
+from crawler.middlewares.robots import RobotsUnavailable
 from crawler.page import page_from_response
 from pipelines.crawlstate import CrawlState
 from pipelines.urls import canonicalize
@@ -29,7 +30,7 @@ def failure_reason(failure) -> tuple[str, str]:
     exc = failure.value
     if isinstance(exc, HttpError):
         return "error", f"HTTP {exc.response.status}"
-    if isinstance(exc, PrivateAddressRefused):
+    if isinstance(exc, (PrivateAddressRefused, RobotsUnavailable)):
         return "error", str(exc)
     if isinstance(exc, IgnoreRequest):
         text = str(exc) or "request ignored"

@@ -11,6 +11,7 @@ from crawler.spiders.base import CorpusSpider
 
 class FetchSpider(CorpusSpider):
     name = "fetch"
+    any_error_fails = True  # a person asked for each URL: one error fails the run (exit status 1)
 
     def __init__(self, urls=None, outlets=None, *args, **kwargs):
         super().__init__(*args, **kwargs)

@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 import scrapy
 
 from crawler.discovery import page_links, parse_feed, parse_sitemap, robots_sitemaps
-from crawler.spiders.base import CorpusSpider
+from crawler.spiders.base import CorpusSpider, failure_reason
 from pipelines.crawlstate import parse_time
 from pipelines.registry import load_registry, site_outlet
 from pipelines.urls import canonicalize
@@ -53,6 +53,7 @@ class OutletSpider(CorpusSpider):
         self.started_at = datetime.now(timezone.utc).replace(microsecond=0).isoformat()
         self.scheduled: dict[str, int] = {}
         self.listing_pages: dict[str, int] = {}
+        self.discovery_failures: dict[str, list[tuple[str, str]]] = {}  # outlet -> [(route, why)]
 
     def outlet_for(self, url):
         outlet = self.registry.for_url(url)
@@ -69,35 +70,63 @@ class OutletSpider(CorpusSpider):
                 roots = {"{0.scheme}://{0.netloc}".format(urlsplit(u)) for u in outlet.start_urls()}
                 roots = roots or {f"https://{outlet.domains[0]}"}
                 for root in sorted(roots):
-                    yield scrapy.Request(f"{root}/robots.txt", callback=self.parse_robots, meta=meta,
+                    # answered from the copy the robots middleware fetched: one robots.txt fetch per host
+                    yield scrapy.Request(f"{root}/robots.txt", callback=self.parse_robots,
+                                         meta={**meta, "corpus_robots": True, "dont_retry": True},
                                          errback=self.on_discovery_error, dont_filter=True)
             for url in (*outlet.sitemaps, *outlet.news_sitemaps):
-                yield self._discover(url, self.parse_sitemap, outlet)
+                yield self._route(url, self.parse_sitemap, outlet)
             for url in outlet.feeds:
-                yield self._discover(url, self.parse_feed, outlet)
+                yield self._route(url, self.parse_feed, outlet)
             for url in outlet.listings:
-                yield self._discover(url, self.parse_listing, outlet)
+                yield self._route(url, self.parse_listing, outlet)
 
     def _discover(self, url, callback, outlet, **meta):
         self._stat(outlet, "discovery_requests")
         return scrapy.Request(url, callback=callback, errback=self.on_discovery_error,
                               meta={"outlet": outlet.name, **meta})
 
+    def _route(self, url, callback, outlet):
+        """A discovery route: a sitemap, feed or listing of the registry or of robots.txt. When every
+        route of an outlet fails, the run fails (exit status 4) and the report names them."""
+        self._stat(outlet, "discovery_routes")
+        return self._discover(url, callback, outlet, corpus_route=True)
+
+    def _route_done(self, response, problem: str | None = None) -> None:
+        if not response.meta.get("corpus_route"):
+            return
+        outlet = response.meta["outlet"]
+        if problem:
+            self._route_failed(outlet, response.url, problem)
+        else:
+            self.crawler.stats.inc_value(f"corpus/outlet/{outlet}/discovery_ok")
+
+    def _route_failed(self, outlet: str, url: str, problem: str) -> None:
+        self.crawler.stats.inc_value(f"corpus/outlet/{outlet}/discovery_failed")
+        self.discovery_failures.setdefault(outlet, []).append((url, problem))
+        self.logger.warning("discovery failed: %s (%s)", url, problem)
+
     def on_discovery_error(self, failure):
         request = failure.request
-        self.crawler.stats.inc_value(f"corpus/outlet/{request.meta.get('outlet')}/discovery_errors")
-        level = logging.INFO if request.url.endswith("/robots.txt") else logging.WARNING  # no robots.txt is normal
-        self.logger.log(level, "discovery failed: %s (%s)", request.url, failure.value)
+        outlet = request.meta.get("outlet")
+        self.crawler.stats.inc_value(f"corpus/outlet/{outlet}/discovery_errors")
+        kind, reason = failure_reason(failure)
+        if request.meta.get("corpus_route"):
+            self._route_failed(outlet, request.url, reason)
+        else:  # robots.txt (none is normal), a sub-sitemap, a pagination page
+            level = logging.INFO if request.url.endswith("/robots.txt") else logging.WARNING
+            self.logger.log(level, "discovery failed: %s (%s)", request.url, reason)
 
     def parse_robots(self, response):
         outlet = self.registry.get(response.meta["outlet"])
         for url in robots_sitemaps(response.text, response.url):
             if url not in outlet.sitemaps and url not in outlet.news_sitemaps:
-                yield self._discover(url, self.parse_sitemap, outlet)
+                yield self._route(url, self.parse_sitemap, outlet)
 
     def parse_sitemap(self, response):
         outlet = self.registry.get(response.meta["outlet"])
         kind, entries = parse_sitemap(response.body, response.url)
+        self._route_done(response, "not a sitemap (no XML urlset or sitemapindex)" if kind == "invalid" else None)
         for entry in entries:
             if kind == "index":
                 if self.since and (mod := parse_time(entry.lastmod)) and mod < self.since:
@@ -108,12 +137,16 @@ class OutletSpider(CorpusSpider):
 
     def parse_feed(self, response):
         outlet = self.registry.get(response.meta["outlet"])
-        for entry in parse_feed(response.body, response.url):
+        entries = parse_feed(response.body, response.url)
+        html = not entries and b"<html" in response.body[:2048].lower()
+        self._route_done(response, "not a feed (an HTML page)" if html else None)
+        for entry in entries:
             yield from self.candidate(outlet, entry.url, entry.lastmod, entry.published)
 
     def parse_listing(self, response):
         outlet = self.registry.get(response.meta["outlet"])
         links, feeds = page_links(response.body, response.url)
+        self._route_done(response)
         if outlet.follow_links:
             for url in feeds:
                 if outlet.owns(url):

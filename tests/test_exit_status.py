@@ -1,0 +1,276 @@
+"""What a scheduler sees: exit status, the one-line reason and the run report, for each way a run fails.
+
+Every run here is the real `corpus` command in a subprocess against real HTTP servers on 127.0.0.1
+(the replay web, moto's S3 server). Codes: crawler/exitcodes.py and the README's "Exit status".
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from crawler import exitcodes
+from crawler.replay.server import ReplayServer
+
+FAST = ["-s", "DOWNLOAD_DELAY=0", "-s", "AUTOTHROTTLE_ENABLED=False", "-s", "CORPUS_OUTLET_POLITENESS=False"]
+ON_TOPIC = ("Russian Foreign Minister Sergei Lavrov met ASEAN foreign ministers in Vientiane, Laos, "
+            "to discuss trade between Russia and Southeast Asia, energy supplies to Vietnam and Indonesia, "
+            "and the Moscow-ASEAN dialogue partnership. ")
+
+
+WORDS = ("ministers trade energy ports rice coal tin nickel palm oil wheat arms visas tourism banks rouble "
+         "dong baht rupiah ringgit peso kyat summit talks deal pipeline reactor grain freight rail").split()
+
+
+def article_html(title: str) -> str:
+    import random
+
+    rng = random.Random(title)  # distinct texts: these are different articles, not near-duplicates
+    body = "".join(f"<p>{ON_TOPIC if i == 0 else ''}{' '.join(rng.choice(WORDS) for _ in range(60))}.</p>\n"
+                   for i in range(6))
+    return (f"<html><head><title>{title}</title><meta property='og:type' content='article'>"
+            f"<meta property='article:published_time' content='2024-07-26T10:00:00Z'></head>"
+            f"<body><article><h1>{title}</h1>{body}</article></body></html>")
+
+
+def make_site(root: Path, host: str, articles: int, missing: int) -> list[str]:
+    """A host with an RSS feed of `articles` article URLs, the last `missing` of which are 404."""
+    site = root / host
+    (site / "news").mkdir(parents=True)
+    (site / "robots.txt").write_text("User-agent: *\nDisallow: /private/\n")
+    urls = [f"https://{host}/news/story-{i}.html" for i in range(articles)]
+    for i, _ in enumerate(urls[: articles - missing]):
+        (site / "news" / f"story-{i}.html").write_text(article_html(f"Lavrov in Vientiane, part {i}"))
+    items = "".join(f"<item><title>s{i}</title><link>{u}</link></item>" for i, u in enumerate(urls))
+    (site / "feed.rss").write_text(f"<?xml version='1.0'?><rss version='2.0'><channel>{items}</channel></rss>")
+    return urls
+
+
+def registry(path: Path, *outlets: tuple[str, str, dict]) -> Path:
+    """A registry file of test outlets: (name, host, discovery)."""
+    lines = []
+    for name, host, disc in outlets:
+        lines += ["[[outlet]]", f'name = "{name}"', f'title = "{name}"', f'domains = ["{host}"]',
+                  f"articles = ['^https://{host.replace('.', chr(92) + '.')}/news/']", "[outlet.discovery]"]
+        lines += [f"{k} = {json.dumps(v)}" for k, v in disc.items()]
+        lines.append("")
+    path.write_text("\n".join(lines))
+    return path
+
+
+def run(args, tmp_path, env=None, timeout=120):
+    exe = Path(sys.executable).with_name("corpus")
+    full = {k: v for k, v in os.environ.items() if not k.startswith(("CORPUS_", "AWS_"))}
+    full["XDG_STATE_HOME"] = str(tmp_path / "xdg")
+    full.update(env or {})
+    return subprocess.run([os.fspath(exe), *map(str, args)], cwd=tmp_path, env=full, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def report_of(store: Path) -> dict:
+    runs = sorted((store / "corpus" / "runs").glob("*.json"))
+    return json.loads(runs[-1].read_text())
+
+
+def one_line_reason(stderr: str, code: int) -> str:
+    lines = [line for line in stderr.splitlines() if line.startswith(f"corpus: exit {code} ")]
+    assert len(lines) == 1, stderr[-2000:]
+    assert "Traceback" not in stderr
+    return lines[0]
+
+
+def test_every_discovery_route_failing_is_exit_4_with_the_routes_named(tmp_path):
+    root = tmp_path / "web"
+    make_site(root, "ok.example.org", 2, 0)
+    (root / "dead.example.org").mkdir()
+    (root / "dead.example.org" / "robots.txt").write_text("User-agent: *\nAllow: /\n")
+    reg = registry(tmp_path / "reg.toml",
+                   ("healthy", "ok.example.org", {"feeds": ["https://ok.example.org/feed.rss"]}),
+                   ("gone", "dead.example.org", {"feeds": ["https://dead.example.org/feed/"],
+                                                 "listings": ["https://dead.example.org/news/"]}))
+    with ReplayServer([root]) as server:
+        res = run(["crawl", "--replay", server.url, "--registry", reg, "--store", tmp_path / "s", "--any-topic",
+                   *FAST], tmp_path)
+    assert res.returncode == exitcodes.DISCOVERY, res.stderr[-3000:]
+    line = one_line_reason(res.stderr, exitcodes.DISCOVERY)
+    assert "every discovery route of gone failed" in line and "HTTP 404" in line
+    report = report_of(tmp_path / "s")
+    assert report["exit_code"] == exitcodes.DISCOVERY and report["finish_reason"] == "finished"
+    assert report["outlets_found_nothing"] == ["gone"]
+    assert report["summary"]["healthy"]["new"] == 2  # the healthy outlet was crawled all the same
+
+
+def test_page_errors_over_the_threshold_fail_a_few_do_not(tmp_path):
+    root = tmp_path / "web"
+    make_site(root, "news.example.org", 10, 3)
+    reg = registry(tmp_path / "reg.toml", ("flaky", "news.example.org",
+                                           {"feeds": ["https://news.example.org/feed.rss"]}))
+    with ReplayServer([root]) as server:
+        base = ["crawl", "--replay", server.url, "--registry", reg, "--any-topic", *FAST]
+        strict = run([*base, "--store", tmp_path / "a"], tmp_path)
+        lenient = run([*base, "--store", tmp_path / "b", "--max-error-rate", "0.5"], tmp_path)
+    assert strict.returncode == exitcodes.PAGE_ERRORS, strict.stderr[-3000:]
+    assert "3 of 10 pages ended in error (30%, over --max-error-rate 0.1)" in one_line_reason(
+        strict.stderr, exitcodes.PAGE_ERRORS)
+    assert lenient.returncode == exitcodes.OK, lenient.stderr[-3000:]
+    assert report_of(tmp_path / "b")["page_errors"] == 3
+
+
+def test_sigterm_mid_crawl_is_exit_5_with_a_report(tmp_path):
+    root = tmp_path / "web"
+    make_site(root, "slow.example.org", 30, 0)
+    reg = registry(tmp_path / "reg.toml", ("slow", "slow.example.org",
+                                           {"feeds": ["https://slow.example.org/feed.rss"]}))
+    store = tmp_path / "s"
+    exe = Path(sys.executable).with_name("corpus")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CORPUS_")}
+    with ReplayServer([root]) as server:
+        proc = subprocess.Popen([os.fspath(exe), "crawl", "--replay", server.url, "--registry", str(reg),
+                                 "--store", str(store), "--any-topic", "-s", "DOWNLOAD_DELAY=0.3",
+                                 "-s", "AUTOTHROTTLE_ENABLED=False", "-s", "CONCURRENT_REQUESTS_PER_DOMAIN=1"],
+                                cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline and not list((store / "corpus" / "docs").glob("*.json")):
+                time.sleep(0.05)
+            proc.send_signal(signal.SIGTERM)
+            out, err = proc.communicate(timeout=60)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+    assert proc.returncode == exitcodes.INTERRUPTED, err[-3000:]
+    assert "interrupted by SIGTERM" in one_line_reason(err, exitcodes.INTERRUPTED)
+    report = report_of(store)
+    assert report["finish_reason"] == "shutdown" and report["interrupted_by"] == "SIGTERM"
+    assert 0 < report["summary"]["slow"]["new"] < 30
+
+
+def test_missing_bucket_is_exit_3_in_one_line_with_a_report(s3_server, s3_endpoint, tmp_path):
+    env = {k: os.environ[k] for k in os.environ if k.startswith("AWS_")}
+    res = run(["crawl", "--store", "s3://no-such-bucket-here/corpus", "--report", tmp_path / "r.json", "rsis"],
+              tmp_path, env=env)
+    assert res.returncode == exitcodes.STORE, res.stderr[-3000:]
+    line = one_line_reason(res.stderr, exitcodes.STORE)
+    assert "bucket 'no-such-bucket-here' does not exist" in line
+    assert len(res.stderr.strip().splitlines()) <= 2  # no traceback, no log noise
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert report["exit_code"] == exitcodes.STORE and report["finish_reason"] == "not_started"
+
+
+def test_robots_txt_holds_for_every_request_and_is_fetched_once_per_host(tmp_path):
+    root = tmp_path / "web"
+    urls = make_site(root, "robots.example.org", 2, 0)
+    site = root / "robots.example.org"
+    (site / "private").mkdir()
+    forbidden = []
+    for name in "abcdef":
+        (site / "private" / name).write_text(article_html(f"secret {name}"))
+        forbidden.append(f"https://robots.example.org/private/{name}")
+    with ReplayServer([root]) as server:
+        res = run(["fetch", "--replay", server.url, "--store", tmp_path / "s", *forbidden, urls[0]], tmp_path)
+        hits = list(server.requests)
+    assert [line.split(None, 1)[1].startswith("skipped: forbidden by robots.txt")
+            for line in res.stdout.splitlines()] == [True] * 6 + [False]
+    assert not [h for h in hits if h.path.startswith("/private/")]
+    assert len([h for h in hits if h.path == "/robots.txt"]) == 1
+    assert res.returncode == exitcodes.OK, res.stderr[-2000:]
+
+
+def test_crawl_fetches_each_robots_txt_once(tmp_path):
+    root = tmp_path / "web"
+    make_site(root, "once.example.org", 3, 0)
+    (root / "once.example.org" / "robots.txt").write_text(
+        "User-agent: *\nDisallow: /private/\nSitemap: https://once.example.org/sitemap.xml\n")
+    (root / "once.example.org" / "sitemap.xml").write_text(
+        "<?xml version='1.0'?><urlset xmlns='http://www.sitemaps.org/schemas/sitemap/0.9'>"
+        "<url><loc>https://once.example.org/news/story-0.html</loc></url></urlset>")
+    reg = registry(tmp_path / "reg.toml", ("once", "once.example.org",
+                                           {"feeds": ["https://once.example.org/feed.rss"]}))
+    with ReplayServer([root]) as server:
+        res = run(["crawl", "--replay", server.url, "--registry", reg, "--store", tmp_path / "s", "--any-topic",
+                   *FAST], tmp_path)
+        hits = list(server.requests)
+    assert res.returncode == exitcodes.OK, res.stderr[-3000:]
+    assert len([h for h in hits if h.path == "/robots.txt"]) == 1
+    assert any(h.path == "/sitemap.xml" for h in hits)  # its Sitemap: line was still followed
+    assert report_of(tmp_path / "s")["summary"]["once"]["new"] == 3
+
+
+def test_robots_txt_server_error_means_nothing_is_fetched(tmp_path):
+    root = tmp_path / "web"
+    urls = make_site(root, "err.example.org", 2, 0)
+    (root / "err.example.org" / "robots.txt.meta.json").write_text(json.dumps({"status": 503}))
+    with ReplayServer([root]) as server:
+        res = run(["fetch", "--replay", server.url, "--store", tmp_path / "s", *urls, "-s", "RETRY_TIMES=0"],
+                  tmp_path)
+        hits = list(server.requests)
+    assert res.returncode == exitcodes.PAGE_ERRORS
+    assert all("robots.txt unavailable (HTTP 503)" in line for line in res.stdout.splitlines())
+    assert not [h for h in hits if h.path.startswith("/news/")]
+
+
+def test_outlets_that_found_nothing_in_the_last_runs_are_flagged(tmp_path):
+    root = tmp_path / "web"
+    make_site(root, "quiet.example.org", 0, 0)
+    reg = registry(tmp_path / "reg.toml", ("quiet", "quiet.example.org",
+                                           {"feeds": ["https://quiet.example.org/feed.rss"]}))
+    with ReplayServer([root]) as server:
+        for _ in range(3):
+            res = run(["crawl", "--replay", server.url, "--registry", reg, "--store", tmp_path / "s", *FAST],
+                      tmp_path)
+            assert res.returncode == exitcodes.OK, res.stderr[-2000:]
+    report = report_of(tmp_path / "s")
+    assert report["outlets_found_nothing"] == ["quiet"] and report["outlets_quiet"] == {"quiet": 3}
+    assert "discovery found no article for quiet (3 runs in a row)" in res.stderr
+
+
+@pytest.mark.parametrize("how", ["option", "environment"])
+def test_settings_from_s_and_from_the_environment_reach_the_user_agent(tmp_path, how):
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    seen = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802
+            seen.append(self.headers.get("User-Agent"))
+            body = article_html("Lavrov in Vientiane").encode() if self.path != "/robots.txt" else b""
+            self.send_response(200 if body else 404)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    contact = "https://example.org/who-runs-this-crawler"
+    try:
+        url = f"http://127.0.0.1:{httpd.server_port}/news/a.html"
+        args = ["fetch", "--allow-private", "--store", tmp_path / "s", url]
+        if how == "option":
+            res = run([*args, "-s", f"CORPUS_CONTACT_URL={contact}"], tmp_path)
+        else:
+            res = run(args, tmp_path, env={"CORPUS_CONTACT_URL": contact})
+    finally:
+        httpd.shutdown()
+    assert res.returncode == 0, res.stdout + res.stderr[-2000:]
+    assert seen and all(ua and ua.endswith(f"(+{contact})") for ua in seen), seen
+
+
+def test_demo_never_writes_into_the_store_named_by_the_environment(tmp_path):
+    production = tmp_path / "production"
+    res = run(["demo"], tmp_path, env={"CORPUS_STORE": str(production)}, timeout=180)
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert not production.exists()
+    docs = list((tmp_path / "corpus-store" / "corpus" / "docs").glob("*.json"))
+    assert docs and all(json.loads(p.read_text())["replayed"] is True for p in docs)
