@@ -4,7 +4,15 @@ Each ``[[outlet]]`` names the outlet, its domains, where to discover articles
 (robots.txt sitemaps, sitemaps and news sitemaps, RSS/Atom feeds, listing
 pages with their pagination), which URLs are articles, the extraction profile,
 its priority as an original publisher (for the canonical copy of syndicated
-stories) and per-outlet politeness overrides.
+stories), per-outlet politeness overrides and what was checked about it.
+
+URL patterns (``articles``, ``exclude``, ``pagination``) see one form only:
+the canonical URL (``urls.canonicalize``: https, host without ``www.``,
+tracking parameters gone, query sorted, trailing slash kept), so a link with or
+without ``www.``, over http or with ``?utm_source=...`` is judged the same.
+``DEFAULT_EXCLUDE`` (tag, category, feed, pagination, archive, author and
+search shapes, the home page) applies to every outlet on top of its own
+``exclude``.
 """
 
 from __future__ import annotations
@@ -15,12 +23,31 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from .urls import registered_host, url_problem
+from .urls import canonicalize, registered_host, url_problem
 
-__all__ = ["Outlet", "Registry", "RegistryError", "load_registry", "DEFAULT_REGISTRY", "site_outlet"]
+__all__ = ["Outlet", "Registry", "RegistryError", "load_registry", "DEFAULT_REGISTRY", "DEFAULT_EXCLUDE",
+           "CHECK_VALUES", "site_outlet"]
 
 DEFAULT_REGISTRY = Path(__file__).resolve().parent.parent / "crawler" / "outlets.toml"
 _NAME = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+
+# Listing, feed and navigation shapes that are never articles, for every outlet (matched with
+# re.search on the canonical URL, like an outlet's own `exclude`).
+DEFAULT_EXCLUDE: tuple[str, ...] = (
+    r"^https://[^/?]+/$",                                  # the home page
+    r"/(tags?|categor(y|ies)|topics?|authors?|contributors?)/",
+    r"/(feeds?|rss|atom|rssindex)(/|\.xml|\.rss|\?|$)",      # /feed/, /rss/, /rss.xml, /feed/atom/, /rssindex
+    r"\.(xml|rss|atom)(\?|$)",                              # sitemaps and feed files
+    r"/page/\d+/?(\?|$)",                                  # /page/N/ pagination
+    r"[?&](page|paged|offset|PAGEN_\d+)=",                 # ?page=N, ?offset=N, Bitrix ?PAGEN_1=N
+    r"/archives?(/\d{4}(/\d{2})?)?/?(\?|$)",                # /archive, /archive?page=N, /archives/2024/05/
+    r"^https://[^/?]+/\d{4}(/\d{2}){0,2}/?(\?|$)",          # date archives /2024/05/
+    r"/search(/|\?|$)",                                    # search pages
+    r"[?&](s|q|query)=",                                    # search queries
+)
+
+# What `checked` may say about an outlet (see the header of crawler/outlets.toml).
+CHECK_VALUES = re.compile(r"^((real-urls|live-check) \d{4}-\d{2}-\d{2}|replay-model)$")
 
 
 class RegistryError(ValueError):
@@ -35,7 +62,7 @@ class Outlet:
     profile: str | None = None
     priority: int = 50
     kind: str = "news"
-    status: str = "unverified"
+    checked: tuple[str, ...] = ()          # what was checked: "real-urls DATE", "replay-model", "live-check DATE"
     notes: str = ""
     articles: tuple[str, ...] = ()          # regexes of article URLs (full URL)
     exclude: tuple[str, ...] = ()           # regexes of URLs never followed
@@ -57,16 +84,41 @@ class Outlet:
 
     def _rx(self, kind: str) -> list[re.Pattern]:
         if kind not in self._compiled:
-            self._compiled[kind] = [re.compile(p) for p in getattr(self, kind)]
+            patterns = (*DEFAULT_EXCLUDE, *self.exclude) if kind == "exclude" else getattr(self, kind)
+            self._compiled[kind] = [re.compile(p) for p in patterns]
         return self._compiled[kind]
 
+    def _entry_points(self) -> frozenset[str]:
+        if "entry" not in self._compiled:
+            self._compiled["entry"] = frozenset(canonicalize(u) for u in self.start_urls())
+        return self._compiled["entry"]
+
     def is_article(self, url: str) -> bool:
-        if not self.owns(url) or any(rx.search(url) for rx in self._rx("exclude")):
+        """Whether ``url`` (any form: it is canonicalised first) is one of this outlet's articles."""
+        if not self.owns(url):
+            return False
+        url = canonicalize(url)
+        if any(rx.search(url) for rx in (*self._rx("exclude"), *self._rx("pagination"))):
             return False
         return not self.articles or any(rx.search(url) for rx in self._rx("articles"))
 
     def is_pagination(self, url: str) -> bool:
-        return self.owns(url) and any(rx.search(url) for rx in self._rx("pagination"))
+        """Whether ``url`` is a page of one of this outlet's listings, to follow."""
+        if not self.owns(url):
+            return False
+        url = canonicalize(url)
+        return any(rx.search(url) for rx in self._rx("pagination"))
+
+    def is_listing(self, url: str) -> bool:
+        """Whether ``url`` is, by its address, a listing, feed or sitemap of this outlet (not an
+        article): one of its own entry points, a pagination page, or an excluded shape (its own
+        ``exclude`` or ``DEFAULT_EXCLUDE``).  An owned URL that merely does not match ``articles``
+        is not a listing: it may be an article of a shape the registry does not know."""
+        if not self.owns(url):
+            return False
+        url = canonicalize(url)
+        return (url in self._entry_points() or any(rx.search(url) for rx in self._rx("pagination"))
+                or any(rx.search(url) for rx in self._rx("exclude")))
 
     def start_urls(self) -> list[str]:
         return [*self.sitemaps, *self.news_sitemaps, *self.feeds, *self.listings]
@@ -105,7 +157,8 @@ class Registry:
         return best
 
 
-_TUPLES = {"domains", "articles", "exclude", "sitemaps", "news_sitemaps", "feeds", "listings", "pagination"}
+_TUPLES = {"domains", "articles", "exclude", "sitemaps", "news_sitemaps", "feeds", "listings", "pagination",
+           "checked"}
 
 
 def _outlet(raw: dict, where: str, profiles: set[str] | None) -> Outlet:
@@ -135,6 +188,13 @@ def _outlet(raw: dict, where: str, profiles: set[str] | None) -> Outlet:
             re.compile(pattern)
         except re.error as exc:
             raise RegistryError(f"{where}: bad pattern {pattern!r}: {exc}") from None
+        if "www\\." in pattern:
+            raise RegistryError(f"{where}: pattern {pattern!r} names www.: patterns see the canonical URL, "
+                                "whose host has no www.")
+    for value in data.get("checked", ()):
+        if not isinstance(value, str) or not CHECK_VALUES.match(value):
+            raise RegistryError(f"{where}: checked value {value!r} is not one of 'real-urls YYYY-MM-DD', "
+                                "'replay-model', 'live-check YYYY-MM-DD'")
     for url in (*data.get("sitemaps", ()), *data.get("news_sitemaps", ()), *data.get("feeds", ()),
                 *data.get("listings", ())):
         if problem := url_problem(url):
@@ -171,6 +231,8 @@ def site_outlet(url: str) -> Outlet:
     host = (parts.hostname or "").lower()
     name = re.sub(r"[^a-z0-9-]+", "-", registered_host(url)).strip("-") or "site"
     root = f"{parts.scheme}://{parts.netloc}"
-    return Outlet(name=name, title=host, domains=(registered_host(url),), status="ad hoc (--site)",
+    return Outlet(name=name, title=host, domains=(registered_host(url),), checked=(),
+                  notes="ad hoc (--site): nothing checked",
                   listings=(url if parts.path not in ("", "/") else root + "/",), follow_links=True,
+                  pagination=(r"/page/\d+/?(\?|$)", r"[?&](page|paged|offset)=\d+"),
                   robots_sitemaps=True, max_listing_pages=50, priority=40)

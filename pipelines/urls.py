@@ -18,8 +18,8 @@ __all__ = ["canonicalize", "doc_id", "host_of", "registered_host", "same_site", 
 
 TRACKING_PARAMS = re.compile(
     r"^(utm_\w+|fbclid|gclid|dclid|gbraid|wbraid|msclkid|mc_cid|mc_eid|yclid|igshid|"
-    r"_ga|_gl|ref|ref_src|ref_url|cmpid|ncid|ito|taid|guccounter|guce_referrer\w*|"
-    r"soc_src|soc_trk|spm|share|smid|src|at_medium|at_campaign|mkt_tok|oly_\w+|vero_\w+)$",
+    r"_ga|_gl|ref|ref_src|ref_url|cid|icid|cmp|cmpid|ncid|ito|taid|guccounter|guce_referrer\w*|"
+    r"\.tsrc|soc_src|soc_trk|spm|share|smid|src|at_medium|at_campaign|mkt_tok|oly_\w+|vero_\w+)$",
     re.IGNORECASE,
 )
 _DEFAULT_PORTS = {"http": 80, "https": 443}

@@ -10,6 +10,7 @@ import pytest
 from pipelines.corpus import Corpus
 from pipelines.seeds import read_index
 from pipelines.store import open_store
+from pipelines.urls import doc_id
 
 REPO = Path(__file__).resolve().parent.parent
 SEEDS = read_index(REPO / "seeds" / "INDEX.md")
@@ -55,8 +56,12 @@ def test_seed_articles_fetch_clean_then_unchanged(replay, corpus_cmd, tmp_path):
     rows = _lines(first.stdout)
     assert [r[1] for r in rows] == ["new"] * 5
     corpus = Corpus(open_store(store))
-    records = {r["url"]: r for r in corpus.iter_records()}
+    records = {r["requested_url"]: r for r in corpus.iter_records()}
     assert set(records) == set(SEED_URLS)  # the outlets' real URLs, not the replay server's
+    # the seeds' intellinews.com and www.rsis.edu.sg answer 301 to the live hosts; the ids stay the seeds'
+    assert records[SEED_URLS[0]]["url"].startswith("https://www.intellinews.com/")
+    assert records[SEED_URLS[2]]["url"].startswith("https://rsis.edu.sg/")
+    assert all(rec["id"] == doc_id(url) for url, rec in records.items())
     for url, rec in records.items():
         site, text = _site(url), rec["text"]
         for junk in JUNK[site]:

@@ -16,6 +16,7 @@ from crawler.replay.server import DEFAULT_ROOT, ReplayServer, content_type_for
 TEST_WEB = Path(__file__).parent / "web"
 SEEDS = Path(__file__).resolve().parents[1] / "seeds"
 NEWS_TYPES = {"NewsArticle", "Article", "ReportageNewsArticle", "OpinionNewsArticle"}
+REDIRECTING_HOSTS = {"intellinews.com", "www.rsis.edu.sg"}  # 301 to the live hosts, like the real sites
 
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
@@ -51,7 +52,7 @@ def fetch(server: ReplayServer, url: str, method: str = "GET", **headers) -> tup
 # --- server behaviour -------------------------------------------------------------------------------
 
 def test_hosts_and_url(server):
-    assert {"intellinews.com", "www.russia-briefing.com", "www.rsis.edu.sg", "ca.finance.yahoo.com",
+    assert {"www.intellinews.com", "www.russia-briefing.com", "rsis.edu.sg", "ca.finance.yahoo.com",
             "russia-direct.org", "www.scmp.com", "www.asiaone.com", "test.example.net"} <= server.hosts
     assert re.fullmatch(r"http://127\.0\.0\.1:\d+", server.url)
 
@@ -163,9 +164,9 @@ def test_every_article_parses_with_date():
 
 def test_seed_bodies_are_on_their_pages(server):
     """Every body paragraph of a seed's raw text appears on its replay page."""
-    pages = {"000": "https://intellinews.com/lavrov-presses-the-flesh-at-asean-summit-as-kremlin-seeks-to-deepen-ties-with-asia-335684",
+    pages = {"000": "https://www.intellinews.com/lavrov-presses-the-flesh-at-asean-summit-as-kremlin-seeks-to-deepen-ties-with-asia-335684",
              "001": "https://www.russia-briefing.com/news/russia-s-foreign-minister-to-meet-with-asean-leaders-analysis.html/",
-             "002": "https://www.rsis.edu.sg/rsis-publication/rsis/russia-and-southeast-asia-what-lavrovs-july-visits-mean/",
+             "002": "https://rsis.edu.sg/rsis-publication/rsis/russia-and-southeast-asia-what-lavrovs-july-visits-mean/",
              "003": "https://ca.finance.yahoo.com/news/russia-china-join-forces-southeast-093000673.html",
              "004": "https://russia-direct.org/opinion/russia-pursues-security-architecture-east-asia"}
     if not SEEDS.is_dir():
@@ -207,7 +208,7 @@ def test_every_url_in_sitemaps_and_feeds_exists(server, epoch):
 
 
 def test_robots_files_have_rules_and_sitemaps_exist(server):
-    for host in server.hosts - {"test.example.net"}:
+    for host in server.hosts - {"test.example.net"} - REDIRECTING_HOSTS:
         status, _, body = fetch(server, f"https://{host}/robots.txt")
         text = body.decode()
         assert status == 200 and "Disallow: /" in text, host
@@ -224,3 +225,26 @@ def test_changing_article_differs_between_epochs(server):
     assert v1 != v2 and b"2025-03-03T11:20:00+03:00" in v2 and b"2025-03-03" not in v1
     sitemap = fetch(server, "https://www.russia-briefing.com/post-sitemap2.xml")[2]
     assert b"2025-03-03T11:20:00+03:00" in sitemap
+
+
+def test_bare_hosts_redirect_to_the_live_hosts_like_the_real_sites(server):
+    seed = "lavrov-presses-the-flesh-at-asean-summit-as-kremlin-seeks-to-deepen-ties-with-asia-335684"
+    status, headers, _ = fetch(server, f"https://intellinews.com/{seed}")
+    assert status == 301 and headers["Location"] == f"https://www.intellinews.com/{seed}"
+    status, headers, _ = fetch(server, "https://intellinews.com/tags/asean/?page=2")
+    assert status == 301 and headers["Location"] == "https://www.intellinews.com/tags/asean/?page=2"
+    status, headers, _ = fetch(server, "https://www.rsis.edu.sg/rsis-publication/rsis/")
+    assert status == 301 and headers["Location"] == "https://rsis.edu.sg/rsis-publication/rsis/"
+    assert fetch(server, headers["Location"])[0] == 200
+    assert fetch(server, "https://intellinews.com/.meta.json")[0] != 200  # the host sidecar itself is never served
+
+
+def test_tracking_parameters_are_ignored_like_a_real_site_does(server):
+    url = "https://www.russia-briefing.com/news/russia-asean-trade-outlook-2025.html/"
+    plain = fetch(server, url)
+    assert plain[0] == 200
+    assert fetch(server, url + "?utm_source=rss_feed&utm_medium=rss")[2] == plain[2]
+    assert fetch(server, "https://ca.finance.yahoo.com/news/russia-china-join-forces-southeast-093000673.html?.tsrc=rss")[0] == 200
+    # a meaningful parameter is not ignored, and tracking ones stay ignored beside it
+    assert fetch(server, "https://test.example.net/list/?page=2&utm_campaign=x")[2] == fetch(server, "https://test.example.net/list/?page=2")[2]
+    assert fetch(server, "https://test.example.net/list/?page=3&utm_campaign=x")[0] == 404

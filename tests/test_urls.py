@@ -44,3 +44,12 @@ def test_same_site_and_the_url_a_record_is_keyed_on():
     assert canonical_for("https://m.x.com/amp/story-1?utm_source=t", "https://www.x.com/story-1") == "https://x.com/story-1"
     assert canonical_for("https://ca.finance.yahoo.com/news/a.html", "https://www.scmp.com/article/1") == \
         "https://ca.finance.yahoo.com/news/a.html"
+
+
+def test_tracking_parameters_of_feeds_and_newsletters_are_dropped():
+    clean = "https://scmp.com/week-asia/opinion/article/3279378/why"
+    for tail in ("?utm_source=rss_feed", "?cid=nl-2026-11", "?CID=x&icid=y", "?guccounter=1&guce_referrer=abc",
+                 "?.tsrc=rss", "?cmp=social&utm_medium=email"):
+        assert canonicalize("https://www.scmp.com/week-asia/opinion/article/3279378/why" + tail) == clean, tail
+    assert canonicalize("https://carnegieendowment.org/x/2022/07/y?lang=en&utm_source=t") == \
+        "https://carnegieendowment.org/x/2022/07/y?lang=en"  # a meaningful parameter stays

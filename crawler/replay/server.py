@@ -7,6 +7,11 @@ File mapping (first root that has the file wins):
 Versions: `NAME~vN` replaces `NAME` (version 1) when the server's epoch >= N; the highest N <= epoch wins.
 Sidecar `NAME.meta.json` (or `NAME~vN.meta.json`; a version without one inherits NAME's):
   {"status": 301, "headers": {"Location": ...}, "last_modified": "<HTTP date>"}.
+Host sidecar `<root>/<host>/.meta.json`: answers EVERY request for that host, `{path}` in a header value
+replaced by the requested path and query (a host that redirects to its www. or bare form, as live sites do):
+  {"status": 301, "headers": {"Location": "https://www.example.com{path}"}}.
+Tracking parameters (`utm_*`, `cid`, ... as `pipelines.urls.TRACKING_PARAMS`) are ignored like a real site
+ignores them: `/a/?utm_source=rss` serves `/a/` unless a file for that exact query exists.
 """
 from __future__ import annotations
 
@@ -22,6 +27,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import NamedTuple
 from urllib.parse import unquote, urlsplit
+
+from pipelines.urls import TRACKING_PARAMS
 
 __all__ = ["DEFAULT_ROOT", "Hit", "ReplayServer", "Resolved", "content_type_for", "main"]
 
@@ -101,19 +108,27 @@ def resolve(roots: list[Path], host: str, rest: str, query: str, epoch: int) -> 
         return None
     if not host or host.startswith(".") or "/" in host:
         return None
-    qs = f"__{query}" if query else ""
+    untracked = "&".join(p for p in query.split("&") if p and not TRACKING_PARAMS.match(unquote(p.split("=", 1)[0])))
+    queries = [query] if untracked == query else [query, untracked]
     for root in roots:
         base = root / host
         if not base.is_dir():
             continue
-        candidates = []
-        if parts and not rest.endswith("/"):
-            candidates.append((base.joinpath(*parts[:-1]), parts[-1] + qs))
-        candidates.append((base.joinpath(*parts), "index.html" + qs))
-        for folder, name in candidates:
-            version = _pick_version(folder, name, epoch)
-            if version is not None:
-                return _load(folder, name, version)
+        if (base / ".meta.json").is_file():  # the whole host answers one way (a redirect)
+            meta = json.loads((base / ".meta.json").read_text("utf-8"))
+            path = "/" + rest + (f"?{query}" if query else "")
+            meta["headers"] = {k: str(v).replace("{path}", path) for k, v in meta.get("headers", {}).items()}
+            return Resolved(name="", body=None, version=1, meta=meta)
+        for q in queries:
+            qs = f"__{q}" if q else ""
+            candidates = []
+            if parts and not rest.endswith("/"):
+                candidates.append((base.joinpath(*parts[:-1]), parts[-1] + qs))
+            candidates.append((base.joinpath(*parts), "index.html" + qs))
+            for folder, name in candidates:
+                version = _pick_version(folder, name, epoch)
+                if version is not None:
+                    return _load(folder, name, version)
     return None
 
 
