@@ -132,8 +132,7 @@ class CheckSpider(scrapy.Spider):
         _, route.error = failure_reason(failure)
         if isinstance(failure.value, HttpError):
             route.status = failure.value.response.status
-        level = "info" if route.kind == "robots" else "warning"
-        getattr(self.logger, level)("check: %s %s: %s", route.label, route.url, route.error)
+        self.logger.info("check: %s %s: %s", route.label, route.url, route.error)  # the table says it
 
     def parse_robots(self, response):
         route, outlet = self._answered(response)
@@ -232,7 +231,7 @@ class CheckSpider(scrapy.Spider):
         _, sample.error = failure_reason(failure)
         if isinstance(failure.value, HttpError):
             sample.status = failure.value.response.status
-        self.logger.warning("check: sample %s: %s", sample.url, sample.error)
+        self.logger.info("check: sample %s: %s", sample.url, sample.error)
 
     def on_closed(self, spider, reason):
         if spider is self:
