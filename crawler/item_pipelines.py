@@ -18,6 +18,7 @@ from pipelines import extraction
 from pipelines.corpus import Corpus
 from pipelines.crawlstate import parse_time
 from pipelines.duplicates import Deduplicator
+from pipelines.listing import LISTING_REASON, listing_verdict
 from pipelines.record import build_record
 from pipelines.registry import load_registry
 from pipelines.store import StoreError, open_store
@@ -30,15 +31,31 @@ REPO_SEEDS = Path(__file__).resolve().parent.parent / "seeds"
 
 
 class Extract:
-    """Clean text and metadata of each page, or a drop with the reason."""
+    """Clean text and metadata of each page, or a drop with the reason.
 
-    def __init__(self, crawler, min_words: int):
+    A listing page (home, section, tag, search page: teasers without running text, see
+    ``pipelines/listing.py``) is dropped as ``not an article (listing page)`` before extraction;
+    ``CORPUS_LISTING_FILTER = False`` turns that check off.
+    """
+
+    def __init__(self, crawler, min_words: int, listing_filter: bool = True):
         self.crawler = crawler
         self.min_words = min_words
+        self.listing_filter = listing_filter
 
     @classmethod
     def from_crawler(cls, crawler):
-        return cls(crawler, crawler.settings.getint("CORPUS_MIN_WORDS", 40))
+        settings = crawler.settings
+        return cls(crawler, settings.getint("CORPUS_MIN_WORDS", 40), settings.getbool("CORPUS_LISTING_FILTER", True))
+
+    def _listing(self, page) -> bool:
+        if not self.listing_filter or page.get("content_type") == "text/plain":
+            return False
+        try:
+            return listing_verdict(page["body"], page["url"]).listing
+        except Exception:  # never let the check stop an article: extraction decides then
+            logger.exception("listing check failed on %s", page["url"])
+            return False
 
     def process_item(self, item):
         page = item["page"]
@@ -47,6 +64,9 @@ class Extract:
         if ctype not in HTML_TYPES:
             stats.inc_value("corpus/extract/not-html")
             raise DropItem(f"not an article page ({ctype})")
+        if self._listing(page):
+            stats.inc_value("corpus/extract/listing-page")
+            raise DropItem(LISTING_REASON)
         try:
             result = extraction.try_extract(
                 page["body"], page["url"], headers_charset=page.get("charset"), min_words=self.min_words

@@ -1,4 +1,5 @@
-"""Which outlet a URL belongs to: the registry's outlet, else the site's host name."""
+"""Which outlet a URL belongs to (the registry's outlet, else the site's host name), and whether the
+registry knows the URL as a listing or feed of its outlet rather than an article."""
 
 from __future__ import annotations
 
@@ -15,3 +16,17 @@ def outlet_lookup(registry_path=None):
         return outlet.name if outlet else (registered_host(url) or None)
 
     return lookup
+
+
+def listing_lookup(registry_path=None):
+    """A function url -> True when a registry outlet owns ``url`` and knows it, by its address, as a
+    listing, feed or sitemap (its entry points, a pagination page, an excluded or a default listing
+    shape; see ``Outlet.is_listing``). An owned URL that merely does not match the outlet's article
+    patterns is not a listing, nor is a URL no outlet owns."""
+    registry = load_registry(registry_path)
+
+    def is_listing(url: str) -> bool:
+        outlet = registry.for_url(url)
+        return bool(outlet and outlet.is_listing(url))
+
+    return is_listing

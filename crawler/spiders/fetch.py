@@ -1,30 +1,49 @@
 """One-off spider behind ``corpus fetch URL ...``: same settings, middlewares
 and item pipelines as a crawl, so a fetched page and a crawled page are the
-same record."""
+same record.
+
+A URL that a registry outlet knows, by its address, as one of its listings,
+feeds or sitemaps (``Outlet.is_listing``) is not requested: it ends as
+``skipped: not an article (listing page)``.  Any other URL is fetched, also
+an owned one of a shape the outlet's article patterns do not know (a person
+asked for it); the extraction stage still drops a page whose content is a
+listing (``pipelines/listing.py``).
+"""
 
 from __future__ import annotations
 
 import scrapy
 
+from crawler.outlets import listing_lookup
 from crawler.spiders.base import CorpusSpider
+from pipelines.listing import LISTING_REASON
+
+LISTING_SKIP = f"skipped: {LISTING_REASON}"
 
 
 class FetchSpider(CorpusSpider):
     name = "fetch"
     any_error_fails = True  # a person asked for each URL: one error fails the run (exit status 1)
 
-    def __init__(self, urls=None, outlets=None, *args, **kwargs):
+    def __init__(self, urls=None, outlets=None, listings=None, *args, **kwargs):
         super().__init__(*args, **kwargs)
         if isinstance(urls, str):
             urls = urls.split(",")
         self.urls = list(urls or [])
         self.outlets = outlets  # callable url -> outlet name, or None
+        self.listings = listings  # callable url -> bool (a registry listing/feed); default: the registry's
 
     def outlet_for(self, url):
         return self.outlets(url) if self.outlets else None
 
     async def start(self):
+        if self.listings is None:
+            self.listings = listing_lookup(self.settings.get("CORPUS_REGISTRY") or None)
         for url in self.urls:
+            if self.listings(url):
+                self.crawler.stats.inc_value("corpus/fetch/listing-address")
+                self.note(url, LISTING_SKIP, outlet=self.outlet_for(url))
+                continue
             yield scrapy.Request(
                 url,
                 callback=self.parse_article,
