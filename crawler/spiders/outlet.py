@@ -20,6 +20,7 @@ from crawler.discovery import page_links, parse_feed, parse_sitemap, robots_site
 from crawler.spiders.base import CorpusSpider, failure_reason
 from pipelines.crawlstate import parse_time
 from pipelines.registry import load_registry, site_outlet
+from pipelines.traps import HELD, TrapDetector
 from pipelines.urls import canonicalize
 
 
@@ -54,6 +55,9 @@ class OutletSpider(CorpusSpider):
         self.scheduled: dict[str, int] = {}
         self.listing_pages: dict[str, int] = {}
         self.discovery_failures: dict[str, list[tuple[str, str]]] = {}  # outlet -> [(route, why)]
+        # crawl traps (pipelines/traps.py): followed links are asked first, page outcomes fed back
+        self.traps = TrapDetector(on_trap=self._trap_declared, on_refused=self._trap_refused)
+        self.trap_held: dict[str, tuple[str, str]] = {}  # URL held by the detector -> (kind, outlet)
 
     def outlet_for(self, url):
         outlet = self.registry.for_url(url)
@@ -151,19 +155,22 @@ class OutletSpider(CorpusSpider):
             for url in feeds:
                 if outlet.owns(url):
                     yield self._discover(url, self.parse_feed, outlet)
+        self._trap_page(response, outlet, links)
         for url in links:
             if outlet.is_pagination(url):
-                if self.listing_pages.get(outlet.name, 0) < outlet.max_listing_pages:
+                if self.listing_pages.get(outlet.name, 0) < outlet.max_listing_pages \
+                        and self._trap_ok(url, outlet, "listing"):
                     self.listing_pages[outlet.name] = self.listing_pages.get(outlet.name, 0) + 1
                     yield self._discover(url, self.parse_listing, outlet)
             elif outlet.is_article(url):
                 yield from self.candidate(outlet, url, None, None, follow=outlet.follow_links)
 
     def parse_page(self, response):
-        """Site mode: every same-host page is an article candidate and a source of links."""
-        yield from self.parse_article(response)
+        """Site mode: every same-host page is an article candidate and a source of links (first,
+        so that the trap detector sees the page's links before its article outcome)."""
         if response.meta.get("follow") and response.status == 200 and hasattr(response, "text"):
             yield from self.parse_listing(response)
+        yield from self.parse_article(response)
 
     # -- article candidates ------------------------------------------------------------
     def candidate(self, outlet, url, lastmod, published, follow=False):
@@ -202,6 +209,8 @@ class OutletSpider(CorpusSpider):
         if self.max_pages is not None and self.scheduled.get(outlet.name, 0) >= self.max_pages:
             self._stat(outlet, "over_max_pages")
             return
+        if follow and not self._trap_ok(url, outlet, "candidate"):
+            return
         self.requested.add(key)
         self.scheduled[outlet.name] = self.scheduled.get(outlet.name, 0) + 1
         self._stat(outlet, f"due/{why}")
@@ -217,3 +226,74 @@ class OutletSpider(CorpusSpider):
                 meta["handle_httpstatus_list"] = [304]
         yield scrapy.Request(url, callback=self.parse_page if follow else self.parse_article,
                              errback=self.on_error, headers=headers, meta=meta)
+
+    # -- crawl traps (pipelines/traps.py) ------------------------------------------------
+    @classmethod
+    def from_crawler(cls, crawler, *args, **kwargs):
+        spider = super().from_crawler(crawler, *args, **kwargs)
+        crawler.signals.connect(spider._trap_idle, signal=scrapy.signals.spider_idle)
+        return spider
+
+    def _trap_ok(self, url, outlet, kind) -> bool:
+        """Ask the trap detector before following ``url``; a held URL waits for its shape's verdict."""
+        ok, why = self.traps.should_follow(url)
+        if not ok and why.startswith(HELD):
+            self.trap_held.setdefault(url, (kind, outlet.name))
+        if not ok:
+            self.logger.debug("not following %s: %s", url, why)
+        return ok
+
+    def _trap_page(self, response, outlet, links) -> None:
+        """Tell the detector which followable links a page has; a page fetched as an article
+        candidate (site mode) gets its verdict later, with its article outcome (``note``)."""
+        url = response.meta.get("corpus_requested") or (response.meta.get("redirect_urls") or [response.url])[0]
+        followable = [u for u in links if outlet.is_pagination(u) or outlet.is_article(u)]
+        self._trap_release(self.traps.page(url, followable, article=None if response.meta.get("follow") else False))
+
+    def note(self, url, outcome, **kwargs):
+        super().note(url, outcome, **kwargs)
+        kind, _, reason = outcome.partition(": ")
+        article = (kind in ("new", "updated", "unchanged") or kind.startswith("duplicate")
+                   or reason.startswith(("off-topic", "published before")))  # an article all the same
+        self._trap_release(self.traps.outcome(url, article))
+
+    def _trap_release(self, urls) -> int:
+        """Schedule held URLs whose shape proved itself; returns how many requests went out."""
+        sent = 0
+        for url in urls:
+            kind, name = self.trap_held.pop(url, ("", ""))
+            if not name:
+                continue
+            outlet = self.registry.get(name)
+            if kind == "listing":
+                requests = []
+                if self.listing_pages.get(name, 0) < outlet.max_listing_pages and self._trap_ok(url, outlet, kind):
+                    self.listing_pages[name] = self.listing_pages.get(name, 0) + 1
+                    requests.append(self._discover(url, self.parse_listing, outlet))
+            else:
+                requests = self.candidate(outlet, url, None, None, follow=True)
+            for request in requests:
+                self.crawler.engine.crawl(request)
+                sent += 1
+        return sent
+
+    def _trap_idle(self, spider):
+        if spider is self and self._trap_release(self.traps.finish()):
+            raise scrapy.exceptions.DontCloseSpider
+
+    def _trap_outlet(self, url) -> str:
+        return self.outlet_for(url) or (self.selected[0].name if len(self.selected) == 1 else "unknown")
+
+    def _trap_declared(self, trap) -> None:
+        stats, outlet = self.crawler.stats, self._trap_outlet(trap.example)
+        stats.set_value(f"corpus/traps/{trap.slug}", trap.requests)
+        stats.inc_value(f"corpus/outlet/{outlet}/traps")
+        stats.inc_value(f"corpus/outlet/{outlet}/trap_requests", trap.requests)
+        self.logger.warning("crawl trap: %s: %s (%d requests spent in it); refusing more",
+                            trap.key, trap.reason, trap.requests)
+
+    def _trap_refused(self, trap, url) -> None:
+        self.trap_held.pop(url, None)
+        stats, outlet = self.crawler.stats, self._trap_outlet(url)
+        stats.inc_value(f"corpus/traps/{trap.slug}/refused")
+        stats.inc_value(f"corpus/outlet/{outlet}/trap_refused")
