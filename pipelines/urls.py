@@ -23,6 +23,8 @@ TRACKING_PARAMS = re.compile(
     re.IGNORECASE,
 )
 _DEFAULT_PORTS = {"http": 80, "https": 443}
+# Characters a URL never carries raw (RFC 3986): whitespace, controls, quotes, angle brackets...
+_INVALID_CHARS = re.compile(r'[\x00-\x20\x7f"<>\\]')
 
 
 def _clean_path(path: str) -> str:
@@ -39,6 +41,11 @@ def _clean_path(path: str) -> str:
 
 def url_problem(url: str) -> str | None:
     """Why ``url`` is not a fetchable http(s) URL, or None when it is."""
+    if not isinstance(url, str) or not url:
+        return "empty"
+    if bad := _INVALID_CHARS.search(url):
+        what = "a space" if bad.group() == " " else f"the character {bad.group()!r}"
+        return f"{what} in the URL (percent-encode it)"
     try:
         parts = urlsplit(url)
         parts.port  # noqa: B018 - raises on a bad port

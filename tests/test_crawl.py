@@ -10,6 +10,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from pipelines.corpus import Corpus
 from pipelines.store import open_store
 
@@ -154,13 +156,19 @@ def test_resume_after_kill(replay, tmp_path):
     assert len(article_hits(replay)) + len(first_hits) >= 27
 
 
-def test_scrapy_crawl_works_from_the_repository_root(replay, tmp_path):
+@pytest.mark.parametrize("how", ["environment", "-s"])
+def test_scrapy_crawl_works_from_the_repository_root(replay, tmp_path, how):
     repo = Path(__file__).resolve().parent.parent
     env = {k: v for k, v in os.environ.items() if not k.startswith("CORPUS_")}
-    env.update(CORPUS_REPLAY_URL=replay.url, CORPUS_STORE=os.fspath(tmp_path / "store"))
+    settings = {"CORPUS_REPLAY_URL": replay.url, "CORPUS_STORE": os.fspath(tmp_path / "store")}
+    if how == "environment":
+        env.update(settings)
+        extra = []
+    else:  # `-s CORPUS_*=...` behaves like the environment variable
+        extra = [arg for name, value in settings.items() for arg in ("-s", f"{name}={value}")]
     res = subprocess.run([os.fspath(Path(sys.executable).with_name("scrapy")), "crawl", "outlet",
-                          "-a", "outlets=rsis", "-s", "DOWNLOAD_DELAY=0", "-s", "AUTOTHROTTLE_ENABLED=False"],
-                         cwd=repo, env=env, capture_output=True, text=True, timeout=120)
+                          "-a", "outlets=rsis", "-s", "DOWNLOAD_DELAY=0", "-s", "AUTOTHROTTLE_ENABLED=False",
+                          *extra], cwd=repo, env=env, capture_output=True, text=True, timeout=120)
     assert res.returncode == 0, res.stderr[-2000:]
     assert len(list(Corpus(open_store(tmp_path / "store")).iter_records())) == 7
     enabled = res.stderr.split("Enabled extensions:", 1)[1].split("]", 1)[0]
@@ -199,7 +207,7 @@ def test_s3_store_dying_mid_crawl_loses_nothing(replay, tmp_path):
     store = f"s3://{bucket}/corpus"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CORPUS_", "AWS_"))}
     env.update(DUMMY_ENV, AWS_ENDPOINT_URL=server.url, AWS_CONFIG_FILE=str(tmp_path / "none"),
-               AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "none"))
+               AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "none"), XDG_STATE_HOME=str(tmp_path / "xdg"))
     exe = Path(sys.executable).with_name("corpus")
     args = [os.fspath(exe), "crawl", "--replay", replay.url, "--store", store, *FAST,
             "-s", "DOWNLOAD_DELAY=0.2", "-s", "CONCURRENT_REQUESTS_PER_DOMAIN=1", "rsis"]
@@ -216,7 +224,11 @@ def test_s3_store_dying_mid_crawl_loses_nothing(replay, tmp_path):
         port = int(server.url.rsplit(":", 1)[1])
         server.stop()
         out, err = proc.communicate(timeout=120)
-        assert proc.returncode == 0, err[-3000:]
+        # the scheduler sees the failure: exit 3, one line, and a run report written locally
+        assert proc.returncode == 3, err[-3000:]
+        assert [line for line in err.splitlines() if line.startswith("corpus: exit 3 (store): ")]
+        reports = list((tmp_path / "xdg").rglob("*.json"))
+        assert len(reports) == 1 and json.loads(reports[0].read_text())["exit_code"] == 3
         row = [line for line in out.splitlines() if line.startswith("rsis")][0].split()
         new, errors = int(row[4]), int(row[10])
         assert new >= 2 and errors >= 1 and new + errors == 7

@@ -179,15 +179,18 @@ def test_oversized_response_is_an_error_not_a_crash(corpus_cmd, tmp_path):
     assert "error: response too large" in res.stdout
 
 
-def test_off_topic_page_is_skipped_with_its_reason_unless_any_topic(replay, corpus_cmd, tmp_path):
+def test_off_topic_page_a_person_asked_for_is_stored_with_its_score(replay, corpus_cmd, tmp_path):
     url = "https://intellinews.com/polish-zloty-firms-as-central-bank-signals-no-rate-change-this-year-141207"
     res = corpus_cmd("fetch", "--replay", replay.url, "--store", tmp_path / "s", url)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert res.stdout.split()[1:4] == ["new", "(off-topic:", "score"]
+    record = json.loads(next((tmp_path / "s" / "corpus" / "docs").glob("*.json")).read_text())
+    assert record["topic"]["relevant"] is False and record["topic"]["reason"].startswith("no-asean-side")
+
+    res = corpus_cmd("fetch", "--on-topic-only", "--replay", replay.url, "--store", tmp_path / "t", url)
     assert res.returncode == 0
     assert "skipped: off-topic (no-asean-side" in res.stdout
-    assert not (tmp_path / "s" / "corpus" / "docs").exists() or not list((tmp_path / "s" / "corpus" / "docs").iterdir())
-    res = corpus_cmd("fetch", "--json", "--any-topic", "--replay", replay.url, "--store", tmp_path / "s", url)
-    row = json.loads(res.stdout)
-    assert row["outcome"] == "new" and row["topic"]["relevant"] is False
+    assert not list((tmp_path / "t" / "corpus").glob("docs/*.json"))
 
 
 def test_robots_disallow_and_redirects(replay, corpus_cmd, tmp_path):
