@@ -249,4 +249,5 @@ def test_site_crawl_stops_in_every_trap_and_stores_every_article(trap_site, corp
     outlet = "corpus/outlet/127-0-0-1/"
     assert stats[outlet + "traps"] >= 4 and stats[outlet + "trap_requests"] >= hits["calendar"]
     assert stats[outlet + "trap_refused"] >= 4
+    assert stats[outlet + "trap_held"] >= len(NEWS_IDS) - 10  # /news/N waited for its first article, then went
     assert "crawl trap" in res.stderr and "calendar" in res.stderr

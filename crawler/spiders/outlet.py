@@ -237,8 +237,9 @@ class OutletSpider(CorpusSpider):
     def _trap_ok(self, url, outlet, kind) -> bool:
         """Ask the trap detector before following ``url``; a held URL waits for its shape's verdict."""
         ok, why = self.traps.should_follow(url)
-        if not ok and why.startswith(HELD):
-            self.trap_held.setdefault(url, (kind, outlet.name))
+        if not ok and why.startswith(HELD) and url not in self.trap_held:
+            self.trap_held[url] = (kind, outlet.name)
+            self._stat(outlet, "trap_held")  # waits for its shape's first outcome: released or refused
         if not ok:
             self.logger.debug("not following %s: %s", url, why)
         return ok
