@@ -135,6 +135,10 @@ class CorpusSpider(scrapy.Spider):
     def on_error(self, failure):
         kind, reason = failure_reason(failure)
         request = failure.request
+        if kind == "error" and request.meta.get("follow") and reason.startswith("HTTP 4"):
+            # a link the site itself gives, followed in --site mode: the site's broken link, not a
+            # failure of the run (page errors count against --max-error-rate)
+            kind, reason = "skipped", f"broken link ({reason})"
         url = request.meta.get("corpus_requested") or request.url
         self.note(url, f"{kind}: {reason}", outlet=self.outlet_for(url),
                   page={"lastmod": request.meta.get("corpus_lastmod")})

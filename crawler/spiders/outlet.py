@@ -38,6 +38,7 @@ class OutletSpider(CorpusSpider):
     def __init__(self, outlets=None, since=None, max_pages=None, site=None, registry=None, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.registry = load_registry(registry or None)
+        self.site = site
         if site:
             self.selected = [site_outlet(site)]
             self.registry.outlets[self.selected[0].name] = self.selected[0]
@@ -60,6 +61,8 @@ class OutletSpider(CorpusSpider):
         self.trap_held: dict[str, tuple[str, str]] = {}  # URL held by the detector -> (kind, outlet)
 
     def outlet_for(self, url):
+        if self.site and self.selected[0].owns(url):  # --site: the site's own outlet, not a registry one
+            return self.selected[0].name
         outlet = self.registry.for_url(url)
         return outlet.name if outlet else None
 
