@@ -24,6 +24,7 @@ CORPUS_REGISTRY = ""              # "" = the bundled registry
 CORPUS_SEEDS_DIR = ""             # "" = the repository's seeds/
 CORPUS_MIN_WORDS = 40
 CORPUS_TOPIC_FILTER = True        # drop off-topic pages (they are counted, not stored)
+CORPUS_LISTING_FILTER = True      # drop listing/tag/section pages (pipelines/listing.py)
 CORPUS_TOPIC_TERMS = ""           # "" = pipelines/topic_terms.toml
 CORPUS_STATE_FLUSH_SECONDS = 2.0  # crawl-state journal flush interval (resume after a kill)
 CORPUS_DEDUP = True               # near-duplicate clusters (pipelines/duplicates.py)
