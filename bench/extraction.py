@@ -1,4 +1,4 @@
-"""Benchmark article extraction on the fundus pages: ours (pipelines.extraction) vs plain trafilatura.
+"""Benchmark article extraction on the fundus pages: ours (pipelines.extract.extractor) vs plain trafilatura.
 
 Body score as in the Zyte article-extraction benchmark: precision/recall of word 4-gram shingles of the
 output vs the expected body (lowercased, words = \\w+ tokens, shingles counted as a MULTISET so a body
@@ -87,7 +87,7 @@ def _summary(rows: list[dict], seconds: float) -> dict:
 def run(pages: list[dict]) -> dict:
     import trafilatura
 
-    from pipelines.extraction import EXTRACTOR_VERSION, extract
+    from pipelines.extract.extractor import EXTRACTOR_VERSION, extract
 
     rows: dict[str, list] = {"ours": [], "plain": [], "plain_meta": []}
     secs = Counter()
@@ -121,7 +121,7 @@ def run(pages: list[dict]) -> dict:
 
 def audit(pages: list[dict]) -> list[tuple[str, str, str]]:
     """Expected body paragraphs that a `default` drop_text rule would remove (false cuts)."""
-    from pipelines.profiles import get_profile
+    from pipelines.extract.profiles import get_profile
 
     cuts = []
     for page in pages:

@@ -18,7 +18,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from pipelines.registry import load_registry  # noqa: E402
+from pipelines.crawl.registry import load_registry  # noqa: E402
 
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "outlet-urls"
 

@@ -13,7 +13,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO), str(REPO / "tests")]
 
-from pipelines.topic import load_config, score  # noqa: E402
+from pipelines.extract.topic import load_config, score  # noqa: E402
 from topic_eval.dataset import SOURCES, load, metrics  # noqa: E402
 
 
@@ -28,7 +28,7 @@ def _keep(s, threshold: float, min_side: float) -> bool:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--terms", default=None, help="terms TOML (default pipelines/topic_terms.toml)")
+    ap.add_argument("--terms", default=None, help="terms TOML (default pipelines/extract/topic_terms.toml)")
     ap.add_argument("--threshold", type=float, default=None)
     ap.add_argument("--min-side", type=float, default=None)
     ap.add_argument("--all", action="store_true", help="list every item, not only the errors")

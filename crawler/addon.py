@@ -57,7 +57,7 @@ class CorpusAddon:
             if name.startswith("CORPUS_") and name in settings and settings.getpriority(name) < _ENV:
                 settings.set(name, env_value(settings[name], value), priority=_ENV)
         if settings.getbool("CORPUS_OUTLET_POLITENESS", True):
-            from pipelines.registry import load_registry
+            from pipelines.crawl.registry import load_registry
 
             slots = outlet_slots(load_registry(settings.get("CORPUS_REGISTRY") or None))
             slots.update(settings.getdict("DOWNLOAD_SLOTS"))

@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 
 from crawler import exitcodes
-from pipelines.crawlstate import parse_time
+from pipelines.crawl.state import parse_time
 
 ROUTE_KINDS = ("robots", "sitemap", "news-sitemap", "feed", "listing")
 COLUMNS = ("outlet", "kind", "url", "status", "entries", "articles", "newest")

@@ -34,7 +34,7 @@ def check_store(spec: str) -> None:
 
 def main(argv=None) -> int:
     from crawler.commands.common import UsageError
-    from pipelines.registry import RegistryError
+    from pipelines.crawl.registry import RegistryError
     from pipelines.store import StoreError
 
     args = build_parser().parse_args(argv)

@@ -14,15 +14,15 @@ from pathlib import Path
 
 from scrapy.exceptions import DropItem
 
-from pipelines import extraction
-from pipelines.corpus import Corpus
-from pipelines.crawlstate import parse_time
-from pipelines.duplicates import Deduplicator
-from pipelines.listing import LISTING_REASON, listing_verdict
-from pipelines.record import build_record
-from pipelines.registry import load_registry
+from pipelines.extract import extractor as extraction
+from pipelines.corpus.layout import Corpus
+from pipelines.crawl.state import parse_time
+from pipelines.dedup.deduplicator import Deduplicator
+from pipelines.extract.listing import LISTING_REASON, listing_verdict
+from pipelines.corpus.record import build_record
+from pipelines.crawl.registry import load_registry
 from pipelines.store import StoreError, open_store
-from pipelines.topic import load_config, score
+from pipelines.extract.topic import load_config, score
 
 logger = logging.getLogger(__name__)
 
@@ -34,7 +34,7 @@ class Extract:
     """Clean text and metadata of each page, or a drop with the reason.
 
     A listing page (home, section, tag, search page: teasers without running text, see
-    ``pipelines/listing.py``) is dropped as ``not an article (listing page)`` before extraction;
+    ``pipelines/extract/listing.py``) is dropped as ``not an article (listing page)`` before extraction;
     ``CORPUS_LISTING_FILTER = False`` turns that check off.
     """
 

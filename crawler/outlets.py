@@ -3,8 +3,8 @@ registry knows the URL as a listing or feed of its outlet rather than an article
 
 from __future__ import annotations
 
-from pipelines.registry import load_registry
-from pipelines.urls import registered_host
+from pipelines.crawl.registry import load_registry
+from pipelines.crawl.urls import registered_host
 
 
 def outlet_lookup(registry_path=None):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from pipelines.record import utc_now
+from pipelines.corpus.record import utc_now
 
 _CHARSET = re.compile(r"charset=[\"']?([\w.:-]+)", re.IGNORECASE)
 

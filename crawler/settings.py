@@ -24,10 +24,10 @@ CORPUS_REGISTRY = ""              # "" = the bundled registry
 CORPUS_SEEDS_DIR = ""             # "" = the repository's seeds/
 CORPUS_MIN_WORDS = 40
 CORPUS_TOPIC_FILTER = True        # drop off-topic pages (they are counted, not stored)
-CORPUS_LISTING_FILTER = True      # drop listing/tag/section pages (pipelines/listing.py)
-CORPUS_TOPIC_TERMS = ""           # "" = pipelines/topic_terms.toml
+CORPUS_LISTING_FILTER = True      # drop listing/tag/section pages (pipelines/extract/listing.py)
+CORPUS_TOPIC_TERMS = ""           # "" = pipelines/extract/topic_terms.toml
 CORPUS_STATE_FLUSH_SECONDS = 2.0  # crawl-state journal flush interval (resume after a kill)
-CORPUS_DEDUP = True               # near-duplicate clusters (pipelines/duplicates.py)
+CORPUS_DEDUP = True               # near-duplicate clusters (pipelines/dedup/deduplicator.py)
 CORPUS_OUTLET_POLITENESS = True   # per-outlet delay/concurrency from the registry
 CORPUS_PROGRESS = False           # live progress lines (the CLI turns it on)
 CORPUS_MAX_ERROR_RATE = 0.1       # a crawl with more page errors than this share exits 1

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.corpus import Corpus, compact_time, text_sha256
+from pipelines.corpus.layout import Corpus, compact_time, text_sha256
 
 SEEDS = Path("/work/main/seeds")
 if not SEEDS.is_dir():

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.corpus import Corpus
+from pipelines.corpus.layout import Corpus
 from pipelines.store import open_store
 
 FAST = ["-s", "DOWNLOAD_DELAY=0", "-s", "AUTOTHROTTLE_ENABLED=False", "-s", "CORPUS_OUTLET_POLITENESS=False"]
@@ -146,7 +146,7 @@ def test_resume_after_kill(replay, tmp_path):
 
     res = subprocess.run(args, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert res.returncode == 0, res.stderr
-    from pipelines.urls import canonicalize
+    from pipelines.crawl.urls import canonicalize
 
     again = {canonicalize(f"https://{h.host}{h.path}") for h in article_hits(replay)}
     assert not (again & finished), "finished work was fetched again"

@@ -1,6 +1,6 @@
 from datetime import datetime, timedelta, timezone
 
-from pipelines.crawlstate import CrawlState, RecheckPolicy, parse_time
+from pipelines.crawl.state import CrawlState, RecheckPolicy, parse_time
 from pipelines.store import open_store
 
 NOW = datetime(2025, 3, 1, tzinfo=timezone.utc)

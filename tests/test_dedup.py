@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from datasketch import LeanMinHash, MinHash
 
-from pipelines.canonical import choose_canonical, credited_outlet
+from pipelines.dedup.canonical import choose_canonical, credited_outlet
 from pipelines.dedup import (
     DedupConfig,
     NearDupIndex,

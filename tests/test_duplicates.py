@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.corpus import Corpus
+from pipelines.corpus.layout import Corpus
 from pipelines.dedup import DedupConfig
-from pipelines.duplicates import INDEX_KEY, Deduplicator
-from pipelines.record import text_sha256
-from pipelines.urls import doc_id
+from pipelines.dedup.deduplicator import INDEX_KEY, Deduplicator
+from pipelines.corpus.record import text_sha256
+from pipelines.crawl.urls import doc_id
 
 DOCS = Path(__file__).resolve().parent / "dedup_eval" / "docs"
 PRIORITY = {"scmp": 80, "yahoo-finance": 20, "asiaone": 25, "intellinews": 70, "russia-direct": 60}

@@ -1,4 +1,4 @@
-"""Tests of pipelines.extraction / charset / profiles with small inline pages, plus a fundus-pages floor."""
+"""Tests of pipelines.extract.extractor / charset / profiles with small inline pages, plus a fundus-pages floor."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.charset import decode_html
-from pipelines.extraction import EXTRACTOR_VERSION, Document, clean_paragraphs, extract, try_extract
-from pipelines.profiles import get_profile, load_profiles, profile_for_url
+from pipelines.extract.charset import decode_html
+from pipelines.extract.extractor import EXTRACTOR_VERSION, Document, clean_paragraphs, extract, try_extract
+from pipelines.extract.profiles import get_profile, load_profiles, profile_for_url
 
 ROOT = Path(__file__).resolve().parents[1]
 

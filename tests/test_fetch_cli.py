@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.corpus import Corpus
-from pipelines.seeds import read_index
+from pipelines.corpus.layout import Corpus
+from pipelines.corpus.seeds import read_index
 from pipelines.store import open_store
-from pipelines.urls import doc_id
+from pipelines.crawl.urls import doc_id
 
 REPO = Path(__file__).resolve().parent.parent
 SEEDS = read_index(REPO / "seeds" / "INDEX.md")

@@ -1,5 +1,5 @@
 """A listing or tag page is not an article: by its address (the registry) and by its content
-(pipelines/listing.py), checked on the replay web's pages and on ~970 real article pages."""
+(pipelines/extract/listing.py), checked on the replay web's pages and on ~970 real article pages."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from crawler.replay.server import DEFAULT_ROOT, ReplayServer
-from pipelines.listing import LISTING_REASON, listing_verdict
+from pipelines.extract.listing import LISTING_REASON, listing_verdict
 
 REPO = Path(__file__).resolve().parent.parent
 DATA = REPO.parent / "shared" / "data"  # real pages; never copied into the repository

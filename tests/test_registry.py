@@ -8,9 +8,9 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from pipelines.profiles import load_profiles
-from pipelines.registry import CHECK_VALUES, RegistryError, load_registry, site_outlet
-from pipelines.urls import canonicalize
+from pipelines.extract.profiles import load_profiles
+from pipelines.crawl.registry import CHECK_VALUES, RegistryError, load_registry, site_outlet
+from pipelines.crawl.urls import canonicalize
 
 REGISTRY = load_registry()
 REPO = Path(__file__).resolve().parent.parent
@@ -211,7 +211,7 @@ LISTINGS = [
 ]
 # Of LISTINGS, those a reader recognises only from the page: section pages with the shape of a short
 # article address that are not entry points of the registry; the content-based check
-# (pipelines/listing.py) drops them when fetched.
+# (pipelines/extract/listing.py) drops them when fetched.
 SECTION_PAGES = {"https://www.scmp.com/week-asia", "https://www.scmp.com/news/asia/southeast-asia",
                  "https://www.asiaone.com/asia", "https://e.vnexpress.net/news/news",
                  "https://www.thestar.com.my/news/nation", "https://www.malaymail.com/news/malaysia",

@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from pipelines.seeds import read_index
+from pipelines.corpus.seeds import read_index
 
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"
 

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from pipelines.topic import TopicConfig, load_config, score
+from pipelines.extract.topic import TopicConfig, load_config, score
 from topic_eval.dataset import FUNDUS, load, metrics
 
 ASEAN_P = "Vietnam and Indonesia discussed trade in Hanoi with officials from Malaysia."

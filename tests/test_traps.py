@@ -7,7 +7,7 @@ from collections import Counter, deque
 
 import pytest
 
-from pipelines.traps import HELD, TrapDetector, url_family, url_shape
+from pipelines.crawl.traps import HELD, TrapDetector, url_family, url_shape
 
 SITE = "https://x.org"
 
@@ -225,7 +225,7 @@ def trap_site():
 def test_site_crawl_stops_in_every_trap_and_stores_every_article(trap_site, corpus_cmd, tmp_path):
     from trapsite import DATE_ARTICLES, NEWS_IDS, STORY_PAGES
 
-    from pipelines.corpus import Corpus
+    from pipelines.corpus.layout import Corpus
     from pipelines.store import open_store
 
     store = tmp_path / "store"

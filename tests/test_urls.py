@@ -1,4 +1,4 @@
-from pipelines.urls import canonicalize, doc_id, registered_host
+from pipelines.crawl.urls import canonicalize, doc_id, registered_host
 
 
 def test_scheme_www_tracking_and_fragment_fold_to_one_id():
@@ -32,8 +32,8 @@ def test_registered_host():
 
 
 def test_same_site_and_the_url_a_record_is_keyed_on():
-    from pipelines.record import canonical_for
-    from pipelines.urls import same_site
+    from pipelines.corpus.record import canonical_for
+    from pipelines.crawl.urls import same_site
 
     assert same_site("https://m.example.com/a", "https://www.example.com/b")
     assert same_site("https://ca.finance.yahoo.com/x", "https://finance.yahoo.com/x")

@@ -16,7 +16,7 @@ import os
 import sys
 
 from crawler import exitcodes
-from crawler.commands.common import UsageError, settings_from
+from crawler.commands.common import UsageError, add_network, settings_from
 
 EPILOG = f"""\
 what it probes, per outlet: robots.txt (status, Sitemap lines); every sitemap and news sitemap of the
@@ -49,15 +49,7 @@ def register(sub) -> None:
                         help="sample articles fetched and extracted per outlet, newest first (default: 3)")
     parser.add_argument("--json", action="store_true", help="print the results as JSON instead of a table")
     # no --store: a check needs no store (and `corpus` checks the store of any command that has one)
-    parser.add_argument("--allow-private", action="store_true",
-                        help="allow loopback, private and link-local targets")
-    parser.add_argument("--replay", default=os.environ.get("CORPUS_REPLAY_URL", ""), metavar="URL",
-                        help="answer requests from a replay web at URL (http://127.0.0.1:PORT)")
-    parser.add_argument("--timeout", type=float, metavar="SECONDS",
-                        help="download timeout per request (default: 30)")
-    parser.add_argument("-s", "--set", action="append", metavar="NAME=VALUE",
-                        help="a setting (Scrapy's or CORPUS_*), like the environment variable of that name")
-    parser.add_argument("-v", "--verbose", action="count", default=0, help="Scrapy log (-v INFO, -vv DEBUG)")
+    add_network(parser)
     parser.set_defaults(func=run)
 
 
@@ -65,7 +57,7 @@ def run(args) -> int:
     from crawler import checkreport
     from crawler.runner import run_spider
     from crawler.spiders.check import CheckSpider
-    from pipelines.registry import load_registry, site_outlet
+    from pipelines.crawl.registry import load_registry, site_outlet
 
     registry = load_registry(args.registry or None)  # RegistryError: a clear message, exit 2
     for name in args.outlets:

@@ -20,16 +20,20 @@ def add_store(parser: argparse.ArgumentParser, *, env: bool = True) -> None:
 
 
 def add_common(parser: argparse.ArgumentParser, *, store_from_env: bool = True) -> None:
-    """Options of every command that runs a spider."""
+    """Options of every command that runs a spider into a store."""
     add_store(parser, env=store_from_env)
+    parser.add_argument("--report", metavar="FILE", help="also write the run report (JSON) to FILE")
+    add_network(parser)
+
+
+def add_network(parser: argparse.ArgumentParser) -> None:
+    """Options of every command that runs a spider: what it may reach, how, and how it says it."""
     parser.add_argument("--allow-private", action="store_true",
                         help="allow loopback, private and link-local targets")
     parser.add_argument("--replay", default=os.environ.get("CORPUS_REPLAY_URL", ""), metavar="URL",
                         help="answer requests from a replay web at URL (http://127.0.0.1:PORT)")
     parser.add_argument("--timeout", type=float, metavar="SECONDS",
                         help="download timeout per request (default: 30)")
-    parser.add_argument("--report", metavar="FILE",
-                        help="also write the run report (JSON) to FILE")
     parser.add_argument("-s", "--set", action="append", metavar="NAME=VALUE",
                         help="a setting (Scrapy's or CORPUS_*), like the environment variable of that name")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="Scrapy log (-v INFO, -vv DEBUG)")

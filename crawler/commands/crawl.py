@@ -61,8 +61,8 @@ def report_crawl(crawler, store: str) -> None:
 
 
 def run(args) -> int:
-    from pipelines.crawlstate import parse_time
-    from pipelines.registry import load_registry, site_outlet
+    from pipelines.crawl.state import parse_time
+    from pipelines.crawl.registry import load_registry, site_outlet
 
     registry = load_registry(args.registry or None)  # RegistryError: a clear message, exit 2
     for name in args.outlets:

@@ -16,9 +16,9 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from pipelines.corpus import Corpus
-    from pipelines.duplicates import Deduplicator
-    from pipelines.registry import load_registry
+    from pipelines.corpus.layout import Corpus
+    from pipelines.dedup.deduplicator import Deduplicator
+    from pipelines.crawl.registry import load_registry
     from pipelines.store import open_store
 
     if not args.rebuild:

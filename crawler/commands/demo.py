@@ -28,8 +28,8 @@ def register(sub) -> None:
 
 def run(args) -> int:
     from crawler.replay.server import ReplayServer
-    from pipelines.corpus import Corpus
-    from pipelines.registry import load_registry
+    from pipelines.corpus.layout import Corpus
+    from pipelines.crawl.registry import load_registry
     from pipelines.store import open_store
 
     corpus = Corpus(open_store(args.store))

@@ -53,7 +53,7 @@ def read_urls(args, stdin=None) -> list[str]:
 def distinct(urls: list[str]) -> tuple[list[str], dict[str, str]]:
     """(the first spelling of each distinct page, every spelling -> that first spelling):
     one page given twice (with and without tracking parameters, ``www.``...) is one outcome."""
-    from pipelines.urls import canonicalize, url_problem
+    from pipelines.crawl.urls import canonicalize, url_problem
 
     first: dict[str, str] = {}
     alias: dict[str, str] = {}
@@ -103,9 +103,9 @@ def run(args) -> int:
     from crawler.outlets import outlet_lookup
     from crawler.runner import run_spider
     from crawler.spiders.fetch import FetchSpider
-    from pipelines.corpus import Corpus
+    from pipelines.corpus.layout import Corpus
     from pipelines.store import open_store
-    from pipelines.urls import url_problem
+    from pipelines.crawl.urls import url_problem
 
     given = read_urls(args)
     pages, alias = distinct(given)

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import NamedTuple
 from urllib.parse import unquote, urlsplit
 
-from pipelines.urls import TRACKING_PARAMS
+from pipelines.crawl.urls import TRACKING_PARAMS
 
 __all__ = ["DEFAULT_ROOT", "Hit", "ReplayServer", "Resolved", "content_type_for", "main"]
 

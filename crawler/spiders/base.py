@@ -20,8 +20,8 @@ from scrapy.spidermiddlewares.httperror import HttpError
 from crawler.middlewares.private_guard import PrivateAddressRefused
 from crawler.middlewares.robots import RobotsUnavailable
 from crawler.page import page_from_response
-from pipelines.crawlstate import CrawlState
-from pipelines.urls import canonicalize
+from pipelines.crawl.state import CrawlState
+from pipelines.crawl.urls import canonicalize
 from pipelines.store import StoreError, open_store
 
 

@@ -20,24 +20,17 @@ from scrapy import signals
 from scrapy.exceptions import DontCloseSpider
 from scrapy.spidermiddlewares.httperror import HttpError
 
+from crawler.spiders import split_list
 from crawler.checkreport import OutletCheck, Sample, newest, pick_samples
 from crawler.discovery import page_links, parse_feed, parse_sitemap, robots_sitemaps
 from crawler.page import page_from_response
 from crawler.spiders.base import failure_reason
-from pipelines.registry import load_registry, site_outlet
-from pipelines.urls import canonicalize
+from pipelines.crawl.registry import load_registry, site_outlet
+from pipelines.crawl.urls import canonicalize
 
 MAX_SUB_SITEMAPS = 3   # sub-sitemaps followed per sitemap index (the newest by lastmod)
 MAX_INDEX_DEPTH = 2    # an index listed in an index is followed; deeper ones are not
 HTML_TYPES = {"text/html", "application/xhtml+xml", "text/plain", None, ""}
-
-
-def _split(value) -> list[str]:
-    if not value:
-        return []
-    if isinstance(value, str):
-        return [v.strip() for v in value.split(",") if v.strip()]
-    return list(value)
 
 
 class CheckSpider(scrapy.Spider):
@@ -56,7 +49,7 @@ class CheckSpider(scrapy.Spider):
             self.selected = [site_outlet(site)]
             self.registry.outlets[self.selected[0].name] = self.selected[0]
         else:
-            names = _split(outlets)
+            names = split_list(outlets)
             self.selected = [self.registry.get(n) for n in names] if names else list(self.registry)
         self.samples_wanted = max(int(samples), 0)
         self.checks = {o.name: OutletCheck(o.name) for o in self.selected}
@@ -68,7 +61,7 @@ class CheckSpider(scrapy.Spider):
 
     @classmethod
     def from_crawler(cls, crawler, *args, **kwargs):
-        from pipelines.topic import load_config
+        from pipelines.extract.topic import load_config
 
         spider = super().from_crawler(crawler, *args, **kwargs)
         spider.min_words = crawler.settings.getint("CORPUS_MIN_WORDS", 40)
@@ -203,8 +196,8 @@ class CheckSpider(scrapy.Spider):
             raise DontCloseSpider
 
     def parse_sample(self, response):
-        from pipelines.extraction import count_words, try_extract
-        from pipelines.topic import score
+        from pipelines.extract.extractor import count_words, try_extract
+        from pipelines.extract.topic import score
 
         sample = response.meta["sample"]
         sample.status = response.status

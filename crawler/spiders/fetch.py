@@ -7,7 +7,7 @@ feeds or sitemaps (``Outlet.is_listing``) is not requested: it ends as
 ``skipped: not an article (listing page)``.  Any other URL is fetched, also
 an owned one of a shape the outlet's article patterns do not know (a person
 asked for it); the extraction stage still drops a page whose content is a
-listing (``pipelines/listing.py``).
+listing (``pipelines/extract/listing.py``).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import scrapy
 
 from crawler.outlets import listing_lookup
 from crawler.spiders.base import CorpusSpider
-from pipelines.listing import LISTING_REASON
+from pipelines.extract.listing import LISTING_REASON
 
 LISTING_SKIP = f"skipped: {LISTING_REASON}"
 

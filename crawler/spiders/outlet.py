@@ -16,20 +16,13 @@ from urllib.parse import urlsplit
 
 import scrapy
 
+from crawler.spiders import split_list
 from crawler.discovery import page_links, parse_feed, parse_sitemap, robots_sitemaps
 from crawler.spiders.base import CorpusSpider, failure_reason
-from pipelines.crawlstate import parse_time
-from pipelines.registry import load_registry, site_outlet
-from pipelines.traps import HELD, TrapDetector
-from pipelines.urls import canonicalize
-
-
-def _split(value) -> list[str]:
-    if not value:
-        return []
-    if isinstance(value, str):
-        return [v.strip() for v in value.split(",") if v.strip()]
-    return list(value)
+from pipelines.crawl.state import parse_time
+from pipelines.crawl.registry import load_registry, site_outlet
+from pipelines.crawl.traps import HELD, TrapDetector
+from pipelines.crawl.urls import canonicalize
 
 
 class OutletSpider(CorpusSpider):
@@ -43,7 +36,7 @@ class OutletSpider(CorpusSpider):
             self.selected = [site_outlet(site)]
             self.registry.outlets[self.selected[0].name] = self.selected[0]
         else:
-            names = _split(outlets)
+            names = split_list(outlets)
             self.selected = [self.registry.get(n) for n in names] if names else list(self.registry)
         self.since = parse_time(since) if since else None
         if since and self.since is None:
@@ -56,7 +49,7 @@ class OutletSpider(CorpusSpider):
         self.scheduled: dict[str, int] = {}
         self.listing_pages: dict[str, int] = {}
         self.discovery_failures: dict[str, list[tuple[str, str]]] = {}  # outlet -> [(route, why)]
-        # crawl traps (pipelines/traps.py): followed links are asked first, page outcomes fed back
+        # crawl traps (pipelines/crawl/traps.py): followed links are asked first, page outcomes fed back
         self.traps = TrapDetector(on_trap=self._trap_declared, on_refused=self._trap_refused)
         self.trap_held: dict[str, tuple[str, str]] = {}  # URL held by the detector -> (kind, outlet)
 
@@ -230,7 +223,7 @@ class OutletSpider(CorpusSpider):
         yield scrapy.Request(url, callback=self.parse_page if follow else self.parse_article,
                              errback=self.on_error, headers=headers, meta=meta)
 
-    # -- crawl traps (pipelines/traps.py) ------------------------------------------------
+    # -- crawl traps (pipelines/crawl/traps.py) ------------------------------------------------
     @classmethod
     def from_crawler(cls, crawler, *args, **kwargs):
         spider = super().from_crawler(crawler, *args, **kwargs)

@@ -20,9 +20,9 @@ API::
     Match(doc_id, jaccard, containment, exact)
     cluster(items, cfg) -> list[list[str]]               # union-find over verified pairs, singletons included
 """
-from .cluster import cluster, clusters_of
-from .index import FORMAT_VERSION, Match, NearDupIndex, ParamsMismatch
-from .shingles import DedupConfig, normalize_words, overlap, shingle_hashes, signature_matrix, signatures
+from pipelines.dedup.cluster import cluster, clusters_of
+from pipelines.dedup.index import FORMAT_VERSION, Match, NearDupIndex, ParamsMismatch
+from pipelines.dedup.shingles import DedupConfig, normalize_words, overlap, shingle_hashes, signature_matrix, signatures
 
 __all__ = [
     "DedupConfig",

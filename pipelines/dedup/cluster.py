@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from .index import NearDupIndex
-from .shingles import DedupConfig
+from pipelines.dedup.index import NearDupIndex
+from pipelines.dedup.shingles import DedupConfig
 
 
 class _UnionFind:

@@ -14,7 +14,7 @@ import numpy as np
 import xxhash
 from datasketch import MinHashLSH
 
-from .shingles import (
+from pipelines.dedup.shingles import (
     SCHEME,
     DedupConfig,
     normalize_words,

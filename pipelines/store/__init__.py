@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import os
 
-from .base import BlobStore, StoreError, guess_content_type
-from .local import LocalStore
-from .s3 import S3Config, S3Store
+from pipelines.store.base import BlobStore, StoreError, guess_content_type
+from pipelines.store.local import LocalStore
+from pipelines.store.s3 import S3Config, S3Store
 
 __all__ = ["BlobStore", "LocalStore", "S3Config", "S3Store", "StoreError", "guess_content_type", "open_store"]
 

@@ -6,7 +6,7 @@ import tempfile
 from pathlib import Path
 from typing import Iterator
 
-from .base import BlobStore, StoreError, check_key
+from pipelines.store.base import BlobStore, StoreError, check_key
 
 TMP_PREFIX = ".~tmp-"
 

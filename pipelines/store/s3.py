@@ -9,7 +9,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any, Iterator
 
-from .base import BlobStore, StoreError, check_key, guess_content_type
+from pipelines.store.base import BlobStore, StoreError, check_key, guess_content_type
 
 # botocore's DEBUG log prints request headers, Authorization (the access key id) included:
 # keep the AWS libraries at WARNING whatever the application's log level.

@@ -6,7 +6,7 @@
 - ``seeds``: ``seeds/`` of the project (raw page text, boilerplate kept; title from ``seeds/INDEX.md``);
 - ``handwritten``: ``tests/topic_eval/handwritten/`` (title line, blank line, body);
 - ``fundus``: ``../shared/data/fundus-pages/`` (title + body of ``manifest.jsonl``; never copied here);
-- ``replay``: ``crawler/replay/web/`` (article pages, HTML extracted with ``pipelines.extraction``).
+- ``replay``: ``crawler/replay/web/`` (article pages, HTML extracted with ``pipelines.extract.extractor``).
 
 Items whose source folder is absent are skipped.
 """
@@ -42,7 +42,7 @@ def read_labels() -> list[dict]:
 
 
 def _seed_titles() -> dict[str, str]:
-    from pipelines.seeds import read_index
+    from pipelines.corpus.seeds import read_index
 
     return {r["file"]: r["title"].split(" (from")[0] for r in read_index(REPO / "seeds" / "INDEX.md")}
 
@@ -64,7 +64,7 @@ def _replay(file: str) -> tuple[str | None, str] | None:
     path = REPLAY / file
     if not path.exists():
         return None
-    from pipelines.extraction import extract
+    from pipelines.extract.extractor import extract
 
     url = "https://" + (file[: -len("index.html")] if file.endswith("/index.html") else file)
     doc = extract(path.read_bytes(), url)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 from datetime import datetime, timezone
 
-from .urls import canonicalize, doc_id, registered_host, same_site
+from pipelines.crawl.urls import canonicalize, doc_id, registered_host, same_site
 
 __all__ = ["build_record", "canonical_for", "text_sha256", "utc_now", "VOLATILE_FIELDS"]
 

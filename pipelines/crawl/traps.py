@@ -50,7 +50,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 from urllib.parse import parse_qsl, urlsplit
 
-from .urls import canonicalize
+from pipelines.crawl.urls import canonicalize
 
 __all__ = ["HELD", "SESSION_PARAMS", "Trap", "TrapDetector", "url_family", "url_shape"]
 

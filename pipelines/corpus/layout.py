@@ -16,8 +16,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterator
 
-from .record import VOLATILE_FIELDS, text_sha256
-from .store import BlobStore
+from pipelines.corpus.record import VOLATILE_FIELDS, text_sha256
+from pipelines.store import BlobStore
 
 DOCS, TEXTS, HISTORY, RUNS = "corpus/docs/", "corpus/text/", "corpus/history/", "corpus/runs/"
 INDEX_KEY = "corpus/INDEX.md"

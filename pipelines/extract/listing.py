@@ -32,7 +32,7 @@ from urllib.parse import urljoin, urlsplit
 import lxml.etree
 import lxml.html
 
-from .urls import host_of, site_of
+from pipelines.crawl.urls import host_of, site_of
 
 __all__ = ["ListingVerdict", "listing_verdict", "is_listing_page", "ARTICLE_TYPES", "LISTING_TYPES",
            "LISTING_REASON"]

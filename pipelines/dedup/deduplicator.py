@@ -24,8 +24,8 @@ from typing import Callable
 
 import numpy as np
 
-from .canonical import choose_canonical, credited_outlet
-from .dedup import DedupConfig, NearDupIndex, ParamsMismatch, cluster, shingle_hashes
+from pipelines.dedup.canonical import choose_canonical, credited_outlet
+from pipelines.dedup import DedupConfig, NearDupIndex, ParamsMismatch, cluster, shingle_hashes
 
 __all__ = ["Deduplicator", "INDEX_KEY", "COVERED"]
 

@@ -23,12 +23,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from .urls import canonicalize, registered_host, url_problem
+from pipelines.crawl.urls import canonicalize, registered_host, url_problem
 
 __all__ = ["Outlet", "Registry", "RegistryError", "load_registry", "DEFAULT_REGISTRY", "DEFAULT_EXCLUDE",
            "CHECK_VALUES", "site_outlet"]
 
-DEFAULT_REGISTRY = Path(__file__).resolve().parent.parent / "crawler" / "outlets.toml"
+DEFAULT_REGISTRY = Path(__file__).resolve().parents[2] / "crawler" / "outlets.toml"
 _NAME = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 
 # Listing, feed and navigation shapes that are never articles, for every outlet (matched with

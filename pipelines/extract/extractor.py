@@ -21,10 +21,10 @@ from urllib.parse import urljoin
 from trafilatura.metadata import extract_author
 from trafilatura.utils import load_html
 
-from .canonical import credited_outlet
+from pipelines.dedup.canonical import credited_outlet
 
-from .charset import decode_html
-from .profiles import Profile, get_profile, profile_for_url
+from pipelines.extract.charset import decode_html
+from pipelines.extract.profiles import Profile, get_profile, profile_for_url
 
 __all__ = ["Document", "ExtractionResult", "ExtractConfig", "try_extract", "extract",
            "EXTRACTOR_NAME", "EXTRACTOR_VERSION"]

@@ -5,7 +5,7 @@ state; Russia, its leaders or institutions), hits in the title count more than h
 the two sides meet in the same paragraphs (a news round-up with a Russia item and a Thailand item
 is not ASEAN–Russia coverage). Side strengths saturate (``1 - exp(-hits / side_scale)``) and body
 hits are normalised by length, so a long article naming Russia once in passing stays below the bar.
-Terms and weights live in ``pipelines/topic_terms.toml``.
+Terms and weights live in ``pipelines/extract/topic_terms.toml``.
 """
 
 from __future__ import annotations
@@ -146,7 +146,7 @@ _DEFAULT: TopicConfig | None = None
 
 
 def load_config(path: str | Path | None = None, overrides: dict | None = None) -> TopicConfig:
-    """Config from ``path`` (default ``pipelines/topic_terms.toml``) with flat ``overrides``.
+    """Config from ``path`` (default ``pipelines/extract/topic_terms.toml``) with flat ``overrides``.
 
     ``asean_terms``/``russia_terms`` overrides are merged into the file's terms (weight 0 drops one);
     other keys replace the setting.

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
 
-from .urls import canonicalize
+from pipelines.crawl.urls import canonicalize
 
 __all__ = ["CrawlState", "RecheckPolicy", "parse_time"]
 
