@@ -19,7 +19,7 @@ from pipelines.corpus.layout import Corpus
 from pipelines.crawl.state import parse_time
 from pipelines.dedup.deduplicator import Deduplicator
 from pipelines.extract.listing import LISTING_REASON, listing_verdict
-from pipelines.corpus.record import build_record
+from pipelines.corpus.ingest import ingest
 from pipelines.crawl.registry import load_registry
 from pipelines.store import StoreError, open_store
 from pipelines.extract.topic import load_config, score
@@ -178,17 +178,14 @@ class Store:
             return item
 
     def _store(self, item):
-        page, document = item["page"], item["document"]
-        record = build_record(page, document, extractor=self.extractor, extra=item.get("extra"))
-        records = self.dedup.resolve(record) if self.dedup else [record]
-        outcome = self.corpus.put(record)
-        for other in records[1:]:  # other members of its cluster whose links changed
-            self.crawler.stats.inc_value(f"corpus/dedup/relinked/{self.corpus.put(other)}")
-        self.crawler.stats.inc_value(f"corpus/store/{outcome}")
-        if record.get("duplicate_of") and outcome != "unchanged":
-            outcome = f"duplicate of {record['duplicate_of']}"
-        item["record"] = record
-        item["outcome"] = outcome
+        # build, deduplicate, store: pipelines/corpus/ingest.py (shared with corpus reextract)
+        done = ingest(self.corpus, self.dedup, item["page"], item["document"], extractor=self.extractor,
+                      extra=item.get("extra"))
+        for relinked in done.relinked:  # other members of its cluster whose links changed
+            self.crawler.stats.inc_value(f"corpus/dedup/relinked/{relinked}")
+        self.crawler.stats.inc_value(f"corpus/store/{done.outcome}")
+        item["record"] = done.record
+        item["outcome"] = done.display
         return item
 
     def close_spider(self):

@@ -33,6 +33,9 @@ CORPUS_PROGRESS = False           # live progress lines (the CLI turns it on)
 CORPUS_MAX_ERROR_RATE = 0.1       # a crawl with more page errors than this share exits 1
 CORPUS_REPORT_FILE = ""           # also write the run report here
 CORPUS_LOG_LEVEL = ""             # "" = LOG_LEVEL
+CORPUS_WARC = True                # keep every fetched page as WARC under corpus/raw/ (pipelines/archive/)
+CORPUS_WARC_MAX_BYTES = 100 * 1024 * 1024  # a WARC file is closed and published past this size
+CORPUS_WARC_SPOOL = ""            # "" = <store>/.warc-spool (local), $XDG_STATE_HOME/asean-russia-corpus/warc-spool/ (S3)
 
 # --- politeness -------------------------------------------------------------
 USER_AGENT = "asean-russia-corpus/0.1 (+https://github.com/asean-russia-corpus/crawler)"  # derived by the add-on
@@ -68,13 +71,18 @@ DOWNLOADER_MIDDLEWARES = {
     "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
     "crawler.middlewares.robots.RobotsTxt": 100,
     "crawler.middlewares.retry_after.RetryAfterMiddleware": 540,
+    "crawler.middlewares.raw_capture.RawCapture": 595,  # sees the body before HttpCompression (590)
     "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
 }
 EXTENSIONS = {
     "crawler.progress.Progress": 500,
     "crawler.runreport.RunReport": 900,
 }
+SPIDER_MIDDLEWARES = {
+    "crawler.middlewares.raw_capture.AttachCapture": 950,  # the raw response into each page item
+}
 ITEM_PIPELINES = {
+    "crawler.archive_pipeline.Archive": 50,  # the raw archive first: it keeps every fetched page
     "crawler.item_pipelines.Extract": 100,
     "crawler.item_pipelines.Focus": 200,
     "crawler.item_pipelines.Store": 900,

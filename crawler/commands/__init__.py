@@ -3,6 +3,6 @@
 ``crawler.cli`` imports these; none of them imports ``crawler.cli``.
 """
 
-from crawler.commands import check, crawl, dedup, demo, fetch
+from crawler.commands import check, crawl, dedup, demo, fetch, import_warc, reextract
 
-COMMANDS = (fetch, crawl, check, dedup, demo)
+COMMANDS = (fetch, crawl, check, dedup, demo, reextract, import_warc)

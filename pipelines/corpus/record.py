@@ -15,9 +15,11 @@ from pipelines.crawl.urls import canonicalize, doc_id, registered_host, same_sit
 
 __all__ = ["build_record", "canonical_for", "text_sha256", "utc_now", "VOLATILE_FIELDS"]
 
-# Fields that change on every fetch without the article changing.
+# Fields that change on every fetch without the article changing ("warc": where this fetch's raw
+# response is archived, pipelines/archive/; an unchanged record keeps the location of its first fetch).
 VOLATILE_FIELDS = frozenset(
-    {"fetched_at", "http_status", "etag", "last_modified", "requested_url", "run_id"}
+    {"fetched_at", "http_status", "etag", "last_modified", "requested_url", "run_id", "warc",
+     "url"}  # "url": the address form of this fetch (www., http, tracking); the id is the canonical URL's
 )
 
 

@@ -1,0 +1,98 @@
+"""``corpus reextract``: rebuild records and texts from the raw archive (WARC) with the current
+extractor, topic scorer and near-duplicate index, offline (``pipelines/archive/reextract.py``)."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+
+from crawler import exitcodes
+from crawler.commands.common import UsageError, add_store, scrapy_overrides
+
+
+def register(sub) -> None:
+    parser = sub.add_parser("reextract", help="rebuild records and texts from the raw archive (WARC), offline")
+    parser.add_argument("--outlet", metavar="NAME", help="only pages of this outlet")
+    parser.add_argument("--since", metavar="DATE", help="only pages fetched at or after DATE (ISO 8601)")
+    parser.add_argument("--run", metavar="RUN", help="only the WARC files of this run (its id, or import-...)")
+    add_rebuild_options(parser)
+    parser.set_defaults(func=run)
+
+
+def add_rebuild_options(parser) -> None:
+    """Options shared with ``corpus import-warc``."""
+    parser.add_argument("--workers", type=int, metavar="N",
+                        help=f"extraction processes (default: the number of cores, {os.cpu_count()})")
+    parser.add_argument("--registry", metavar="FILE", help="outlet registry (outlets, priorities)")
+    parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    parser.add_argument("--examples", type=int, default=3, metavar="N", help="examples per kind of change (default 3)")
+    parser.add_argument("-s", "--set", action="append", metavar="NAME=VALUE",
+                        help="a CORPUS_* setting (CORPUS_MIN_WORDS, CORPUS_TOPIC_TERMS, ...), like its environment variable")
+    add_store(parser)
+
+
+def rebuild_arguments(args) -> dict:
+    """``reextract`` keyword arguments from the options and the CORPUS_* settings (settings.py,
+    environment, ``-s``), as a crawl would read them."""
+    from crawler.addon import CorpusAddon
+    from crawler.runner import project_settings
+    from pipelines.archive.rebuild import RebuildConfig
+    from pipelines.crawl.registry import load_registry
+
+    if args.workers is not None and args.workers < 1:
+        raise UsageError("--workers must be at least 1")
+    settings = project_settings(scrapy_overrides(args.set))
+    if args.registry:
+        settings.set("CORPUS_REGISTRY", args.registry, priority="cmdline")
+    CorpusAddon().update_settings(settings)
+    config = RebuildConfig(min_words=settings.getint("CORPUS_MIN_WORDS", 40),
+                           listing_filter=settings.getbool("CORPUS_LISTING_FILTER", True),
+                           topic_terms=settings.get("CORPUS_TOPIC_TERMS") or None,
+                           max_body=settings.getint("DOWNLOAD_MAXSIZE", 16 * 1024 * 1024))
+    return {"config": config, "workers": args.workers, "dedup": settings.getbool("CORPUS_DEDUP", True),
+            "registry": load_registry(settings.get("CORPUS_REGISTRY") or None), "examples": args.examples,
+            "progress": _progress() if sys.stderr.isatty() else None}
+
+
+def _progress():
+    last = [0.0]
+
+    def show(done: int, total: int) -> None:
+        now = time.monotonic()
+        if now - last[0] >= 2 or done == total:
+            last[0] = now
+            print(f"\rreextract: {done}/{total} pages", end="\n" if done == total else "", file=sys.stderr, flush=True)
+
+    return show
+
+
+def print_report(report, args, **head) -> int:
+    if args.json:
+        print(json.dumps({**head, **report.to_dict()}, indent=2, ensure_ascii=False, default=str))
+    else:
+        print(report.table())
+    if report.errors:
+        print(f"corpus: exit {exitcodes.PAGE_ERRORS} ({exitcodes.NAMES[exitcodes.PAGE_ERRORS]}): "
+              f"{len(report.errors)} archived page(s) could not be rebuilt", file=sys.stderr)
+        return exitcodes.PAGE_ERRORS
+    return exitcodes.OK
+
+
+def run(args) -> int:
+    from pipelines.archive.reextract import reextract
+    from pipelines.crawl.state import parse_time
+    from pipelines.store import open_store
+
+    if args.since and parse_time(args.since) is None:
+        raise UsageError(f"--since: not a date: {args.since!r}")
+    kwargs = rebuild_arguments(args)
+    if args.outlet and args.outlet not in kwargs["registry"].outlets:
+        print(f"corpus: note: {args.outlet!r} is not a registry outlet; matching it as a host name", file=sys.stderr)
+    store = open_store(args.store)
+    report = reextract(store, outlet=args.outlet, since=args.since, run=args.run, **kwargs)
+    if report.warc_files == 0:
+        print("corpus: no WARC files under corpus/raw/" + (f" for run {args.run}" if args.run else "")
+              + ": nothing to rebuild", file=sys.stderr)
+    return print_report(report, args, store=store.describe())

@@ -1,0 +1,170 @@
+"""Read pages back from WARC files: ours, ``wget --warc-file`` ones, Common Crawl segments.
+
+``index_warc`` walks a file and lists its HTTP responses (where each is, its URL, date, status,
+content type, our ``WARC-Corpus-*`` facts) without keeping any body; what is not a page is
+counted with its reason.  ``read_page`` reads one response back by its location and turns it
+into the *page* dict ``pipelines/corpus/record.py`` builds a record from (body decoded from
+chunked transfer coding and gzip/deflate/br content coding, as a browser would).
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from typing import BinaryIO, Iterator
+
+from warcio.archiveiterator import ArchiveIterator
+from warcio.exceptions import ArchiveLoadFailed
+
+from pipelines.archive.records import CORPUS_HEADERS, iso_from_warc_date
+
+__all__ = ["Capture", "WarcIndex", "index_warc", "read_record", "read_page", "page_from_record",
+           "HTML_TYPES", "NotAWarc"]
+
+_CHARSET = re.compile(r"charset=[\"']?([\w.:-]+)", re.IGNORECASE)
+# what the crawl's Extract stage takes as an article page (crawler/item_pipelines.py HTML_TYPES)
+HTML_TYPES = frozenset({"text/html", "application/xhtml+xml", "text/plain", None, ""})
+MAX_BODY = 16 * 1024 * 1024  # DOWNLOAD_MAXSIZE of the crawl
+
+
+class NotAWarc(ValueError):
+    """The file is not a WARC file warcio can read."""
+
+
+@dataclass
+class Capture:
+    """One HTTP response in a WARC file, without its body."""
+
+    file: str            # store key (or path) of the WARC file
+    offset: int
+    length: int
+    url: str
+    date: str | None     # ISO 8601, UTC (the record's fetched_at)
+    status: int | None
+    content_type: str | None
+    outlet: str | None = None
+    requested_url: str | None = None
+    replayed: bool = False
+    keep_off_topic: bool = False
+    record_id: str | None = None
+
+    def location(self) -> dict:
+        return {"file": self.file, "offset": self.offset, "length": self.length}
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class WarcIndex:
+    captures: list[Capture] = field(default_factory=list)
+    skipped: Counter = field(default_factory=Counter)  # reason -> records not taken as pages
+    records: int = 0
+
+
+def _content_type(http) -> tuple[str | None, str | None]:
+    full = (http.get_header("Content-Type") or "") if http else ""
+    declared = _CHARSET.search(full)
+    return full.split(";")[0].strip().lower() or None, declared.group(1) if declared else None
+
+
+def _flag(rec_headers, name: str) -> bool:
+    return (rec_headers.get_header(CORPUS_HEADERS[name]) or "").strip().lower() == "true"
+
+
+def _status(http) -> int | None:
+    try:
+        return int(http.get_statuscode())
+    except (TypeError, ValueError, AttributeError):
+        return None
+
+
+def index_warc(fh: BinaryIO, name: str) -> WarcIndex:
+    """The HTTP responses of the WARC file open as ``fh`` (``name``: its store key)."""
+    out = WarcIndex()
+    try:
+        it = ArchiveIterator(fh, arc2warc=True)
+        for record in it:
+            out.records += 1
+            kind = record.rec_type
+            if kind != "response":
+                if kind not in ("warcinfo", "request"):  # the companions of responses are not pages
+                    out.skipped[f"{kind} record"] += 1
+                continue
+            http = record.http_headers
+            uri = record.rec_headers.get_header("WARC-Target-URI") or ""
+            if http is None or not uri.lower().startswith(("http://", "https://")):
+                out.skipped["not an HTTP response"] += 1
+                continue
+            ctype, _ = _content_type(http)
+            status = _status(http)
+            headers = record.rec_headers
+            capture = Capture(
+                file=name, offset=0, length=0, url=uri.strip("<>"),
+                date=iso_from_warc_date(headers.get_header("WARC-Date")), status=status, content_type=ctype,
+                outlet=headers.get_header(CORPUS_HEADERS["outlet"]) or None,
+                requested_url=headers.get_header(CORPUS_HEADERS["requested_url"]) or None,
+                replayed=_flag(headers, "replayed"), keep_off_topic=_flag(headers, "keep_off_topic"),
+                record_id=headers.get_header("WARC-Record-ID"))
+            capture.offset, capture.length = it.get_record_offset(), it.get_record_length()
+            if status is None or not 200 <= status < 300:
+                out.skipped[f"HTTP {status}"] += 1
+            elif ctype not in HTML_TYPES:
+                out.skipped[f"not HTML ({ctype})"] += 1
+            else:
+                out.captures.append(capture)
+    except ArchiveLoadFailed as exc:
+        if out.records == 0:
+            raise NotAWarc(f"{name}: not a WARC file ({str(exc).strip().splitlines()[0][:200]})") from None
+        out.skipped["unreadable rest of file"] += 1
+    except (EOFError, OSError, ValueError) as exc:  # a truncated or corrupt file: keep what was read
+        if out.records == 0:
+            raise NotAWarc(f"{name}: not a WARC file ({type(exc).__name__}: {exc})") from None
+        out.skipped["unreadable rest of file"] += 1
+    return out
+
+
+def read_record(fh: BinaryIO, offset: int, length: int):
+    """The WARC record at ``offset`` (its gzip member or raw bytes, ``length`` long), parsed."""
+    fh.seek(offset)
+    data = fh.read(length)
+    if len(data) != length:
+        raise ValueError(f"WARC record at {offset}+{length} is cut off ({len(data)} bytes)")
+    it = ArchiveIterator(io.BytesIO(data), arc2warc=True)
+    record = next(iter(it), None)
+    if record is None:
+        raise ValueError(f"no WARC record at {offset}")
+    return record, it
+
+
+def page_from_record(record, *, max_body: int = MAX_BODY) -> dict:
+    """The *page* dict of a response record (see ``pipelines/corpus/record.py``)."""
+    http = record.http_headers
+    headers = record.rec_headers
+    ctype, charset = _content_type(http)
+    url = (headers.get_header("WARC-Target-URI") or "").strip("<>")
+    body = record.content_stream().read(max_body + 1)
+    if len(body) > max_body:
+        raise ValueError(f"body over {max_body} bytes")
+    return {
+        "url": url,
+        "requested_url": headers.get_header(CORPUS_HEADERS["requested_url"]) or url,
+        "status": _status(http),
+        "content_type": ctype,
+        "charset": charset,
+        "etag": http.get_header("ETag"),
+        "last_modified": http.get_header("Last-Modified"),
+        "body": body,
+        "fetched_at": iso_from_warc_date(headers.get_header("WARC-Date")),
+        "outlet": headers.get_header(CORPUS_HEADERS["outlet"]) or None,
+        "replayed": _flag(headers, "replayed"),
+    }
+
+
+def read_page(fh: BinaryIO, offset: int, length: int, *, max_body: int = MAX_BODY) -> dict:
+    record, _ = read_record(fh, offset, length)
+    if record.rec_type != "response":
+        raise ValueError(f"the WARC record at {offset} is a {record.rec_type} record, not a response")
+    return page_from_record(record, max_body=max_body)
