@@ -153,8 +153,24 @@ class Corpus:
 
     # -- index, seeds, runs ---------------------------------------------------------------
     def write_index(self) -> bool:
-        """Regenerate corpus/INDEX.md; returns False when it was already up to date."""
-        recs = list(self.iter_records(with_text=False))
+        """Regenerate corpus/INDEX.md from every record (the rebuild path: one read per record); returns
+        False when it was already up to date. A manifest that disagrees with the records (they were
+        written by a path that keeps none) is corrected from what was read. A run that keeps the
+        manifest writes INDEX.md from it instead (``finish_run``)."""
+        from pipelines.corpus import manifest
+
+        pairs = list(manifest.records_with_text_flag(self))
+        data = self.render_index(rec for rec, _ in pairs)
+        changed = self.store.read(INDEX_KEY) != data
+        if changed:
+            self.write_index_bytes(data)
+        if self.manifest_run is None:
+            manifest.refresh(self, pairs)
+        return changed
+
+    def render_index(self, rows) -> bytes:
+        """INDEX.md from records, or from manifest rows (``manifest.row_of``): same fields, same bytes."""
+        recs = list(rows)
         recs.sort(key=lambda r: (str(r.get("published") or ""), str(r.get("id"))), reverse=True)
         n_dup = sum(1 for r in recs if r.get("duplicate_of"))
         lines = [
@@ -171,11 +187,69 @@ class Corpus:
                 _cell(r.get("title")), f"<{_cell(url)}>" if url else "", _cell(_status(r)),
             ]) + " |")
         lines += _cluster_lines(recs)
-        data = ("\n".join(lines) + "\n").encode("utf-8")
-        if self.store.read(INDEX_KEY) == data:
-            return False
+        return ("\n".join(lines) + "\n").encode("utf-8")
+
+    def write_index_bytes(self, data: bytes) -> None:
         self.store.write(INDEX_KEY, data, content_type="text/markdown; charset=utf-8")
+
+    # -- run manifests (pipelines/corpus/manifest.py) ----------------------------------------
+    manifest_run = None  # the ManifestRun of the run in progress, if it keeps the manifest
+
+    def begin_run(self, command: str):
+        """Start a run that keeps the manifest: load the latest one (or build it from the records once)."""
+        from pipelines.corpus.manifest import ManifestRun
+
+        self.manifest_run = ManifestRun(self, command).open()
+        return self.manifest_run
+
+    def noted(self, records: list[dict], outcome: str | None = None) -> None:
+        """Records just written (the first with put()'s outcome, then relinked cluster members)."""
+        if self.manifest_run is not None:
+            self.manifest_run.note(records, outcome)
+
+    def documents(self) -> dict[str, bool] | None:
+        """id -> whether it keeps a text, for every live document, from the manifest of the run in
+        progress (no record read); None when no run keeps the manifest."""
+        return None if self.manifest_run is None else self.manifest_run.documents()
+
+    def mark_gone(self, doc_id: str, http_status: int | None) -> bool:
+        """The page of a live document answered 404/410: its record says so (``gone``) and keeps its
+        text. ``http_status`` None: the page is there again unchanged (304), the mark goes (a changed
+        page comes back through put(), which sees the change)."""
+        key = f"{DOCS}{_check_name(doc_id, 'doc id')}.json"
+        rec = self.read_json(key)
+        gone = rec.get("gone") if rec is not None and isinstance(rec.get("gone"), dict) else None
+        if rec is None or (gone or {}).get("http_status") == http_status or (http_status is None and not gone):
+            return False
+        if http_status is None:
+            rec.pop("gone")
+            rec["http_status"] = 200
+        else:
+            rec["gone"] = {"http_status": http_status,
+                           "since": datetime.now(timezone.utc).replace(microsecond=0).isoformat()}
+            rec["http_status"] = http_status
+        self.write_json(key, rec)
+        self.noted([rec])
         return True
+
+    def remove(self, doc_id: str) -> bool:
+        """Take a document out of the corpus: its last version goes to history, record and text go."""
+        key = f"{DOCS}{_check_name(doc_id, 'doc id')}.json"
+        rec = self.read_json(key)
+        if rec is not None:
+            self._archive(doc_id, self._with_text(rec, True))
+            self.store.delete(f"{TEXTS}{doc_id}.txt")
+            self.store.delete(key)
+        if self.manifest_run is not None:
+            self.manifest_run.drop(doc_id)
+        return rec is not None
+
+    def finish_run(self, run_id: str | None = None, *, suspect: str | None = None) -> dict | None:
+        """Write the run's manifest (changed shards, root, INDEX.md, latest.json last); returns
+        {"manifest": key or None when nothing changed, "run", "changes": kind -> ids, "rebuilt", "base"}.
+        ``suspect``: why the next run should rebuild the manifest from the records all the same."""
+        run, self.manifest_run = self.manifest_run, None
+        return None if run is None else run.finish(run_id, suspect=suspect)
 
     def mirror_seeds(self, seeds_dir: str | Path) -> int:
         """Copy seeds_dir/INDEX.md and *.txt to seeds/ in the store when missing; count copied."""
@@ -215,10 +289,11 @@ def _cluster_lines(recs: list[dict]) -> list[str]:
 
 
 def _status(rec: dict) -> str:
-    if rec.get("duplicate_of"):
-        return f"duplicate of {rec['duplicate_of']}"
-    code = rec.get("http_status")
+    gone = rec.get("gone") if isinstance(rec.get("gone"), dict) else {}
+    code = gone.get("http_status") or rec.get("http_status")
     if isinstance(code, int) and code >= 400:
         return f"gone (HTTP {code})"
+    if rec.get("duplicate_of"):
+        return f"duplicate of {rec['duplicate_of']}"
     also = rec.get("also_at") or []
     return f"canonical, also at {len(also)} URL{'s' if len(also) != 1 else ''}" if also else "canonical"

@@ -60,12 +60,17 @@ class Deduplicator:
             except (ParamsMismatch, ValueError) as exc:
                 log.warning("dedup index not usable (%s): rebuilding from the records", exc)
                 self.index = NearDupIndex(self.cfg)
-        known = {key[len("corpus/docs/"):-5] for key in self.corpus.store.list("corpus/docs/")
-                 if key.endswith(".json")}
+        # the run's manifest names every live document and whether it keeps a text: only those with a
+        # text that the index lacks are read (a store without a manifest: list the records)
+        documents = self.corpus.documents() if hasattr(self.corpus, "documents") else None
+        if documents is None:
+            documents = {key[len("corpus/docs/"):-5]: True for key in self.corpus.store.list("corpus/docs/")
+                         if key.endswith(".json")}
+        known = set(documents)
         for stale in [i for i in self.index.ids() if i not in known]:
             self.index.remove(stale)
             self.dirty = True
-        missing = [i for i in sorted(known) if i not in self.index]
+        missing = [i for i in sorted(known) if documents[i] and i not in self.index]
         items = []
         for doc_id in missing:
             rec = self.corpus.get(doc_id)

@@ -1,0 +1,68 @@
+"""``corpus manifest``: the run manifests of a store (``pipelines/corpus/manifest.py``).
+
+``corpus manifest [RUN]`` summarises a run's manifest (default: the latest), ``--json`` prints its
+root and every entry, ``--list`` lists the runs that have one, and ``--rebuild`` builds a new one
+from the records (reads every record, rewrites INDEX.md): for a store whose records were written
+or removed by hand, or to start the manifest of a store from before manifests.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+from crawler.commands.common import UsageError, add_store
+
+
+def register(sub) -> None:
+    parser = sub.add_parser("manifest", help="run manifests: show, list, rebuild from the records")
+    parser.add_argument("run", metavar="RUN", nargs="?", default="latest", help="a run id (default: latest)")
+    what = parser.add_mutually_exclusive_group()
+    what.add_argument("--rebuild", action="store_true", help="build a new manifest from every record")
+    what.add_argument("--list", action="store_true", help="list the runs that have a manifest")
+    parser.add_argument("--json", action="store_true", help="print the manifest root and every entry as JSON")
+    add_store(parser)
+    parser.set_defaults(func=run)
+
+
+def summary(root: dict) -> str:
+    from pipelines.corpus.manifest import KINDS
+
+    counts = root.get("counts") or {}
+    changes = root.get("changes") or {}
+    lines = [f"run {root['run']} ({root.get('command')}, {root.get('created_at')}); previous: {root.get('previous') or '-'}",
+             f"{counts.get('documents', 0)} documents: {counts.get('canonical', 0)} canonical, "
+             f"{counts.get('duplicate', 0)} duplicates, {counts.get('gone', 0)} gone; "
+             f"{len(root.get('shards') or {})} shards"]
+    if root.get("rebuilt"):
+        lines.append(f"built from the records: {root['rebuilt']}")
+    lines.append("changes: " + ", ".join(f"{len(changes.get(kind) or [])} {kind}" for kind in KINDS))
+    return "\n".join(lines)
+
+
+def run(args) -> int:
+    from pipelines.corpus.layout import Corpus
+    from pipelines.corpus.manifest import KINDS, ManifestError, list_runs, rebuild, resolve
+    from pipelines.store import open_store
+
+    store = open_store(args.store)
+    if args.list:
+        for name in list_runs(store):
+            print(name)
+        return 0
+    try:
+        if args.rebuild:
+            done = rebuild(Corpus(store), "manifest --rebuild")
+            print(f"manifest {done['run']} built from the records (INDEX.md rewritten); changes against "
+                  f"{done['base'] or 'no manifest'}: " + ", ".join(f"{len(done['changes'][k])} {k}" for k in KINDS),
+                  file=sys.stderr)
+            args.run = done["run"]
+        man = resolve(store, args.run)
+        if args.json:
+            out = dict(man.root, entries=man.load(store))
+            sys.stdout.write(json.dumps(out, ensure_ascii=False, sort_keys=True) + "\n")
+        else:
+            print(summary(man.root))
+    except ManifestError as exc:
+        raise UsageError(f"manifest: {exc}") from None
+    return 0
