@@ -163,6 +163,8 @@ class RunReport:
                   "elapsed_seconds": round((finished - started).total_seconds(), 3) if started else None,
                   **verdict, "outlets_found_nothing": [], "outlets_quiet": {},
                   "summary": summary, "stats": stats}
+        manifest = getattr(spider, "corpus_manifest", None) or {}  # the store stage's (pipelines/corpus/manifest.py)
+        report.update(changes=manifest.get("changes") or {}, manifest=manifest.get("manifest"))
         corpus = getattr(spider, "corpus", None)
         if selected:
             found = {name: summary.get(name, {}).get("discovered", 0) for name in selected}

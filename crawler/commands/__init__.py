@@ -6,3 +6,6 @@
 from crawler.commands import check, crawl, dedup, demo, fetch, import_warc, reextract
 
 COMMANDS = (fetch, crawl, check, dedup, demo, reextract, import_warc)
+
+from crawler.commands import diff, manifest  # noqa: E402  (run manifests: pipelines/corpus/manifest.py)
+COMMANDS += (diff, manifest)
