@@ -153,6 +153,8 @@ class Store:
             self.corpus.mirror_seeds(self.seeds_dir)
         else:
             logger.warning("seeds folder %s not found: not mirrored", self.seeds_dir)
+        if self.crawler.settings.getbool("CORPUS_MANIFEST", True):  # corpus/manifests/: before the dedup load
+            self.corpus.begin_run(self.crawler.spider.name)
         if self.use_dedup:
             registry = load_registry(self.crawler.settings.get("CORPUS_REGISTRY") or None)
             self.dedup = Deduplicator(self.corpus, priority=registry.priority).load()
@@ -181,6 +183,7 @@ class Store:
         # build, deduplicate, store: pipelines/corpus/ingest.py (shared with corpus reextract)
         done = ingest(self.corpus, self.dedup, item["page"], item["document"], extractor=self.extractor,
                       extra=item.get("extra"))
+        self.corpus.noted([done.record, *done.others], done.outcome)  # the run's changes, for its manifest
         for relinked in done.relinked:  # other members of its cluster whose links changed
             self.crawler.stats.inc_value(f"corpus/dedup/relinked/{relinked}")
         self.crawler.stats.inc_value(f"corpus/store/{done.outcome}")
@@ -195,8 +198,30 @@ class Store:
         try:
             if self.dedup is not None:
                 self.dedup.save()
-            self.corpus.write_index()
+            if self.corpus.manifest_run is None:
+                self.corpus.write_index()  # no manifest kept (CORPUS_MANIFEST = False): reads every record
+            else:
+                self._finish_manifest()
         except StoreError as exc:  # counted: the run report and the exit status say the store failed
             logger.error("store error at the end of the run: %s", exc)
             self.crawler.stats.inc_value("corpus/store/error")
             self.crawler.stats.set_value("corpus/store/last_error", str(exc)[:300])
+
+    def _finish_manifest(self):
+        """Pages of live documents that answered 404/410 mark them gone; then the run's manifest, INDEX.md
+        and latest.json are written from the manifest (pipelines/corpus/manifest.py), and the ids the run
+        changed go to the run report (``spider.corpus_manifest``)."""
+        from pipelines.corpus.manifest import gone_pages
+
+        spider, stats = self.crawler.spider, self.crawler.stats
+        for doc_id, code in gone_pages(getattr(spider, "results", {}), self.corpus.manifest_run.entries):
+            if self.corpus.mark_gone(doc_id, code):
+                stats.inc_value("corpus/store/gone" if code else "corpus/store/revived")
+        failed = stats.get_value("corpus/store/error", 0) + stats.get_value("corpus/store/exception", 0)
+        done = self.corpus.finish_run(getattr(spider, "run_id", None),
+                                      suspect=f"{failed} store failure(s) during the run" if failed else None)
+        spider.corpus_manifest = done
+        for kind, ids in done["changes"].items():
+            stats.set_value(f"corpus/manifest/{kind}", len(ids))
+        if done["rebuilt"]:
+            stats.set_value("corpus/manifest/rebuilt", done["rebuilt"])
