@@ -5,9 +5,8 @@ Scrapy reads ``crawler/settings.py`` at import time, so a value derived there
 ``CORPUS_REPLAY_URL``) would ignore ``-s NAME=VALUE``.  This add-on runs after
 the project settings, the environment and the command line are merged:
 
-- every ``CORPUS_*`` setting can be given as an environment variable of the
-  same name; ``-s`` (command line) wins over the environment, which wins over
-  ``settings.py``;
+- (every ``CORPUS_*`` setting can be given as an environment variable of the
+  same name: ``crawler/settings.py`` reads them when loaded; ``-s`` wins);
 - the User-Agent names ``CORPUS_CONTACT_URL`` (unless ``USER_AGENT`` itself
   was set on the command line);
 - ``CORPUS_REPLAY_URL`` switches the replay download handler on.
@@ -15,24 +14,14 @@ the project settings, the environment and the command line are merged:
 
 from __future__ import annotations
 
-import os
-
 from crawler import __version__
 
 REPLAY_HANDLER = "crawler.replay_handler.ReplayDownloadHandler"
 _CMDLINE = 40  # scrapy.settings.SETTINGS_PRIORITIES["cmdline"]
-_ENV = 25      # above "project" (20), below "spider" (30) and the command line
 
 
 def user_agent(contact: str) -> str:
     return f"asean-russia-corpus/{__version__} (+{contact})"
-
-
-def env_value(default, text: str):
-    """An environment variable's text as the type of the setting's default."""
-    if isinstance(default, bool):
-        return text.strip().lower() in ("1", "true", "yes", "on")
-    return text
 
 
 def outlet_slots(registry) -> dict:
@@ -53,9 +42,6 @@ def outlet_slots(registry) -> dict:
 
 class CorpusAddon:
     def update_settings(self, settings) -> None:
-        for name, value in os.environ.items():
-            if name.startswith("CORPUS_") and name in settings and settings.getpriority(name) < _ENV:
-                settings.set(name, env_value(settings[name], value), priority=_ENV)
         if settings.getbool("CORPUS_OUTLET_POLITENESS", True):
             from pipelines.crawl.registry import load_registry
 

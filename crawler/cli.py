@@ -9,6 +9,7 @@ status").
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 
 from crawler import __version__, exitcodes
@@ -25,37 +26,46 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def check_store(spec: str) -> None:
-    """Fail fast, with a clear message, when the store cannot be opened or reached."""
-    from pipelines.store import open_store
+class Interrupted(Exception):
+    """A stop signal before Scrapy's own handlers are in place (or after they are gone)."""
 
-    open_store(spec).check()
+
+def _interrupt(signum, frame):
+    raise Interrupted(signal.Signals(signum).name)
 
 
 def main(argv=None) -> int:
-    from crawler.commands.common import UsageError
+    # Until Scrapy installs its own handlers, a stop signal is an orderly exit 5, not a traceback or 143.
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, _interrupt)
+    try:
+        return _main(argv)
+    except (Interrupted, KeyboardInterrupt) as exc:
+        name = str(exc) if isinstance(exc, Interrupted) else "SIGINT"
+        print(f"corpus: exit {exitcodes.INTERRUPTED} (interrupted): interrupted by {name} before the run could "
+              "report", file=sys.stderr)
+        return exitcodes.INTERRUPTED
+
+
+def _main(argv=None) -> int:
+    from crawler.commands.common import UsageError, check_store, report_without_run, scrapy_overrides
     from pipelines.crawl.registry import RegistryError
     from pipelines.store import StoreError
 
     args = build_parser().parse_args(argv)
     try:
         if getattr(args, "store", None):
-            check_store(args.store)
+            given = scrapy_overrides(getattr(args, "set", None)).get("CORPUS_STORE")
+            args.store = given or args.store  # `-s CORPUS_STORE=...` is the store: say so everywhere
+            if getattr(args, "check_store", True):
+                check_store(args.store)
         return args.func(args)
     except StoreError as exc:
-        from crawler.runreport import failed_start_report, write_local_report
-
-        report = failed_start_report(args.command, getattr(args, "store", ""), exitcodes.STORE, str(exc))
-        where = write_local_report(report, getattr(args, "report", None))
-        print(f"corpus: exit {exitcodes.STORE} (store): {exc}" + (f"; run report: {where}" if where else ""),
-              file=sys.stderr)
+        report_without_run(args, exitcodes.STORE, str(exc))
         return exitcodes.STORE
     except (UsageError, RegistryError) as exc:
-        print(f"corpus: {exc}", file=sys.stderr)
+        print(f"corpus: exit {exitcodes.USAGE} (usage): {exc}", file=sys.stderr)
         return exitcodes.USAGE
-    except KeyboardInterrupt:
-        print("corpus: interrupted", file=sys.stderr)
-        return exitcodes.INTERRUPTED
 
 
 if __name__ == "__main__":

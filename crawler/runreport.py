@@ -55,16 +55,24 @@ def assess(stats: dict, *, finish_reason: str | None, outlets=(), interrupted_by
         by = f" by {interrupted_by}" if interrupted_by else ""
         problems.append((exitcodes.INTERRUPTED, f"the run was interrupted{by} (finish_reason {reason})"))
     failures = discovery_failures or {}
+    dead, warnings = [], []
     for outlet in outlets:
         routes = _outlet_stat(stats, outlet, "discovery_routes")
         ok = _outlet_stat(stats, outlet, "discovery_ok")
         if routes and not ok:
             why = "; ".join(f"{url}: {what}" for url, what in failures.get(outlet, [])[:3])
+            dead.append(outlet)
             problems.append((exitcodes.DISCOVERY, f"every discovery route of {outlet} failed"
                                                   + (f" ({why})" if why else "")))
         elif not routes:
+            dead.append(outlet)
             problems.append((exitcodes.DISCOVERY, f"{outlet} has no discovery route (no sitemap, feed or "
                                                   "listing, and robots.txt names no sitemap)"))
+        else:  # the outlet works, but a route of it is broken: worth a look, not a failed run
+            warnings += [f"{outlet}: discovery route {url} failed ({what})" for url, what in failures.get(outlet, [])]
+    if len(dead) > 1:  # one line for the scheduler that names them all
+        names = ", ".join(sorted(dead)[:10]) + (f" and {len(dead) - 10} more" if len(dead) > 10 else "")
+        problems.insert(0, (exitcodes.DISCOVERY, f"discovery failed for {len(dead)} outlets: {names}"))
     errors = stats.get("corpus/outcome/error", 0)
     attempted = sum(v for k, v in stats.items() if k.startswith("corpus/outcome/") and isinstance(v, int))
     rate = errors / attempted if attempted else 0.0
@@ -74,7 +82,7 @@ def assess(stats: dict, *, finish_reason: str | None, outlets=(), interrupted_by
     code = exitcodes.worst(c for c, _ in problems)
     first = next((text for c, text in problems if c == code), "ok")
     return {"exit_code": code, "exit_name": exitcodes.NAMES.get(code, "?"), "reason": first,
-            "problems": [text for _, text in problems], "finish_reason": reason,
+            "problems": [text for _, text in problems], "warnings": warnings, "finish_reason": reason,
             "interrupted_by": interrupted_by, "pages_attempted": attempted, "page_errors": errors,
             "error_rate": round(rate, 4), "max_error_rate": None if any_error_fails else max_error_rate}
 
@@ -116,13 +124,14 @@ def write_local_report(report: dict, report_file: str | None = None) -> str | No
     return str(path)
 
 
-def failed_start_report(command: str, store: str, code: int, reason: str) -> dict:
+def failed_start_report(command: str, store: str, code: int, reason: str, *,
+                        finish_reason: str = "not_started") -> dict:
     """The report of a run that could not start (the store is missing or unreachable)."""
     now = datetime.now(timezone.utc)
     return {"run_id": now.strftime("%Y%m%dT%H%M%S%fZ"), "spider": command, "store": store,
             "started_at": now.replace(microsecond=0).isoformat(), "finished_at": now.replace(microsecond=0).isoformat(),
             "exit_code": code, "exit_name": exitcodes.NAMES.get(code, "?"), "reason": reason, "problems": [reason],
-            "finish_reason": "not_started", "interrupted_by": None, "summary": {}, "stats": {}}
+            "finish_reason": finish_reason, "interrupted_by": None, "summary": {}, "stats": {}}
 
 
 def _json_stats(raw: dict) -> dict:

@@ -94,3 +94,27 @@ ADDONS = {
 LOG_LEVEL = os.environ.get("CORPUS_LOG_LEVEL") or "INFO"
 FEED_EXPORT_ENCODING = "utf-8"
 LOG_FORMATTER = "crawler.logformatter.CorpusLogFormatter"
+
+
+# --- the environment ----------------------------------------------------------------
+def _typed(default, text: str):
+    """An environment variable's text as the type of the setting's default (bad values stay text:
+    ``corpus`` refuses them with a clear message, see crawler/commands/common.py)."""
+    if isinstance(default, bool):
+        return {"1": True, "true": True, "yes": True, "on": True,
+                "0": False, "false": False, "no": False, "off": False, "": False}.get(text.strip().lower(), text)
+    for kind in (int, float):
+        if isinstance(default, kind):
+            try:
+                return kind(text)
+            except ValueError:
+                return text
+    return text
+
+
+# Every CORPUS_* setting can be given as an environment variable of the same name: here, when the
+# settings are loaded (`corpus` and `scrapy crawl` alike); `-s NAME=VALUE` (command line) wins.
+corpus_defaults = {k: v for k, v in globals().items() if k.startswith("CORPUS_")}  # before the environment
+for _name, _default in corpus_defaults.items():
+    if _name in os.environ:
+        globals()[_name] = _typed(_default, os.environ[_name])

@@ -12,6 +12,18 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from s3server import CLEARED_ENV, DUMMY_ENV, S3Server  # noqa: E402
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _state_home(tmp_path_factory):
+    """Run reports that a store cannot take go to $XDG_STATE_HOME: a temp folder, never the real home."""
+    old = os.environ.get("XDG_STATE_HOME")
+    os.environ["XDG_STATE_HOME"] = os.fspath(tmp_path_factory.mktemp("xdg-state"))
+    yield
+    if old is None:
+        os.environ.pop("XDG_STATE_HOME", None)
+    else:
+        os.environ["XDG_STATE_HOME"] = old
+
+
 @pytest.fixture(scope="session")
 def s3_server():
     """One moto S3 server for the whole session."""

@@ -274,3 +274,105 @@ def test_demo_never_writes_into_the_store_named_by_the_environment(tmp_path):
     assert not production.exists()
     docs = list((tmp_path / "corpus-store" / "corpus" / "docs").glob("*.json"))
     assert docs and all(json.loads(p.read_text())["replayed"] is True for p in docs)
+
+
+def test_a_stop_signal_before_the_crawl_starts_is_exit_5_not_a_traceback(tmp_path):
+    exe = Path(sys.executable).with_name("corpus")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CORPUS_")}
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        proc = subprocess.Popen([os.fspath(exe), "crawl", "--store", str(tmp_path / "s"), "rsis"], cwd=tmp_path,
+                                env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        time.sleep(0.4)  # Python is still importing: Scrapy's own handlers are not there yet
+        proc.send_signal(signum)
+        out, err = proc.communicate(timeout=60)
+        assert proc.returncode == exitcodes.INTERRUPTED, (signum, proc.returncode, err[-2000:])
+        assert "Traceback" not in err and f"corpus: exit 5 (interrupted): interrupted by {signum.name}" in err
+
+
+@pytest.mark.parametrize("args, message", [
+    (["-s", "CORPUS_MAX_ERROR_RATE=abc"], "CORPUS_MAX_ERROR_RATE takes a number, not 'abc'"),
+    (["-s", "DOWNLOAD_DELAY=x"], "DOWNLOAD_DELAY takes a number, not 'x'"),
+    (["-s", "CORPUS_NOSUCH=1"], "unknown setting CORPUS_NOSUCH"),
+    (["-s", "CORPUS_TOPIC_FILTR=0"], "did you mean CORPUS_TOPIC_FILTER?"),
+    (["--timeout", "-5"], "must be more than 0 seconds"),
+    (["--timeout", "0"], "must be more than 0 seconds"),
+])
+def test_bad_settings_are_usage_errors_before_anything_runs(tmp_path, args, message):
+    res = run(["fetch", "--store", tmp_path / "s", "https://example.org/a", *args], tmp_path)
+    assert res.returncode == exitcodes.USAGE, res.stderr[-2000:]
+    assert message in res.stderr and "Traceback" not in res.stderr
+    assert not (tmp_path / "s").exists()
+
+
+def test_a_bad_setting_in_the_environment_is_a_usage_error_too(tmp_path):
+    res = run(["fetch", "--store", tmp_path / "s", "https://example.org/a"], tmp_path,
+              env={"CORPUS_MAX_ERROR_RATE": "lots"})
+    assert res.returncode == exitcodes.USAGE and "CORPUS_MAX_ERROR_RATE takes a number" in res.stderr
+
+
+def test_the_error_rate_from_the_environment_is_honoured(tmp_path):
+    root = tmp_path / "web"
+    make_site(root, "news.example.org", 10, 3)
+    reg = registry(tmp_path / "reg.toml", ("flaky", "news.example.org",
+                                           {"feeds": ["https://news.example.org/feed.rss"]}))
+    with ReplayServer([root]) as server:
+        res = run(["crawl", "--replay", server.url, "--store", tmp_path / "s", "--any-topic", *FAST], tmp_path,
+                  env={"CORPUS_MAX_ERROR_RATE": "0.5", "CORPUS_REGISTRY": str(reg)})
+    assert res.returncode == exitcodes.OK, res.stderr[-3000:]
+    report = report_of(tmp_path / "s")
+    assert report["max_error_rate"] == 0.5 and report["page_errors"] == 3 and list(report["summary"]) == ["flaky"]
+
+
+def test_invalid_urls_count_as_page_errors_in_the_line_and_the_report(replay, tmp_path):
+    res = run(["fetch", "--replay", replay.url, "--store", tmp_path / "s", "--report", tmp_path / "r.json",
+               "https://test.example.net/article/", "https://exa mple.org/", "ftp://x.org/"], tmp_path)
+    assert res.returncode == exitcodes.PAGE_ERRORS
+    assert "2 of 3 pages ended in error" in one_line_reason(res.stderr, exitcodes.PAGE_ERRORS)
+    assert json.loads((tmp_path / "r.json").read_text())["exit_code"] == exitcodes.PAGE_ERRORS
+
+    only_bad = run(["fetch", "--store", tmp_path / "never", "--report", tmp_path / "r2.json", "https://a b/"],
+                   tmp_path)
+    assert only_bad.returncode == exitcodes.PAGE_ERRORS
+    one_line_reason(only_bad.stderr, exitcodes.PAGE_ERRORS)
+    assert json.loads((tmp_path / "r2.json").read_text())["exit_code"] == exitcodes.PAGE_ERRORS
+    assert not (tmp_path / "never").exists()  # nothing to fetch: the store is not touched
+
+
+def test_another_address_form_of_an_unchanged_page_writes_nothing(replay, tmp_path):
+    store = tmp_path / "s"
+    forms = ["https://rsis.edu.sg/rsis-publication/rsis/russia-and-southeast-asia-what-lavrovs-july-visits-mean/",
+             "http://www.rsis.edu.sg/rsis-publication/rsis/russia-and-southeast-asia-what-lavrovs-july-visits-mean/"
+             "?utm_source=x#frag"]
+    first = run(["fetch", "--replay", replay.url, "--store", store, forms[0]], tmp_path)
+    assert first.stdout.split()[1] == "new", first.stdout + first.stderr[-2000:]
+    second = run(["fetch", "--replay", replay.url, "--store", store, forms[1]], tmp_path)
+    assert second.stdout.split()[1] == "unchanged", second.stdout
+    assert not (store / "corpus" / "history").exists()
+
+
+def test_s_corpus_store_is_the_store_everywhere(replay, tmp_path):
+    res = run(["fetch", "--replay", replay.url, "--store", tmp_path / "a", "-s", f"CORPUS_STORE={tmp_path / 'b'}",
+               "https://test.example.net/article/"], tmp_path)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert not (tmp_path / "a").exists() and list((tmp_path / "b" / "corpus" / "docs").glob("*.json"))
+    assert f"store: {tmp_path / 'b'}" in res.stderr
+
+
+def test_a_dead_route_of_a_working_outlet_is_a_warning_and_dead_outlets_are_named_in_one_line(tmp_path):
+    root = tmp_path / "web"
+    make_site(root, "ok.example.org", 2, 0)
+    for host in ("dead1.example.org", "dead2.example.org"):
+        (root / host).mkdir()
+    reg = registry(tmp_path / "reg.toml",
+                   ("healthy", "ok.example.org", {"feeds": ["https://ok.example.org/feed.rss",
+                                                            "https://ok.example.org/old-feed.rss"]}),
+                   ("gone-a", "dead1.example.org", {"feeds": ["https://dead1.example.org/feed/"]}),
+                   ("gone-b", "dead2.example.org", {"feeds": ["https://dead2.example.org/feed/"]}))
+    with ReplayServer([root]) as server:
+        res = run(["crawl", "--replay", server.url, "--registry", reg, "--store", tmp_path / "s", "--any-topic",
+                   *FAST], tmp_path)
+    line = one_line_reason(res.stderr, exitcodes.DISCOVERY)
+    assert "discovery failed for 2 outlets: gone-a, gone-b" in line
+    report = report_of(tmp_path / "s")
+    assert report["warnings"] == ["healthy: discovery route https://ok.example.org/old-feed.rss failed (HTTP 404)"]
+    assert "warning: healthy: discovery route https://ok.example.org/old-feed.rss failed" in res.stderr

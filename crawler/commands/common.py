@@ -32,11 +32,51 @@ def add_network(parser: argparse.ArgumentParser) -> None:
                         help="allow loopback, private and link-local targets")
     parser.add_argument("--replay", default=os.environ.get("CORPUS_REPLAY_URL", ""), metavar="URL",
                         help="answer requests from a replay web at URL (http://127.0.0.1:PORT)")
-    parser.add_argument("--timeout", type=float, metavar="SECONDS",
-                        help="download timeout per request (default: 30)")
+    parser.add_argument("--timeout", type=positive_seconds, metavar="SECONDS",
+                        help="download timeout per request, > 0 (default: 30)")
     parser.add_argument("-s", "--set", action="append", metavar="NAME=VALUE",
                         help="a setting (Scrapy's or CORPUS_*), like the environment variable of that name")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="Scrapy log (-v INFO, -vv DEBUG)")
+
+
+def positive_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be more than 0 seconds, not {text}")
+    return value
+
+
+def check_settings(settings, overrides: dict) -> None:
+    """Refuse, before anything runs, a CORPUS_* name that does not exist and a value of the wrong type
+    (from ``-s`` or from the environment): exit status 2, not a traceback in the middle of a crawl."""
+    import difflib
+
+    from scrapy.settings import default_settings
+
+    import crawler.settings as project
+
+    known = {**{k: v for k, v in vars(project).items() if k.isupper()}, **project.corpus_defaults}
+    for name in overrides:
+        if name.startswith("CORPUS_") and name not in known:
+            close = difflib.get_close_matches(name, [k for k in known if k.startswith("CORPUS_")], n=1)
+            raise UsageError(f"unknown setting {name}" + (f" (did you mean {close[0]}?)" if close else ""))
+    defaults = {**{k: v for k, v in vars(default_settings).items() if k.isupper()}, **known}
+    for name, default in defaults.items():
+        if name not in overrides and not name.startswith("CORPUS_"):
+            continue
+        if isinstance(default, bool):
+            try:
+                settings.getbool(name)
+            except ValueError:
+                raise UsageError(f"{name} takes true or false, not {settings.get(name)!r}") from None
+        elif isinstance(default, (int, float)):
+            try:
+                float(settings.get(name))
+            except (TypeError, ValueError):
+                raise UsageError(f"{name} takes a number, not {settings.get(name)!r}") from None
 
 
 def scrapy_overrides(pairs) -> dict:
@@ -66,15 +106,47 @@ def settings_from(args, **extra):
     if getattr(args, "timeout", None):
         overrides["DOWNLOAD_TIMEOUT"] = args.timeout
     overrides.update(extra)
-    overrides.update(scrapy_overrides(getattr(args, "set", None)))
-    return project_settings(overrides)
+    given = scrapy_overrides(getattr(args, "set", None))
+    overrides.update(given)
+    settings = project_settings(overrides)
+    check_settings(settings, given)
+    return settings
+
+
+def check_store(spec: str) -> None:
+    """Fail fast, with a clear message, when the store cannot be opened or reached."""
+    from pipelines.store import open_store
+
+    open_store(spec).check()
+
+
+def report_without_run(args, code: int, reason: str) -> str | None:
+    """One line and a local run report for a run that had nothing to run (or could not start)."""
+    from crawler.runreport import failed_start_report, write_local_report
+
+    report = failed_start_report(args.command, getattr(args, "store", ""), code, reason)
+    where = write_local_report(report, getattr(args, "report", None))
+    print(f"corpus: exit {code} ({exitcodes.NAMES[code]}): {reason}" + (f"; run report: {where}" if where else ""),
+          file=sys.stderr)
+    return where
 
 
 def finish(crawler) -> int:
     """Exit status of a finished spider run; prints the one-line reason when it is not 0."""
     report = getattr(crawler, "corpus_report", None)
+    signame = getattr(crawler, "corpus_interrupted_by", None)
+    if report is None and signame:  # stopped hard (a second signal): the spider never closed
+        from crawler.runreport import failed_start_report, write_local_report
+
+        reason = f"the run was interrupted by {signame} and stopped without closing (a second signal)"
+        report = failed_start_report(crawler.spidercls.name, crawler.settings.get("CORPUS_STORE"),
+                                     exitcodes.INTERRUPTED, reason, finish_reason="killed")
+        report["interrupted_by"] = signame
+        crawler.corpus_report = report
+        crawler.corpus_report_path = write_local_report(report, crawler.settings.get("CORPUS_REPORT_FILE") or None)
     if report is None:  # the run never reached its report: the engine did not start
-        print("corpus: the crawl did not run (see the log above)", file=sys.stderr)
+        print(f"corpus: exit {exitcodes.INTERNAL} (internal-error): the crawl did not start (see the log above)",
+              file=sys.stderr)
         return exitcodes.INTERNAL
     code = report["exit_code"]
     if code != exitcodes.OK:

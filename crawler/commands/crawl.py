@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import sys
 
-from crawler.commands.common import UsageError, add_common, finish, settings_from
+from crawler.commands.common import UsageError, add_common, finish, scrapy_overrides, settings_from
 from crawler.runreport import DEFAULT_MAX_ERROR_RATE
 
 
@@ -23,7 +23,7 @@ def register(sub) -> None:
 def add_crawl_options(parser) -> None:
     parser.add_argument("--registry", metavar="FILE", help="outlet registry file (default: crawler/outlets.toml)")
     parser.add_argument("--any-topic", action="store_true", help="store off-topic pages too (scored, not dropped)")
-    parser.add_argument("--max-error-rate", type=float, default=DEFAULT_MAX_ERROR_RATE, metavar="RATE",
+    parser.add_argument("--max-error-rate", type=float, metavar="RATE",
                         help="exit 1 when more than this share of pages end in error "
                              f"(default {DEFAULT_MAX_ERROR_RATE:g})")
 
@@ -33,8 +33,11 @@ def run_crawl(args, **spider_kwargs):
     from crawler.runner import run_spider
     from crawler.spiders.outlet import OutletSpider
 
-    extra = {"CORPUS_PROGRESS": True, "CORPUS_REGISTRY": args.registry or "",
-             "CORPUS_MAX_ERROR_RATE": args.max_error_rate}
+    extra = {"CORPUS_PROGRESS": True}
+    if args.registry:
+        extra["CORPUS_REGISTRY"] = args.registry
+    if args.max_error_rate is not None:  # else CORPUS_MAX_ERROR_RATE (-s, environment, settings.py)
+        extra["CORPUS_MAX_ERROR_RATE"] = args.max_error_rate
     if args.any_topic:
         extra["CORPUS_TOPIC_FILTER"] = False
     settings = settings_from(args, **extra)
@@ -54,6 +57,8 @@ def report_crawl(crawler, store: str) -> None:
     print(f"\ncorpus: {where}/corpus/  (INDEX.md: {where}/corpus/INDEX.md)")
     if getattr(crawler, "corpus_report_path", None):
         print(f"report: {crawler.corpus_report_path}")
+    for line in report.get("warnings", []):
+        print(f"warning: {line}", file=sys.stderr)
     for name in report.get("outlets_found_nothing", []):
         quiet = report.get("outlets_quiet", {}).get(name)
         print(f"warning: discovery found no article for {name}"
@@ -64,14 +69,16 @@ def run(args) -> int:
     from pipelines.crawl.state import parse_time
     from pipelines.crawl.registry import load_registry, site_outlet
 
-    registry = load_registry(args.registry or None)  # RegistryError: a clear message, exit 2
+    args.registry = args.registry or scrapy_overrides(args.set).get("CORPUS_REGISTRY") \
+        or os.environ.get("CORPUS_REGISTRY") or None
+    registry = load_registry(args.registry)  # RegistryError: a clear message, exit 2
     for name in args.outlets:
         registry.get(name)
     if args.site:
         site_outlet(args.site)
     if args.since and parse_time(args.since) is None:
         raise UsageError(f"--since: not a date: {args.since!r}")
-    if not 0 <= args.max_error_rate <= 1:
+    if args.max_error_rate is not None and not 0 <= args.max_error_rate <= 1:
         raise UsageError("--max-error-rate takes a share between 0 and 1")
     crawler = run_crawl(args, outlets=args.outlets, since=args.since, max_pages=args.max_pages, site=args.site)
     if crawler.spider is not None:

@@ -39,7 +39,7 @@ def run(args) -> int:
                 *(args.set or [])]
     with ReplayServer(epoch=runs + 1) as server:
         print(f"demo run {runs + 1}: replay web of {len(server.hosts)} hosts on {server.url} "
-              f"(epoch {runs + 1}); store: {args.store}", file=sys.stderr)
+              f"(epoch {runs + 1}); store: {args.store}", file=sys.stderr, flush=True)
         args.replay = server.url
         registry = load_registry(args.registry or None)
         outlets = [o.name for o in registry if any(o.owns(f"https://{h}/") for h in server.hosts)]
@@ -50,6 +50,6 @@ def run(args) -> int:
         report_crawl(crawler, args.store)
     stats = crawler.stats.get_stats()
     fetched = sum(v for k, v in stats.items() if k.startswith("corpus/outlet/") and k.endswith("/fetched"))
-    print(f"replay web: {len(hits)} requests, {fetched} article pages fetched "
+    print(f"replay web: {len(hits)} requests, {fetched} article page{'s' if fetched != 1 else ''} fetched "
           f"({stats.get('corpus/not_modified', 0)} of them answered 304 Not Modified)")
     return finish(crawler)

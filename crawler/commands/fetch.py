@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 
-from crawler.commands.common import UsageError, add_common, finish, settings_from
+from crawler.commands.common import (UsageError, add_common, check_store, finish, report_without_run,
+                                     settings_from)
 
 
 def register(sub) -> None:
@@ -26,7 +28,7 @@ def register(sub) -> None:
     # --any-topic: kept for old scripts, storing off-topic pages is now the default
     topic.add_argument("--any-topic", action="store_true", help=argparse.SUPPRESS)
     add_common(parser)
-    parser.set_defaults(func=run)
+    parser.set_defaults(func=run, check_store=False)  # checked only when there is something to fetch
 
 
 def read_urls(args, stdin=None) -> list[str]:
@@ -44,7 +46,8 @@ def read_urls(args, stdin=None) -> list[str]:
         except OSError as exc:
             raise UsageError(f"--input-file: {exc.strerror}: {name}") from None
         sources.extend(text.splitlines())
-    urls = [line.strip() for line in sources if line.strip() and not line.lstrip().startswith("#")]
+    # "#" starts a comment at the start of a line or after white space (a URL's own "#" has none before it)
+    urls = [u for u in (re.split(r"(?:^|\s)#", line, maxsplit=1)[0].strip() for line in sources) if u]
     if not urls:
         raise UsageError("fetch: no URL given (arguments, '-' or --input-file)")
     return urls
@@ -64,6 +67,13 @@ def distinct(urls: list[str]) -> tuple[list[str], dict[str, str]]:
 
 
 def outcome_line(outcome: str, record: dict | None) -> str:
+    """The outcome as the store has it now: a page stored as new that a later original of the same
+    story (fetched in the same run) made a duplicate says so, and a duplicate names the final canonical."""
+    dup = (record or {}).get("duplicate_of")
+    if dup and outcome.startswith("duplicate of "):
+        outcome = f"duplicate of {dup}"
+    elif dup and outcome in ("new", "updated"):
+        outcome = f"{outcome}, duplicate of {dup}"
     topic = (record or {}).get("topic") or {}
     if record and topic.get("relevant") is False and not outcome.startswith(("error", "skipped")):
         return f"{outcome} (off-topic: score {float(topic.get('score') or 0):.2f})"
@@ -109,17 +119,22 @@ def run(args) -> int:
 
     given = read_urls(args)
     pages, alias = distinct(given)
-    results = {url: {"url": url, "outcome": f"error: invalid URL ({why})", "record": None}
-               for url in pages if (why := url_problem(url))}
+    invalid = [(url, why) for url in pages if (why := url_problem(url))]
+    results = {url: {"url": url, "outcome": f"error: invalid URL ({why})", "record": None} for url, why in invalid}
     valid = [url for url in pages if url not in results]
-    code = exitcodes.OK
+    corpus = None
     if valid:
-        extra = {} if args.on_topic_only else {"CORPUS_TOPIC_FILTER": False}
-        crawler = run_spider(FetchSpider, settings_from(args, **extra), urls=valid, outlets=outlet_lookup())
+        settings = settings_from(args, **({} if args.on_topic_only else {"CORPUS_TOPIC_FILTER": False}))
+        check_store(args.store)
+        crawler = run_spider(FetchSpider, settings, urls=valid, invalid=invalid, outlets=outlet_lookup())
         if crawler.spider is not None:
             results.update(crawler.spider.results)
         code = finish(crawler)
-    print_results(pages, results, args.json, corpus=Corpus(open_store(args.store)))
+        corpus = Corpus(open_store(args.store))
+    else:  # nothing to fetch: the store is not touched
+        code = exitcodes.PAGE_ERRORS
+        report_without_run(args, code, f"{len(invalid)} of {len(pages)} pages ended in error (invalid URLs)")
+    print_results(pages, results, args.json, corpus=corpus)
     if len(pages) < len(given):
         print(f"corpus: {len(given) - len(pages)} URL(s) named a page already given", file=sys.stderr)
     if not args.json:

@@ -25,11 +25,12 @@ class FetchSpider(CorpusSpider):
     name = "fetch"
     any_error_fails = True  # a person asked for each URL: one error fails the run (exit status 1)
 
-    def __init__(self, urls=None, outlets=None, listings=None, *args, **kwargs):
+    def __init__(self, urls=None, outlets=None, listings=None, invalid=(), *args, **kwargs):
         super().__init__(*args, **kwargs)
         if isinstance(urls, str):
             urls = urls.split(",")
         self.urls = list(urls or [])
+        self.invalid = list(invalid)  # (url, why): counted as errors of this run, never requested
         self.outlets = outlets  # callable url -> outlet name, or None
         self.listings = listings  # callable url -> bool (a registry listing/feed); default: the registry's
 
@@ -39,6 +40,8 @@ class FetchSpider(CorpusSpider):
     async def start(self):
         if self.listings is None:
             self.listings = listing_lookup(self.settings.get("CORPUS_REGISTRY") or None)
+        for url, why in self.invalid:
+            self.note(url, f"error: invalid URL ({why})")
         for url in self.urls:
             if self.listings(url):
                 self.crawler.stats.inc_value("corpus/fetch/listing-address")

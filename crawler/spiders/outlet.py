@@ -226,6 +226,8 @@ class OutletSpider(CorpusSpider):
     # -- crawl traps (pipelines/crawl/traps.py) ------------------------------------------------
     @classmethod
     def from_crawler(cls, crawler, *args, **kwargs):
+        # the registry: `-a registry=FILE`, else CORPUS_REGISTRY (-s or the environment), else the bundled one
+        kwargs["registry"] = kwargs.get("registry") or crawler.settings.get("CORPUS_REGISTRY") or None
         spider = super().from_crawler(crawler, *args, **kwargs)
         crawler.signals.connect(spider._trap_idle, signal=scrapy.signals.spider_idle)
         return spider
