@@ -16,7 +16,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterator
 
-from pipelines.corpus.record import VOLATILE_FIELDS, text_sha256
+from pipelines.corpus.record import VOLATILE_FIELDS, text_sha256, utc_now
+from pipelines.corpus.schema import SchemaError, from_json, to_json, unknown_fields
 from pipelines.store import BlobStore
 
 DOCS, TEXTS, HISTORY, RUNS = "corpus/docs/", "corpus/text/", "corpus/history/", "corpus/runs/"
@@ -71,13 +72,17 @@ class Corpus:
 
     # -- JSON helpers -------------------------------------------------------------------
     def read_json(self, key: str) -> Any:
-        """Parsed JSON under key, or None if missing."""
+        """Parsed JSON under key, or None if missing. A record (``corpus/docs/<id>.json``) comes back as
+        a record of the current schema (``schema.from_json``: older versions upgraded, text attached)."""
+        if _is_record_key(key):
+            return self._read_record(key, with_text=True)
         data = self.store.read(key)
         return None if data is None else json.loads(data.decode("utf-8"))
 
     def write_json(self, key: str, obj: Any, *, if_changed: bool = False) -> bool:
-        """Write obj as canonical JSON; with if_changed, skip (and return False) when identical."""
-        data = dumps_json(obj)
+        """Write obj as canonical JSON; with if_changed, skip (and return False) when identical.
+        A record is written in its JSON form (``schema.to_json``), whatever form it is given in."""
+        data = dumps_json(to_json(obj) if _is_record_key(key) else obj)
         if if_changed and self.store.read(key) == data:
             return False
         self.store.write(key, data, content_type="application/json")
@@ -92,9 +97,34 @@ class Corpus:
         return body[:-1] if body.endswith("\n") else body
 
     def get(self, doc_id: str, *, with_text: bool = True) -> dict | None:
-        """The record for doc_id (text attached from its text file), or None."""
-        rec = self.read_json(f"{DOCS}{_check_name(doc_id, 'doc id')}.json")
-        return None if rec is None else self._with_text(rec, with_text)
+        """The record for doc_id (schema.py's record form, any stored version upgraded), or None."""
+        return self._read_record(f"{DOCS}{_check_name(doc_id, 'doc id')}.json", with_text)
+
+    def _read_raw(self, key: str) -> dict | None:
+        data = self.store.read(key)
+        if data is None:
+            return None
+        try:
+            raw = json.loads(data.decode("utf-8"))
+        except ValueError as exc:
+            raise SchemaError(f"{key} is not JSON: {exc}") from None
+        if not isinstance(raw, dict):
+            raise SchemaError(f"{key} is not a JSON object")
+        return raw
+
+    def _read_record(self, key: str, with_text: bool, raw: dict | None = None) -> dict | None:
+        raw = self._read_raw(key) if raw is None else raw
+        if raw is None:
+            return None
+        if with_text and "text" not in raw:  # records written before the text went into the record
+            raw["text"] = self._read_text(key[len(DOCS):-len(".json")])
+        try:
+            rec = from_json(raw)
+        except SchemaError as exc:
+            raise SchemaError(f"{key}: {exc}") from None
+        if not with_text:
+            rec.pop("text", None)
+        return rec
 
     def _with_text(self, rec: dict, with_text: bool) -> dict:
         if not with_text:
@@ -107,36 +137,50 @@ class Corpus:
         """All records, in id order."""
         for key in self.store.list(DOCS):
             if key.endswith(".json") and "/" not in key[len(DOCS):]:
-                rec = self.read_json(key)
+                rec = self._read_record(key, with_text)
                 if rec is not None:
-                    yield self._with_text(rec, with_text)
+                    yield rec
 
     def put(self, record: dict) -> str:
-        """Store a record -> "new" | "updated" | "unchanged" (unchanged writes nothing)."""
+        """Store a record -> "new" | "updated" | "unchanged" (unchanged writes nothing).
+
+        The record is written in its JSON form (``schema.to_json``) with ``stored_at`` set. A stored
+        record of an older schema version whose content is the same is rewritten in the current
+        form, in place: ``unchanged``, no history version (a schema upgrade is not a new version of
+        the article). A field the schema does not know is refused (``SchemaError``).
+        """
         missing = [f for f in REQUIRED if f not in record]
         if missing:
             raise ValueError(f"record lacks fields: {', '.join(missing)}")
+        unknown = unknown_fields(record)
+        if unknown:
+            raise SchemaError(f"record has fields the schema does not know: {', '.join(unknown)} "
+                              "(add them to FIELDS in pipelines/corpus/schema.py)")
         doc_id = _check_name(record["id"], "doc id")
-        text = record.get("text") or ""
-        stored = dict(record, text=text or None)
-        if text and not stored.get("text_sha256"):
-            stored["text_sha256"] = text_sha256(text)
-        stored = json.loads(dumps_json(stored))  # compare in stored form (tuples -> lists...)
-        old = self.read_json(f"{DOCS}{doc_id}.json")
-        if old is not None:
+        key = f"{DOCS}{doc_id}.json"
+        now = utc_now()
+        stored = to_json(dict(record, stored_at=now))
+        text = stored["text"]
+        raw = self._read_raw(key)
+        if raw is not None:
+            old = to_json(self._read_record(key, True, raw=dict(raw)))
             if _stable(old) == _stable(stored):
+                if old != raw:  # an older schema version (or form): upgraded in place, not a new version
+                    self.store.write(key, dumps_json(old), content_type="application/json")
                 return "unchanged"
-            self._archive(doc_id, self._with_text(old, True))
+            self._archive(doc_id, old)
         text_key = f"{TEXTS}{doc_id}.txt"
-        if text or not record.get("duplicate_of"):
-            self.store.write(text_key, f"{_one_line(record.get('title'))}\n\n{text}\n".encode("utf-8"),
+        if text or not stored["duplicate_of"]:
+            self.store.write(text_key, f"{_one_line(stored['title'])}\n\n{text}\n".encode("utf-8"),
                              content_type="text/plain; charset=utf-8")
-        elif old is not None:
+        elif raw is not None:
             self.store.delete(text_key)  # duplicates keep no text of their own
-        self.write_json(f"{DOCS}{doc_id}.json", stored)
-        return "new" if old is None else "updated"
+        self.store.write(key, dumps_json(stored), content_type="application/json")
+        record["stored_at"] = now  # the caller's record says when it was written
+        return "new" if raw is None else "updated"
 
     def _archive(self, doc_id: str, old: dict) -> str:
+        old = to_json(old)  # history keeps versions in the JSON form of the current schema, text included
         base = f"{HISTORY}{doc_id}/{compact_time(old.get('fetched_at'))}"
         data = dumps_json(old)
         for n in range(1000):
@@ -233,9 +277,19 @@ class Corpus:
         return True
 
     def remove(self, doc_id: str) -> bool:
-        """Take a document out of the corpus: its last version goes to history, record and text go."""
+        """Take a document out of the corpus: its last version goes to history, record and text go; a
+        duplicate leaves its canonical's ``also_at``. The canonical copy of others is refused (their
+        text may live only in it): remove the copies first, or re-cluster (``corpus dedup --rebuild``)."""
         key = f"{DOCS}{_check_name(doc_id, 'doc id')}.json"
         rec = self.read_json(key)
+        if rec is not None and rec.get("also_at"):
+            raise ValueError(f"{doc_id} is the canonical copy of {len(rec['also_at'])} other record(s) "
+                             f"({', '.join(a.get('id', '?') for a in rec['also_at'][:3])}): remove those first")
+        head = self.read_json(f"{DOCS}{rec['duplicate_of']}.json") if rec and rec.get("duplicate_of") else None
+        if head is not None and any(a.get("id") == doc_id for a in head.get("also_at") or []):
+            head["also_at"] = [a for a in head["also_at"] if a.get("id") != doc_id]
+            self.write_json(f"{DOCS}{head['id']}.json", head)
+            self.noted([head])
         if rec is not None:
             self._archive(doc_id, self._with_text(rec, True))
             self.store.delete(f"{TEXTS}{doc_id}.txt")
@@ -267,8 +321,13 @@ class Corpus:
 
 
 def _stable(rec: dict) -> dict:
-    """The part of a record whose change makes a new version."""
+    """The part of a record (JSON form) whose change makes a new version: not the fetch's own facts
+    (VOLATILE, with ``stored_at`` and ``schema_version``), not the text (``text_sha256`` stands for it)."""
     return {k: v for k, v in rec.items() if k not in VOLATILE and k != "text"}
+
+
+def _is_record_key(key: str) -> bool:
+    return key.startswith(DOCS) and key.endswith(".json") and "/" not in key[len(DOCS):]
 
 
 def _cluster_lines(recs: list[dict]) -> list[str]:
