@@ -28,6 +28,7 @@ CORPUS_LISTING_FILTER = True      # drop listing/tag/section pages (pipelines/ex
 CORPUS_TOPIC_TERMS = ""           # "" = pipelines/extract/topic_terms.toml
 CORPUS_STATE_FLUSH_SECONDS = 2.0  # crawl-state journal flush interval (resume after a kill)
 CORPUS_DEDUP = True               # near-duplicate clusters (pipelines/dedup/deduplicator.py)
+CORPUS_MANIFEST = True            # keep corpus/manifests/ (pipelines/corpus/manifest.py); False: INDEX.md from every record
 CORPUS_OUTLET_POLITENESS = True   # per-outlet delay/concurrency from the registry
 CORPUS_PROGRESS = False           # live progress lines (the CLI turns it on)
 CORPUS_MAX_ERROR_RATE = 0.1       # a crawl with more page errors than this share exits 1
