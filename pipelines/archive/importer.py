@@ -82,11 +82,14 @@ def check_warc(path: str | os.PathLike) -> None:
         try:
             from warcio.archiveiterator import ArchiveIterator
 
-            first = next(iter(ArchiveIterator(fh, arc2warc=True)), None)
+            first = next(iter(ArchiveIterator(fh)), None)
+            kind = (first.format, first.rec_headers.protocol) if first is not None else None
         except Exception as exc:  # noqa: BLE001 - anything warcio cannot parse
             raise NotAWarc(f"{path}: not a WARC file ({type(exc).__name__}: {str(exc).strip()[:160]})") from None
     if first is None:
         raise NotAWarc(f"{path}: not a WARC file (no record)" + (" (an empty gzip file)" if head == _GZIP_MAGIC else ""))
+    if kind[0] != "warc" or not str(kind[1]).startswith("WARC/"):
+        raise NotAWarc(f"{path}: not a WARC file (it does not start with a WARC/1.x record)")
 
 
 def copy_in(store, path: str | os.PathLike) -> Copied:
