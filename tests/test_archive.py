@@ -222,3 +222,22 @@ def test_spool_files_are_not_store_keys(tmp_path):
     assert list(store.list()) == []  # the open spool file lives in <store>/.warc-spool, out of the key space
     archive.close()
     assert [k for k in store.list()] == [archive.published[0]]
+
+
+def test_reextract_publishes_a_killed_crawls_spool_file_first(blob_store, tmp_path):
+    from pipelines.archive.reextract import reextract
+    from pipelines.corpus.layout import Corpus
+
+    folder = tmp_path / "spool"
+    archive = WarcArchive(blob_store, spool_dir=folder, run_id="killed")
+    url = "https://rsis.edu.sg/rsis-publication/rsis/russia-asean-sochi-summit-beyond-symbolism/"
+    loc = archive.append(capture(url, ARTICLE, encoding="gzip"), fetched_at="2026-01-02T03:04:05+00:00",
+                         meta={"outlet": "rsis"})
+    os.close(archive.current.fd)  # killed: never published
+    archive.current.fd = None
+    report = reextract(blob_store, workers=1, spool_dir=folder)
+    assert report.recovered == 1 and report.outcomes == {"new": 1} and report.errors == []
+    [rec] = list(Corpus(blob_store).iter_records())
+    assert (rec["url"], rec["outlet"], rec["warc"]) == (url, "rsis", loc)
+    assert rec["fetched_at"] == "2026-01-02T03:04:05+00:00" and rec["topic"]["relevant"]
+    assert reextract(blob_store, workers=1, spool_dir=folder).changed == 0

@@ -52,6 +52,7 @@ def rebuild_arguments(args) -> dict:
                            topic_terms=settings.get("CORPUS_TOPIC_TERMS") or None,
                            max_body=settings.getint("DOWNLOAD_MAXSIZE", 16 * 1024 * 1024))
     return {"config": config, "workers": args.workers, "dedup": settings.getbool("CORPUS_DEDUP", True),
+            "spool_dir": settings.get("CORPUS_WARC_SPOOL") or None,
             "registry": load_registry(settings.get("CORPUS_REGISTRY") or None), "examples": args.examples,
             "progress": _progress() if sys.stderr.isatty() else None}
 

@@ -52,6 +52,7 @@ CHANGE_KINDS = ("text-longer", "text-shorter", "text-edited", "title", "publishe
 @dataclass
 class ReextractReport:
     warc_files: int = 0
+    recovered: int = 0                  # spool files a killed crawl left, published first
     responses: int = 0                  # HTML 2xx responses found in those files
     selected: int = 0                   # newest per URL, after the filters
     outcomes: Counter = field(default_factory=Counter)     # new / updated / unchanged
@@ -82,7 +83,8 @@ class ReextractReport:
 
     def to_dict(self) -> dict:
         return {
-            "changed": self.changed, "warc_files": self.warc_files, "responses": self.responses,
+            "changed": self.changed, "warc_files": self.warc_files, "recovered": self.recovered,
+            "responses": self.responses,
             "selected": self.selected, "outcomes": dict(self.outcomes), "relinked": dict(self.relinked),
             "changes": dict(self.changes), "skipped": dict(self.skipped),
             "kept_unchanged": dict(self.kept_unchanged), "now_off_topic": self.now_off_topic,
@@ -91,7 +93,10 @@ class ReextractReport:
         }
 
     def table(self) -> str:
-        rows = [("WARC files read", self.warc_files), ("archived HTML responses", self.responses),
+        rows = [("WARC files read", self.warc_files)]
+        if self.recovered:
+            rows.append(("  of them recovered from a killed run", self.recovered))
+        rows += [("archived HTML responses", self.responses),
                 ("pages rebuilt (newest per URL)", self.selected)]
         rows += [(f"records {k}", self.outcomes[k]) for k in ("new", "updated", "unchanged")]
         rows += [(f"  {k.replace('-', ' ')}", self.changes[k]) for k in CHANGE_KINDS if self.changes[k]]
@@ -201,12 +206,13 @@ def reextract(store, *, keys: list[str] | None = None, run: str | None = None, o
               since: str | None = None, assign_outlet: str | None = None, workers: int | None = None,
               config: RebuildConfig | None = None, extract: Callable | None = None, dedup: bool = True,
               registry=None, extractor_info: dict | None = None, examples: int = 3,
-              progress: Callable[[int, int], None] | None = None) -> ReextractReport:
+              progress: Callable[[int, int], None] | None = None, spool_dir=None) -> ReextractReport:
     """Rebuild the records of ``store`` from its WARC files (see the module docstring).
 
     ``keys``: these WARC files only (``corpus import-warc``); ``assign_outlet``: the outlet of every
     page (else the WARC's ``WARC-Corpus-Outlet``, the registry, the host); ``extract``: an extractor
-    with ``try_extract``'s signature (picklable when ``workers`` > 1).
+    with ``try_extract``'s signature (picklable when ``workers`` > 1); ``spool_dir``: where a crawl
+    keeps unpublished WARC files (default ``spool.default_spool_dir``), whose leftovers are published first.
     """
     from pipelines.crawl.registry import load_registry
     from pipelines.dedup.deduplicator import Deduplicator
@@ -221,6 +227,8 @@ def reextract(store, *, keys: list[str] | None = None, run: str | None = None, o
     extractor_info = extractor_info or {"name": extraction.EXTRACTOR_NAME, "version": extraction.EXTRACTOR_VERSION}
     report = ReextractReport(workers=workers)
     corpus = Corpus(store)
+    # a crawl killed halfway left a spool file: its pages are stored records, so it is published first
+    report.recovered = len(spool.recover(store, spool_dir or spool.default_spool_dir(store)))
 
     def outlet_of(capture: Capture) -> str | None:
         if assign_outlet:
