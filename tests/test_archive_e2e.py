@@ -155,6 +155,15 @@ def test_an_extractor_change_is_picked_up_and_a_second_run_changes_nothing(repla
     assert report["changes"] == {"text-longer": 7} and report["workers"] == 2
     assert snapshot(store) == before
     assert "\n0 changed" in corpus_cmd("reextract", "--store", spec).stdout
+    [key] = raw_keys(store)
+    run = key.rsplit("/", 1)[1][:-len("-00001.warc.gz")]
+    assert json.loads(corpus_cmd("reextract", "--store", spec, "--run", run, "--json").stdout)["selected"] == 9
+    none = corpus_cmd("reextract", "--store", spec, "--run", "20000101T000000000000Z", "--since", "2000-01-01")
+    assert none.returncode == 0 and "no WARC files under corpus/raw/ for run" in none.stderr
+    later = corpus_cmd("reextract", "--store", spec, "--since", "2999-01-01", "--json")
+    assert json.loads(later.stdout)["selected"] == 0
+    bad = corpus_cmd("reextract", "--store", spec, "--since", "last tuesday")
+    assert bad.returncode == 2 and "--since: not a date" in bad.stderr
 
     # a setting changes what extracts: stored records that no longer extract are left as they are, counted
     strict = corpus_cmd("reextract", "--store", spec, "-s", "CORPUS_MIN_WORDS=100000", "--json")
