@@ -16,6 +16,7 @@ from scrapy.exceptions import DropItem
 
 from pipelines.extract import extractor as extraction
 from pipelines.corpus.layout import Corpus
+from pipelines.corpus.schema import to_json
 from pipelines.crawl.state import parse_time
 from pipelines.dedup.deduplicator import Deduplicator
 from pipelines.extract.listing import LISTING_REASON, listing_verdict
@@ -160,13 +161,33 @@ class Store:
             self.dedup = Deduplicator(self.corpus, priority=registry.priority).load()
 
     async def process_item(self, item):
-        if "outcome" in item:  # settled by an earlier stage
-            return item
-        return await asyncio.get_running_loop().run_in_executor(self.executor, self._guarded, item)
+        if "outcome" not in item:  # not settled by an earlier stage
+            item = await asyncio.get_running_loop().run_in_executor(self.executor, self._guarded, item)
+        return self._hand_on(item)
+
+    def _hand_on(self, item):
+        """What leaves the last stage is the stored record, JSON form (``scrapy crawl -o FILE`` exports
+        it); the page's outcome is noted on the spider first. A page without a stored record (an
+        error) goes no further: dropped, its outcome already noted (without "page", the spider's
+        item_dropped handler leaves it alone)."""
+        page = item.pop("page")
+        note = getattr(self.crawler.spider, "note", None)
+        if note is not None:
+            note(page["requested_url"], item["outcome"], record=item.get("record"), outlet=page.get("outlet"),
+                 page=page)
+        if item.get("stored") is None:
+            raise DropItem(item["outcome"])
+        return item["stored"]
+
+    def _stored(self, item):
+        record = item["record"]  # put() set its stored_at; an unchanged page: the store keeps the old version
+        held = self.corpus.get(record["id"]) if item["outcome"] == "unchanged" else None
+        item["stored"] = to_json(held or record)
+        return item
 
     def _guarded(self, item):
         try:
-            return self._store(item)
+            return self._stored(self._store(item))
         except StoreError as exc:  # the store went away mid-crawl: this page is an error, retried next run
             logger.error("store error on %s: %s", item["page"]["url"], exc)
             self.crawler.stats.inc_value("corpus/store/error")

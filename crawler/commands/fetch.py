@@ -81,13 +81,16 @@ def outcome_line(outcome: str, record: dict | None) -> str:
 
 
 def stored_record(corpus, record: dict | None) -> dict | None:
-    """The record as the store holds it now (a syndicated copy: ``duplicate_of`` set, no text of its own)."""
+    """The record as the store holds it now (a syndicated copy: ``duplicate_of`` set, no text of its own),
+    in its JSON form (pipelines/corpus/schema.py), as in ``corpus/docs/<id>.json``."""
+    from pipelines.corpus.schema import to_json
+
     if not record or corpus is None:
-        return record
+        return record and to_json(record)
     try:
-        return corpus.get(record["id"]) or record
+        return to_json(corpus.get(record["id"]) or record)
     except Exception:  # noqa: BLE001 - the store failing now is reported by the run; show what we have
-        return record
+        return to_json(record)
 
 
 def print_results(urls, results, as_json: bool, corpus=None, out=None) -> None:

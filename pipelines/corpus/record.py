@@ -12,6 +12,7 @@ import hashlib
 from datetime import datetime, timezone
 
 from pipelines.crawl.urls import canonicalize, doc_id, registered_host, same_site
+from pipelines.corpus.schema import SCHEMA_VERSION, normalize
 
 __all__ = ["build_record", "canonical_for", "text_sha256", "utc_now", "VOLATILE_FIELDS"]
 
@@ -19,7 +20,8 @@ __all__ = ["build_record", "canonical_for", "text_sha256", "utc_now", "VOLATILE_
 # response is archived, pipelines/archive/; an unchanged record keeps the location of its first fetch).
 VOLATILE_FIELDS = frozenset(
     {"fetched_at", "http_status", "etag", "last_modified", "requested_url", "run_id", "warc",
-     "url"}  # "url": the address form of this fetch (www., http, tracking); the id is the canonical URL's
+     "url",  # "url": the address form of this fetch (www., http, tracking); the id is the canonical URL's
+     "stored_at", "schema_version"}  # when this version was written; the form it was written in
 )
 
 
@@ -48,6 +50,7 @@ def build_record(page: dict, document, *, extractor: dict, extra: dict | None = 
     """The record of ``page``, whose extraction gave ``document``."""
     canonical = canonical_for(page["url"], document.canonical_url)
     record = {
+        "schema_version": SCHEMA_VERSION,  # pipelines/corpus/schema.py: every field, its type, its JSON form
         "id": doc_id(canonical),
         "url": page["url"],
         "requested_url": page.get("requested_url") or page["url"],
@@ -76,4 +79,4 @@ def build_record(page: dict, document, *, extractor: dict, extra: dict | None = 
     }
     if extra:
         record.update(extra)
-    return record
+    return normalize(record)  # every field of the schema, in its type (topic, text_kept, warc... unknown: None)

@@ -129,16 +129,21 @@ class TopicScore:
     relevant: bool
     reason: str | None
     matched: dict[str, int]
+    sides: dict[str, str] = field(default_factory=dict)  # term -> "asean" | "russia"
 
     def to_dict(self) -> dict:
+        """JSON-ready; ``matched`` is a list of ``{"term", "side", "count"}``, most frequent first
+        (a list, not a map keyed by term: "ASEAN" and "Asean" are different terms, and a record's
+        fields must be the same in every record for DuckDB and Hugging Face ``datasets``)."""
         return {
-            "score": round(self.score, 4),
-            "asean": round(self.asean, 4),
-            "russia": round(self.russia, 4),
-            "link": round(self.link, 4),
+            "score": round(float(self.score), 4),
+            "asean": round(float(self.asean), 4),
+            "russia": round(float(self.russia), 4),
+            "link": round(float(self.link), 4),
             "relevant": self.relevant,
             "reason": self.reason,
-            "matched": dict(self.matched),
+            "matched": [{"term": term, "side": self.sides.get(term, ""), "count": int(count)}
+                        for term, count in sorted(self.matched.items(), key=lambda kv: (-kv[1], kv[0]))],
         }
 
 
@@ -216,4 +221,6 @@ def score(title: str | None, text: str, cfg: TopicConfig | None = None) -> Topic
 
     matched = t_a + t_r + b_a + b_r
     top = dict(sorted(matched.items(), key=lambda kv: (-kv[1], kv[0]))[: cfg.top_terms])
-    return TopicScore(value, asean, russia, link, reason is None, reason, top)
+    sides = {term: "asean" for term in t_a + b_a} | {term: "russia" for term in t_r + b_r}
+    return TopicScore(value, asean, russia, link, reason is None, reason, top,
+                      {term: sides[term] for term in top})
