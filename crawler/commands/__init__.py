@@ -9,3 +9,6 @@ COMMANDS = (fetch, crawl, check, dedup, demo, reextract, import_warc)
 
 from crawler.commands import diff, manifest  # noqa: E402  (run manifests: pipelines/corpus/manifest.py)
 COMMANDS += (diff, manifest)
+
+from crawler.commands import export  # noqa: E402  (corpus export: pipelines/corpus/export.py)
+COMMANDS += (export,)
