@@ -61,14 +61,16 @@ class Changed:
         return f"changed since run {self.run}: stored after {self.after.isoformat()} (no manifests reach back)"
 
 
-def open_corpus(spec: str | os.PathLike | BlobStore) -> "CorpusReader":
-    """A reader on a corpus store: a local folder, ``file://...`` or ``s3://bucket/prefix``."""
+def open_corpus(spec: str | os.PathLike | BlobStore, *, read_ahead: int | None = None) -> "CorpusReader":
+    """A reader on a corpus store: a local folder, ``file://...`` or ``s3://bucket/prefix`` (or a
+    BlobStore). ``read_ahead``: records read ahead, in parallel, in order (default: 1 for a local
+    folder, 32 otherwise); memory holds at most that many records."""
     store = spec if isinstance(spec, BlobStore) else open_store(spec)
     if isinstance(store, LocalStore) and not (store.root / "corpus").is_dir():
         raise CorpusError(f"no corpus at {store.describe()} (no corpus/ folder)")
     if not isinstance(store, LocalStore) and not isinstance(spec, BlobStore):
         store.check()  # the bucket exists and answers (StoreError otherwise)
-    return CorpusReader(store)
+    return CorpusReader(store, read_ahead=read_ahead)
 
 
 def _as_set(value: str | Iterable[str] | None, what: str) -> set[str] | None:
@@ -131,12 +133,14 @@ def _parse_instant(value) -> datetime | None:
 class CorpusReader:
     """Records of one corpus store, streamed with filters (see the module docstring)."""
 
-    def __init__(self, store: BlobStore):
+    def __init__(self, store: BlobStore, *, read_ahead: int | None = None):
         self.store = store
         self.corpus = Corpus(store)
         self.errors: list[tuple[str, str]] = []  # (key, reason) of records that could not be read
         self.last_changed: Changed | None = None
-        self._workers = 1 if isinstance(store, LocalStore) else 8
+        if read_ahead is None:
+            read_ahead = 1 if isinstance(store, LocalStore) else READ_AHEAD
+        self.read_ahead = max(1, int(read_ahead))
 
     def __repr__(self) -> str:
         return f"CorpusReader({self.store.describe()!r})"
@@ -164,17 +168,18 @@ class CorpusReader:
             return None
 
     def _stream(self, ids: Iterable[str], with_text: bool) -> Iterator[dict]:
-        if self._workers == 1:
+        if self.read_ahead == 1:
             for doc_id in ids:
                 rec = self._read(doc_id, with_text)
                 if rec is not None:
                     yield rec
             return
-        with ThreadPoolExecutor(max_workers=self._workers, thread_name_prefix="corpus-reader") as pool:
+        workers = min(8, self.read_ahead)
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="corpus-reader") as pool:
             window: deque = deque()
             for doc_id in ids:
                 window.append(pool.submit(self._read, doc_id, with_text))
-                if len(window) >= READ_AHEAD:
+                if len(window) >= self.read_ahead:
                     rec = window.popleft().result()
                     if rec is not None:
                         yield rec
