@@ -103,6 +103,30 @@ def timed(store, workers: int):
     return time.perf_counter() - started, report
 
 
+def _burn(n: int) -> int:
+    total = 0
+    for i in range(n):
+        total += i * i
+    return total
+
+
+def cpu_control(workers: int, n: int = 4_000_000) -> float:
+    """Speed-up of ``workers`` processes over one on pure Python arithmetic: what the machine gives
+    right now (other work on a shared machine takes cores away)."""
+    import multiprocessing
+
+    started = time.perf_counter()
+    for _ in range(2 * workers):
+        _burn(n)
+    one = time.perf_counter() - started
+    with multiprocessing.get_context("forkserver").Pool(workers) as pool:
+        pool.map(_burn, [n])  # start-up out of the timing
+        started = time.perf_counter()
+        pool.map(_burn, [n] * (2 * workers))
+        many = time.perf_counter() - started
+    return one / many
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--copies", type=int, default=2, help="times each page is archived (default 2)")
@@ -113,6 +137,7 @@ def main() -> None:
 
     from pipelines.store import open_store
 
+    control_before = cpu_control(args.workers)
     source, sample = pages()
     with tempfile.TemporaryDirectory(prefix="bench-reextract-") as tmp:
         template = Path(tmp) / "template"
@@ -128,10 +153,12 @@ def main() -> None:
             report = runs[0][1]
             results[workers] = {"seconds": round(seconds, 2), "pages": report.selected,
                                 "pages_per_second": round(report.selected / seconds, 1),
-                                "stored": report.outcomes["new"], "changed": report.changed}
+                                "stored": report.outcomes["new"], "changed": report.changed,
+                                "store_seconds": round(statistics.median(r.store_seconds for _, r in runs), 2)}
         again_s, again = timed(store, args.workers)  # the store is full now: nothing changes
         results["second run"] = {"seconds": round(again_s, 2), "pages": again.selected,
-                                 "pages_per_second": round(again.selected / again_s, 1), "changed": again.changed}
+                                 "pages_per_second": round(again.selected / again_s, 1), "changed": again.changed,
+                                 "store_seconds": round(again.store_seconds, 2)}
 
     pages_n = sizes["pages"]
     out = {
@@ -143,6 +170,7 @@ def main() -> None:
         "runs": results,
         "speedup": round(results[args.workers]["pages_per_second"] / results[1]["pages_per_second"], 2),
         "load_average": round(os.getloadavg()[0], 2),  # other work on the machine skews the numbers
+        "cpu_control_speedup": [round(control_before, 2), round(cpu_control(args.workers), 2)],
     }
     if args.json:
         print(json.dumps(out, indent=2))
@@ -152,14 +180,16 @@ def main() -> None:
     print(f"WARC bytes per page: {out['warc_bytes_per_page_compressed']:,} compressed (gzip member per record), "
           f"{out['warc_bytes_per_page_raw']:,} raw (HTML payload {out['html_bytes_per_page']:,}; "
           f"ratio {sizes['raw'] / sizes['compressed']:.2f}x)")
-    print(f"{'run':<32} {'workers':>7} {'pages':>6} {'seconds':>8} {'pages/s':>8} {'changed':>8}")
+    print(f"{'run':<32} {'workers':>7} {'pages':>6} {'seconds':>8} {'pages/s':>8} {'changed':>8} {'storing s':>9}")
     for name, workers in (("into an empty store", 1), ("into an empty store", args.workers),
                           ("second run (all unchanged)", "second run")):
         r = results[workers]
         shown = args.workers if workers == "second run" else workers
         print(f"{name:<32} {shown:>7} {r['pages']:>6} {r['seconds']:>8.2f} {r['pages_per_second']:>8.1f} "
-              f"{r['changed']:>8}")
-    print(f"speed-up of {args.workers} workers over 1: {out['speedup']:.2f}x")
+              f"{r['changed']:>8} {r['store_seconds']:>9.2f}")
+    print(f"speed-up of {args.workers} workers over 1: {out['speedup']:.2f}x "
+          f"(a pure-CPU control gets {out['cpu_control_speedup'][0]:.2f}x before, "
+          f"{out['cpu_control_speedup'][1]:.2f}x after: what the machine's cores gave at the time)")
 
 
 if __name__ == "__main__":

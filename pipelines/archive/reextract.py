@@ -64,6 +64,7 @@ class ReextractReport:
     errors: list[str] = field(default_factory=list)
     examples: dict = field(default_factory=dict)           # kind -> [{id, url, before, after}]
     seconds: float = 0.0
+    store_seconds: float = 0.0          # of which storing (dedup, record writes) in this process
     workers: int = 1
 
     @property
@@ -89,6 +90,7 @@ class ReextractReport:
             "changes": dict(self.changes), "skipped": dict(self.skipped),
             "kept_unchanged": dict(self.kept_unchanged), "now_off_topic": self.now_off_topic,
             "errors": list(self.errors), "examples": self.examples, "seconds": round(self.seconds, 3),
+            "store_seconds": round(self.store_seconds, 3),
             "workers": self.workers, "pages_per_second": round(self.pages_per_second, 2),
         }
 
@@ -274,7 +276,9 @@ def reextract(store, *, keys: list[str] | None = None, run: str | None = None, o
         for n, result in enumerate(_results(_chunks(tasks, CHUNK), workers if len(tasks) > CHUNK else 1,
                                             cfg, extract), 1):
             capture = selected[result.index]
+            began = time.monotonic()
             _one(result, capture, corpus, dd, existing, rebuilt, report, extractor_info, examples)
+            report.store_seconds += time.monotonic() - began
             if progress:
                 progress(n, len(selected))
         if dd is not None:
