@@ -21,6 +21,9 @@ def register(sub) -> None:
     what.add_argument("--rebuild", action="store_true", help="build a new manifest from every record")
     what.add_argument("--list", action="store_true", help="list the runs that have a manifest")
     parser.add_argument("--json", action="store_true", help="print the manifest root and every entry as JSON")
+    parser.add_argument("--shard-digits", type=int, metavar="N",
+                        help="with --rebuild: shard by the first N hex digits of the id (16^N shards; default: "
+                             "as the latest manifest, else 1)")
     add_store(parser)
     parser.set_defaults(func=run)
 
@@ -45,6 +48,8 @@ def run(args) -> int:
     from pipelines.corpus.manifest import KINDS, ManifestError, list_runs, rebuild, resolve
     from pipelines.store import open_store
 
+    if args.shard_digits is not None and not (args.rebuild and 0 <= args.shard_digits <= 4):
+        raise UsageError("--shard-digits: 0 to 4, with --rebuild")
     store = open_store(args.store)
     if args.list:
         for name in list_runs(store):
@@ -52,7 +57,7 @@ def run(args) -> int:
         return 0
     try:
         if args.rebuild:
-            done = rebuild(Corpus(store), "manifest --rebuild")
+            done = rebuild(Corpus(store), "manifest --rebuild", shard_digits=args.shard_digits)
             print(f"manifest {done['run']} built from the records (INDEX.md rewritten); changes against "
                   f"{done['base'] or 'no manifest'}: " + ", ".join(f"{len(done['changes'][k])} {k}" for k in KINDS),
                   file=sys.stderr)

@@ -341,9 +341,9 @@ def records_with_text_flag(corpus) -> Iterator[tuple[dict, bool]]:
                 yield rec, flag
 
 
-def rebuild(corpus, command: str = "rebuild", *, run_id: str | None = None) -> dict:
+def rebuild(corpus, command: str = "rebuild", *, run_id: str | None = None, shard_digits: int | None = None) -> dict:
     """Build the manifest from every record, write it (and INDEX.md) and clear open-run markers."""
-    return ManifestRun(corpus, command, rebuild=f"`corpus {command}`").open().finish(run_id)
+    return ManifestRun(corpus, command, rebuild=f"`corpus {command}`", shard_digits=shard_digits).open().finish(run_id)
 
 
 def refresh(corpus, pairs: list[tuple[dict, bool]]) -> str | None:
@@ -391,7 +391,7 @@ def gone_pages(results: dict, known: dict) -> list[tuple[str, int | None]]:
 class ManifestRun:
     """The manifest of one run in progress: the latest entries plus what this run wrote."""
 
-    def __init__(self, corpus, command: str, *, rebuild: str | None = None):
+    def __init__(self, corpus, command: str, *, rebuild: str | None = None, shard_digits: int | None = None):
         self.corpus = corpus
         self.store = corpus.store
         self.command = {"outlet": "crawl"}.get(command, command)  # spider name -> the command
@@ -402,6 +402,9 @@ class ManifestRun:
         self.force_rebuild = rebuild
         self.stale_markers: list[str] = []
         self.suspect: str | None = None
+        if shard_digits is not None and not 0 <= shard_digits <= 4:
+            raise ValueError(f"shard digits: 0 to 4, not {shard_digits}")
+        self.shard_digits = shard_digits  # for a new or rebuilt manifest (else the latest one's)
         self.marker = f"{OPEN}{new_run_id()}-{uuid.uuid4().hex[:8]}.json"
 
     # opening ------------------------------------------------------------------------------
@@ -489,10 +492,12 @@ class ManifestRun:
             self._drop_markers()
             return result
         digits = base.digits if base is not None else SHARD_DIGITS
-        shards = base.shards if base is not None else {}
+        if self.shard_digits is not None and (base is None or self.rebuilt):
+            digits = self.shard_digits
+        shards = base.shards if base is not None and digits == base.digits else {}
         touched = {shard_of(i, digits) for i in set(base_entries) | set(final)
                    if base_entries.get(i) != final.get(i)}
-        if base is None or self.rebuilt:
+        if base is None or self.rebuilt or digits != base.digits:
             touched |= set(shards) | {shard_of(i, digits) for i in final}
         for prefix, part in sorted(_group(final, digits, touched).items()):
             if not part:
