@@ -199,6 +199,23 @@ def test_records_written_without_the_manifest_are_caught_by_the_full_rebuild(blo
     assert latest.root["changes"]["updated"] == [B]
 
 
+def test_a_different_shard_layout_still_diffs(blob_store):
+    from pipelines.corpus.manifest import rebuild
+
+    corpus = Corpus(blob_store)
+    first_run(corpus)
+    done = rebuild(corpus, "manifest --rebuild", run_id="r2", shard_digits=0)
+    assert not any(done["changes"].values())  # same documents, one shard
+    assert list(Manifest.read(blob_store).shards) == ["all"]
+    corpus.begin_run("test")
+    put_all(corpus, make_record(E))
+    corpus.finish_run("r3")
+    r3 = Manifest.read(blob_store, "r3")
+    assert r3.digits == 0 and r3.root["changes"]["new"] == [E]
+    result = diff(blob_store, Manifest.read(blob_store, "r1"), r3)
+    assert [i["id"] for i in result["added"]] == [E] and not result["changed"] + result["removed"]
+
+
 def test_removing_the_canonical_copy_of_others_is_refused(blob_store):
     corpus = Corpus(blob_store)
     first_run(corpus)
