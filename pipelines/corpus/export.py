@@ -68,8 +68,15 @@ def _jsonl(rows, sink: IO[bytes]) -> int:
     return n
 
 
-def _parquet(rows, sink, row_group_size: int) -> int:
+def _table(batch: list[dict], schema):
+    """A row group's table, built column by column (much faster than ``Table.from_pylist``)."""
     import pyarrow as pa
+
+    return pa.Table.from_arrays([pa.array([rec[f.name] for rec in batch], type=f.type) for f in schema],
+                                schema=schema)
+
+
+def _parquet(rows, sink, row_group_size: int) -> int:
     import pyarrow.parquet as pq
 
     schema = arrow_schema()
@@ -80,11 +87,11 @@ def _parquet(rows, sink, row_group_size: int) -> int:
             batch.append(rec)
             size += len(rec.get("text") or "") + len(rec.get("description") or "")
             if len(batch) >= row_group_size or size >= ROW_GROUP_BYTES:
-                writer.write_table(pa.Table.from_pylist(batch, schema=schema), row_group_size=len(batch))
+                writer.write_table(_table(batch, schema), row_group_size=len(batch))
                 n += len(batch)
                 batch, size = [], 0
         if batch or n == 0:
-            writer.write_table(pa.Table.from_pylist(batch, schema=schema), row_group_size=max(1, len(batch)))
+            writer.write_table(_table(batch, schema), row_group_size=max(1, len(batch)))
             n += len(batch)
     return n
 
