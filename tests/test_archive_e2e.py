@@ -164,6 +164,8 @@ def test_an_extractor_change_is_picked_up_and_a_second_run_changes_nothing(repla
     assert json.loads(later.stdout)["selected"] == 0
     bad = corpus_cmd("reextract", "--store", spec, "--since", "last tuesday")
     assert bad.returncode == 2 and "--since: not a date" in bad.stderr
+    typo = corpus_cmd("reextract", "--store", spec, "-s", "CORPUS_MIN_WORD=3")
+    assert typo.returncode == 2 and "did you mean CORPUS_MIN_WORDS" in typo.stderr
 
     # a setting changes what extracts: stored records that no longer extract are left as they are, counted
     strict = corpus_cmd("reextract", "--store", spec, "-s", "CORPUS_MIN_WORDS=100000", "--json")

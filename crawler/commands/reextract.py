@@ -9,7 +9,7 @@ import sys
 import time
 
 from crawler import exitcodes
-from crawler.commands.common import UsageError, add_store, scrapy_overrides
+from crawler.commands.common import UsageError, add_store, check_settings, scrapy_overrides
 
 
 def register(sub) -> None:
@@ -43,7 +43,9 @@ def rebuild_arguments(args) -> dict:
 
     if args.workers is not None and args.workers < 1:
         raise UsageError("--workers must be at least 1")
-    settings = project_settings(scrapy_overrides(args.set))
+    overrides = scrapy_overrides(args.set)
+    settings = project_settings(overrides)
+    check_settings(settings, overrides)  # an unknown CORPUS_* name or a wrong type: exit 2
     if args.registry:
         settings.set("CORPUS_REGISTRY", args.registry, priority="cmdline")
     CorpusAddon().update_settings(settings)
