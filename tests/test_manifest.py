@@ -15,8 +15,7 @@ from pathlib import Path
 import pytest
 
 from pipelines.corpus.layout import Corpus, dumps_json, text_sha256
-from pipelines.corpus.manifest import (LATEST, OPEN, Manifest, ManifestRun, diff, entry_of, list_runs,
-                                       resolve)
+from pipelines.corpus.manifest import LATEST, OPEN, Manifest, ManifestRun, diff, entry_of, resolve
 from pipelines.dedup.deduplicator import INDEX_KEY, Deduplicator
 from pipelines.store import open_store
 
@@ -109,7 +108,8 @@ def test_a_run_adds_changes_relinks_marks_gone_and_removes(blob_store):
     assert [i["id"] for i in result["added"]] == [E] and [i["id"] for i in result["removed"]] == [D]
     assert [(i["id"], i["fields"]) for i in result["changed"]] == [(B, ["text"])]
     assert [(i["id"], i["http_status"]) for i in result["gone"]] == [(A, 410)]
-    assert [(i["id"], i["before"], i["after"]) for i in result["relinked"]] == [(C, "canonical, also at 1", "canonical")]
+    relinked = [(i["id"], i["before"], i["after"]) for i in result["relinked"]]
+    assert relinked == [(C, "canonical, also at 1", "canonical")]
     index = blob_store.read("corpus/INDEX.md").decode()
     assert f"| `{A}` |" in index and "gone (HTTP 410)" in index and f"`{D}`" not in index
     assert corpus.write_index() is False

@@ -41,7 +41,8 @@ def format_text(result: dict) -> str:
     lines = [f"{result['from']} -> {result['to']}: {counts}"]
     for kind in KINDS:
         for item in result[kind]:
-            lines.append(f"{kind:<9} {item['id']}  {describe(item, kind):<40}  {item.get('title') or item.get('url') or ''}")
+            title = item.get("title") or item.get("url") or ""
+            lines.append(f"{kind:<9} {item['id']}  {describe(item, kind):<40}  {title}")
     return "\n".join(lines)
 
 

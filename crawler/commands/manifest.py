@@ -33,7 +33,8 @@ def summary(root: dict) -> str:
 
     counts = root.get("counts") or {}
     changes = root.get("changes") or {}
-    lines = [f"run {root['run']} ({root.get('command')}, {root.get('created_at')}); previous: {root.get('previous') or '-'}",
+    lines = [f"run {root['run']} ({root.get('command')}, {root.get('created_at')}); "
+             f"previous: {root.get('previous') or '-'}",
              f"{counts.get('documents', 0)} documents: {counts.get('canonical', 0)} canonical, "
              f"{counts.get('duplicate', 0)} duplicates, {counts.get('gone', 0)} gone; "
              f"{len(root.get('shards') or {})} shards"]
