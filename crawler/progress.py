@@ -38,7 +38,7 @@ class Progress:
         if not crawler.settings.getbool("CORPUS_PROGRESS"):
             raise NotConfigured
         default = 0.5 if sys.stderr.isatty() else 10.0
-        ext = cls(crawler, crawler.settings.getfloat("CORPUS_PROGRESS_INTERVAL", default))
+        ext = cls(crawler, crawler.settings.getfloat("CORPUS_PROGRESS_INTERVAL") or default)
         crawler.signals.connect(ext.opened, signal=signals.spider_opened)
         crawler.signals.connect(ext.closed, signal=signals.spider_closed)
         return ext

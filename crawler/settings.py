@@ -31,6 +31,9 @@ CORPUS_DEDUP = True               # near-duplicate clusters (pipelines/dedup/ded
 CORPUS_MANIFEST = True            # keep corpus/manifests/ (pipelines/corpus/manifest.py); False: INDEX.md from every record
 CORPUS_OUTLET_POLITENESS = True   # per-outlet delay/concurrency from the registry
 CORPUS_PROGRESS = False           # live progress lines (the CLI turns it on)
+CORPUS_PROGRESS_INTERVAL = 0.0    # seconds between progress updates (0 = 0.5 on a terminal, 10 otherwise)
+CORPUS_RETRY_BACKOFF = 1.0        # retries without Retry-After wait this times 2**attempt seconds
+CORPUS_RETRY_AFTER_MAX = 120.0    # the longest Retry-After honoured, in seconds
 CORPUS_MAX_ERROR_RATE = 0.1       # a crawl with more page errors than this share exits 1
 CORPUS_REPORT_FILE = ""           # also write the run report here
 CORPUS_LOG_LEVEL = ""             # "" = LOG_LEVEL
