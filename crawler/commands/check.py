@@ -12,11 +12,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 
 from crawler import exitcodes
-from crawler.commands.common import UsageError, add_network, settings_from
+from crawler.commands.common import UsageError, add_network, settings_from, warn_default_contact
 
 EPILOG = f"""\
 what it probes, per outlet: robots.txt (status, Sitemap lines); every sitemap and news sitemap of the
@@ -70,10 +69,7 @@ def run(args) -> int:
         raise UsageError("--samples takes a number >= 0")
     # settings_from() names a store; this command has none, and nothing here opens one
     settings = settings_from(argparse.Namespace(**vars(args), store=""), CORPUS_REGISTRY=args.registry or "")
-    if not settings.get("CORPUS_REPLAY_URL") and settings.getpriority("CORPUS_CONTACT_URL") < 30 \
-            and "CORPUS_CONTACT_URL" not in os.environ:
-        print("corpus: CORPUS_CONTACT_URL is not set: the User-Agent names the project's default contact "
-              "page; set it to a page that says who runs this crawler", file=sys.stderr)
+    warn_default_contact(settings)
     crawler = run_spider(CheckSpider, settings, outlets=args.outlets, site=args.site,
                          registry=args.registry or None, samples=args.samples)
     spider = crawler.spider

@@ -113,6 +113,16 @@ def settings_from(args, **extra):
     return settings
 
 
+def warn_default_contact(settings) -> None:
+    """On the real web, the User-Agent should name who runs the crawler, not the project's default page."""
+    import crawler.settings as project
+
+    if not settings.get("CORPUS_REPLAY_URL") and \
+            settings.get("CORPUS_CONTACT_URL") == project.corpus_defaults["CORPUS_CONTACT_URL"]:
+        print("corpus: CORPUS_CONTACT_URL is not set: the User-Agent names the project's default contact "
+              "page; set it to a page that says who runs this crawler", file=sys.stderr)
+
+
 def check_store(spec: str) -> None:
     """Fail fast, with a clear message, when the store cannot be opened or reached."""
     from pipelines.store import open_store

@@ -5,7 +5,8 @@ from __future__ import annotations
 import os
 import sys
 
-from crawler.commands.common import UsageError, add_common, finish, scrapy_overrides, settings_from
+from crawler.commands.common import (UsageError, add_common, finish, scrapy_overrides, settings_from,
+                                     warn_default_contact)
 from crawler.runreport import DEFAULT_MAX_ERROR_RATE
 
 
@@ -41,10 +42,7 @@ def run_crawl(args, **spider_kwargs):
     if args.any_topic:
         extra["CORPUS_TOPIC_FILTER"] = False
     settings = settings_from(args, **extra)
-    if not settings.get("CORPUS_REPLAY_URL") and settings.getpriority("CORPUS_CONTACT_URL") < 30 \
-            and "CORPUS_CONTACT_URL" not in os.environ:
-        print("corpus: CORPUS_CONTACT_URL is not set: the User-Agent names the project's default contact "
-              "page; set it to a page that says who runs this crawler", file=sys.stderr)
+    warn_default_contact(settings)
     return run_spider(OutletSpider, settings, registry=args.registry or None, **spider_kwargs)
 
 
