@@ -22,6 +22,7 @@ from scrapy.exceptions import NotConfigured
 
 from crawler import __version__
 from crawler.middlewares.raw_capture import ITEM_KEY
+from crawler.runreport import count_store_error
 from pipelines.archive import spool
 from pipelines.archive.writer import DEFAULT_MAX_BYTES, WarcArchive
 from pipelines.corpus.record import utc_now
@@ -81,9 +82,8 @@ class Archive:
 
     def _store_failed(self, what: str, exc: Exception) -> None:
         logger.error("store error (%s): %s", what, exc)
-        self.crawler.stats.inc_value("corpus/store/error")
+        count_store_error(self.crawler.stats, exc)
         self.crawler.stats.inc_value("corpus/warc/error")
-        self.crawler.stats.set_value("corpus/store/last_error", str(exc)[:300])
 
     def _run_id(self) -> None:
         if self.archive.run_id is None:

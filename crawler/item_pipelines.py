@@ -14,6 +14,7 @@ from pathlib import Path
 
 from scrapy.exceptions import DropItem
 
+from crawler.runreport import count_store_error
 from pipelines.extract import extractor as extraction
 from pipelines.corpus.layout import Corpus
 from pipelines.corpus.schema import to_json
@@ -190,8 +191,7 @@ class Store:
             return self._stored(self._store(item))
         except StoreError as exc:  # the store went away mid-crawl: this page is an error, retried next run
             logger.error("store error on %s: %s", item["page"]["url"], exc)
-            self.crawler.stats.inc_value("corpus/store/error")
-            self.crawler.stats.set_value("corpus/store/last_error", str(exc)[:300])
+            count_store_error(self.crawler.stats, exc)
             item["outcome"] = f"error: store unavailable ({str(exc)[:160]})"
             return item
         except Exception as exc:  # a bug in dedup or record building: this page is an error, not a crash
@@ -225,8 +225,7 @@ class Store:
                 self._finish_manifest()
         except StoreError as exc:  # counted: the run report and the exit status say the store failed
             logger.error("store error at the end of the run: %s", exc)
-            self.crawler.stats.inc_value("corpus/store/error")
-            self.crawler.stats.set_value("corpus/store/last_error", str(exc)[:300])
+            count_store_error(self.crawler.stats, exc)
 
     def _finish_manifest(self):
         """Pages of live documents that answered 404/410 mark them gone; then the run's manifest, INDEX.md

@@ -31,6 +31,12 @@ DEFAULT_MAX_ERROR_RATE = 0.1
 COMPLETED = ("finished", "closespider_")  # finish reasons of a run that ran to its end (or limit)
 
 
+def count_store_error(stats, exc: Exception) -> None:
+    """Count a store failure in the crawl stats, where ``assess()`` finds it (exit status 3)."""
+    stats.inc_value("corpus/store/error")
+    stats.set_value("corpus/store/last_error", str(exc)[:300])
+
+
 def _outlet_stat(stats: dict, outlet: str, key: str) -> int:
     value = stats.get(f"corpus/outlet/{outlet}/{key}", 0)
     return value if isinstance(value, int) else 0

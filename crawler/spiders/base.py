@@ -17,6 +17,7 @@ from scrapy import signals
 from scrapy.exceptions import IgnoreRequest
 from scrapy.spidermiddlewares.httperror import HttpError
 
+from crawler.runreport import count_store_error
 from crawler.middlewares.private_guard import PrivateAddressRefused
 from crawler.middlewares.robots import RobotsUnavailable
 from crawler.page import page_from_response
@@ -88,8 +89,7 @@ class CorpusSpider(scrapy.Spider):
     def store_failed(self, exc: Exception) -> None:
         """Count a store failure: the run report and the exit status say the store failed."""
         self.logger.error("store error: %s", exc)
-        self.crawler.stats.inc_value("corpus/store/error")
-        self.crawler.stats.set_value("corpus/store/last_error", str(exc)[:300])
+        count_store_error(self.crawler.stats, exc)
 
     def _close_state(self, spider, reason=None):
         if spider is self and self.state is not None:
