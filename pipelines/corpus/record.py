@@ -39,10 +39,17 @@ def canonical_for(url: str, declared: str | None) -> str:
     A ``<link rel=canonical>`` on the same site folds variants of one page
     (AMP, print, mobile or regional host, tracking); one pointing to another
     site marks a syndicated copy, which keeps its own URL (near-duplicate
-    detection links the two, and the declaration decides which is canonical).
+    detection links the two, and the declaration decides which is canonical). "Same site" is the
+    Public Suffix List's (``same_site``): ``a.github.io`` can never claim ``b.github.io``'s record.
+    A declaration that is not an http(s) URL, or cannot be parsed (a bad port), is ignored.
     """
     if declared and same_site(declared, url):
-        return canonicalize(declared)
+        try:
+            folded = canonicalize(declared)
+        except ValueError:
+            folded = ""
+        if folded.startswith("https://"):
+            return folded
     return canonicalize(url)
 
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from pipelines.crawl.urls import canonicalize, registered_host, url_problem
+from pipelines.crawl.urls import canonicalize, host_under, is_public_suffix, registered_host, url_problem
 
 __all__ = ["Outlet", "Registry", "RegistryError", "load_registry", "DEFAULT_REGISTRY", "DEFAULT_EXCLUDE",
            "CHECK_VALUES", "site_outlet"]
@@ -80,7 +80,7 @@ class Outlet:
 
     def owns(self, url: str) -> bool:
         host = registered_host(url)
-        return any(host == d or host.endswith("." + d) for d in self.domains)
+        return any(host_under(host, d) for d in self.domains)
 
     def _rx(self, kind: str) -> list[re.Pattern]:
         if kind not in self._compiled:
@@ -152,7 +152,7 @@ class Registry:
         host = registered_host(url)
         for outlet in self.outlets.values():
             for d in outlet.domains:
-                if (host == d or host.endswith("." + d)) and len(d) > best_len:
+                if host_under(host, d) and len(d) > best_len:
                     best, best_len = outlet, len(d)
         return best
 
@@ -183,6 +183,10 @@ def _outlet(raw: dict, where: str, profiles: set[str] | None) -> Outlet:
         if isinstance(data[key], str):
             data[key] = [data[key]]
         data[key] = tuple(data[key])
+    for domain in data["domains"]:
+        if is_public_suffix(domain):
+            raise RegistryError(f"{where}: domain {domain!r} is a public suffix: anyone can have a site under it; "
+                                "name the outlet's own host")
     for pattern in (*data.get("articles", ()), *data.get("exclude", ()), *data.get("pagination", ())):
         try:
             re.compile(pattern)

@@ -10,11 +10,14 @@ of the canonical URL.
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import posixpath
 import re
+from functools import lru_cache
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
 
-__all__ = ["canonicalize", "doc_id", "host_of", "registered_host", "same_site", "url_problem"]
+__all__ = ["canonicalize", "doc_id", "host_of", "host_under", "is_public_suffix", "registered_host", "same_site", "site_of",
+           "url_problem"]
 
 TRACKING_PARAMS = re.compile(
     r"^(utm_\w+|fbclid|gclid|dclid|gbraid|wbraid|msclkid|mc_cid|mc_eid|yclid|igshid|"
@@ -84,8 +87,11 @@ def doc_id(url: str) -> str:
 
 
 def host_of(url: str) -> str:
-    """Lower-case host name of ``url`` ('' when there is none)."""
-    return (urlsplit(url).hostname or "").lower()
+    """Lower-case host name of ``url`` ('' when there is none, or the URL cannot be parsed)."""
+    try:
+        return (urlsplit(url).hostname or "").lower()
+    except (ValueError, TypeError, AttributeError):
+        return ""
 
 
 def registered_host(url: str) -> str:
@@ -94,19 +100,103 @@ def registered_host(url: str) -> str:
     return host[4:] if host.startswith("www.") else host
 
 
-_SECOND_LEVEL = {"co", "com", "org", "net", "gov", "edu", "ac", "or", "ne", "go", "mil", "nic"}
+# --- same site ----------------------------------------------------------------------------------
+# "Same site" is decided here and only here (site_of / same_site), with the Public Suffix List as the
+# `publicsuffixlist` package ships it (ICANN and private sections, e.g. github.io, blogspot.com;
+# read from the package's own file, never fetched). A few platforms give every user a sub-domain
+# without being in the list; one user's blog is not another's site on them either.
+EXTRA_PUBLIC_SUFFIXES = frozenset({
+    "substack.com", "wordpress.com", "tumblr.com", "medium.com", "livejournal.com", "ghost.io",
+    "typepad.com", "beehiiv.com", "hashnode.dev", "weebly.com",
+})
 
 
+@lru_cache(maxsize=1)
+def _psl():
+    from publicsuffixlist import PublicSuffixList
+
+    return PublicSuffixList()  # the bundled list; accept_unknown: an unknown TLD is a public suffix
+
+
+def _ascii_host(host: str) -> str:
+    """``host`` lower-cased, without a trailing dot or IPv6 brackets, IDN labels in punycode."""
+    host = (host or "").strip().lower().rstrip(".")
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    if host.isascii():
+        return host
+    try:
+        import idna
+
+        return idna.encode(host, uts46=True).decode("ascii")
+    except Exception:  # noqa: BLE001 - idna absent or the name is not valid IDNA2008
+        pass
+    try:
+        return host.encode("idna").decode("ascii")
+    except UnicodeError:
+        return host
+
+
+def _ip_like(host: str) -> str | None:
+    """The normal form of an IP-literal host; the host itself for a numeric last label
+    (``127.1``, ``0x7f.0.0.1``: no TLD is numeric); None for a name."""
+    try:
+        return ipaddress.ip_address(host).compressed
+    except ValueError:
+        pass
+    last = host.rsplit(".", 1)[-1]
+    if ":" in host or last.isdigit() or re.fullmatch(r"0x[0-9a-f]*", last):
+        return host
+    return None
+
+
+@lru_cache(maxsize=4096)
+def is_public_suffix(host: str) -> bool:
+    """Whether ``host`` is itself a public suffix (``co.uk``, ``github.io``, ``substack.com``), under
+    which anyone may register a site: it never owns its sub-domains."""
+    host = _ascii_host(host)
+    if not host or _ip_like(host) is not None:
+        return False
+    return host in EXTRA_PUBLIC_SUFFIXES or _psl().is_public(host)
+
+
+@lru_cache(maxsize=4096)
 def site_of(host: str) -> str:
-    """The registrable part of a host name, approximately (no public-suffix list):
-    ``ca.finance.yahoo.com`` -> ``yahoo.com``, ``www.bbc.co.uk`` -> ``bbc.co.uk``."""
-    labels = host.lower().rstrip(".").split(".")
-    if len(labels) >= 3 and len(labels[-1]) == 2 and labels[-2] in _SECOND_LEVEL:
-        return ".".join(labels[-3:])
-    return ".".join(labels[-2:])
+    """The site a host belongs to: its registrable domain by the Public Suffix List.
+
+    ``news.bbc.co.uk`` -> ``bbc.co.uk``, ``ca.finance.yahoo.com`` -> ``yahoo.com``, but
+    ``victim.github.io`` -> ``victim.github.io`` (github.io is a public suffix). An IP address is
+    its own site (normal form), as is ``localhost`` or any one-label name; a public suffix itself
+    (``github.io``, ``www.github.io``) is the platform's own site. IDN hosts compare in punycode.
+    """
+    host = _ascii_host(host)
+    if not host:
+        return ""
+    ip = _ip_like(host)
+    if ip is not None:
+        return ip
+    if "." not in host:
+        return host
+    if host.startswith("www.") and "." in host[4:]:
+        host = host[4:]
+    site = _psl().privatesuffix(host) or host
+    if site in EXTRA_PUBLIC_SUFFIXES and host != site:
+        site = ".".join(host.split(".")[-(site.count(".") + 2):])
+    return site
+
+
+def host_under(host: str, domain: str) -> bool:
+    """Whether ``host`` is ``domain`` or one of its sub-domains; never the sub-domains of a public
+    suffix (a ``github.io`` domain owns ``github.io``, not every user's ``*.github.io``)."""
+    return host == domain or (host.endswith("." + domain) and not is_public_suffix(domain))
 
 
 def same_site(a: str, b: str) -> bool:
-    """Whether two URLs belong to the same site (``m.``, ``www.``, regional sub-domains folded)."""
+    """Whether two URLs belong to the same site (``m.``, ``www.``, regional sub-domains folded; two
+    users of a hosting platform such as ``a.github.io`` and ``b.github.io`` are not). Ports and
+    schemes do not matter."""
     ha, hb = host_of(a), host_of(b)
-    return bool(ha and hb) and site_of(ha) == site_of(hb)
+    if not (ha and hb):
+        return False
+    sa = site_of(ha)
+    return bool(sa) and sa == site_of(hb)

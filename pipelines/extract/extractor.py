@@ -341,6 +341,14 @@ def _authors(tree, node: dict, ids: dict, meta: dict) -> list[str]:
     return []
 
 
+def _join(base: str | None, ref: str) -> str:
+    """``ref`` made absolute against ``base``; '' when it cannot be parsed (``http://[bad/``)."""
+    try:
+        return urljoin(base or "", ref.strip())
+    except ValueError:
+        return ""
+
+
 def page_metadata(tree, url: str | None) -> dict:
     """Title, authors, date, language, canonical URL, description and site name of a parsed page."""
     meta: dict[str, str] = {}
@@ -360,7 +368,7 @@ def page_metadata(tree, url: str | None) -> dict:
     links = tree.xpath("//link[contains(concat(' ', normalize-space(@rel), ' '), ' canonical ')]/@href")
     page = node.get("mainEntityOfPage")
     canon = [*links, meta.get("og:url"), node.get("url"), page.get("@id") if isinstance(page, dict) else page]
-    canon = [urljoin(url or "", c.strip()) for c in canon if isinstance(c, str) and c.strip()]
+    canon = [_join(url, c) for c in canon if isinstance(c, str) and c.strip()]
     lang = tree.get("lang") or meta.get("og:locale") or meta.get("content-language") or node.get("inLanguage")
     lang = lang[:2].lower() if isinstance(lang, str) and lang[:2].isalpha() else None
     desc = meta.get("og:description") or meta.get("description") or node.get("description")
