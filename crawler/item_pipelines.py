@@ -12,9 +12,10 @@ import logging
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from scrapy import signals
 from scrapy.exceptions import DropItem
 
-from crawler.runreport import count_store_error
+from crawler.runreport import STORE_FAILED, STORE_UNAVAILABLE, count_store_error
 from pipelines.extract import extractor as extraction
 from pipelines.corpus.layout import Corpus
 from pipelines.corpus.schema import to_json
@@ -23,7 +24,8 @@ from pipelines.dedup.deduplicator import Deduplicator
 from pipelines.extract.listing import LISTING_REASON, listing_verdict
 from pipelines.corpus.ingest import ingest
 from pipelines.crawl.registry import load_registry
-from pipelines.store import StoreError, open_store
+from pipelines.corpus.pending import PendingSpool
+from pipelines.store import StoreError, open_store_from
 from pipelines.extract.topic import load_config, score
 
 logger = logging.getLogger(__name__)
@@ -129,6 +131,12 @@ class Store:
     Store I/O (and the near-duplicate resolution that reads the store) runs
     on one worker thread, in order, so S3 latency never stalls the downloads
     in Scrapy's reactor thread.
+
+    A store operation that fails transiently is tried again (``CORPUS_STORE_RETRIES`` within
+    ``CORPUS_STORE_RETRY_SECONDS``, ``pipelines/store/retry.py``). A page the store still does not
+    take is kept in the pending spool (``pipelines/corpus/pending.py``) and stored when the next run
+    on this store starts; the run counts a store error (exit 3). A store unusable at the start
+    (a missing bucket) closes the run at once: one error line, exit 3.
     """
 
     def __init__(self, crawler, spec: str, seeds_dir: Path, dedup: bool = True):
@@ -138,19 +146,42 @@ class Store:
         self.use_dedup = dedup
         self.corpus: Corpus | None = None
         self.dedup: Deduplicator | None = None
+        self.pending: PendingSpool | None = None
+        self.unusable: StoreError | None = None  # the store failed at the start: the run closes
         self.extractor = {"name": extraction.EXTRACTOR_NAME, "version": extraction.EXTRACTOR_VERSION}
 
     @classmethod
     def from_crawler(cls, crawler):
         settings = crawler.settings
         seeds = settings.get("CORPUS_SEEDS_DIR") or REPO_SEEDS
-        return cls(crawler, settings.get("CORPUS_STORE") or "./corpus-store", Path(seeds),
-                   settings.getbool("CORPUS_DEDUP", True))
+        pipeline = cls(crawler, settings.get("CORPUS_STORE") or "./corpus-store", Path(seeds),
+                       settings.getbool("CORPUS_DEDUP", True))
+        crawler.signals.connect(pipeline._close_if_unusable, signal=signals.spider_opened)
+        return pipeline
 
     def open_spider(self):
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="corpus-store")
-        self.corpus = Corpus(open_store(self.spec))
+        store = open_store_from(self.crawler.settings, self.spec)
+        self.pending = PendingSpool.for_store(store, self.crawler.settings.get("CORPUS_STORE_SPOOL") or None)
+        try:
+            store.check()  # a missing bucket fails now (only a transient failure is tried again)
+            self._open(store)
+        except StoreError as exc:
+            logger.error("store error at the start of the run: %s", exc)
+            count_store_error(self.crawler.stats, exc)
+            self.unusable = exc
+
+    def _close_if_unusable(self, spider):
+        if self.unusable is not None and spider is self.crawler.spider:
+            asyncio.ensure_future(self.crawler.engine.close_spider_async(reason=STORE_UNAVAILABLE))
+
+    def _open(self, store):
+        self.corpus = Corpus(store)
         self.crawler.spider.corpus = self.corpus  # the run report goes beside the records
+        cleaned = store.clean_temps()  # temp files of writers a kill left behind
+        if cleaned:
+            logger.info("removed %d temporary file(s) left by a killed run", cleaned)
+            self.crawler.stats.set_value("corpus/store/stale_temps_removed", cleaned)
         if self.seeds_dir.is_dir():
             self.corpus.mirror_seeds(self.seeds_dir)
         else:
@@ -160,6 +191,29 @@ class Store:
         if self.use_dedup:
             registry = load_registry(self.crawler.settings.get("CORPUS_REGISTRY") or None)
             self.dedup = Deduplicator(self.corpus, priority=registry.priority).load()
+        self._store_pending()
+
+    def _store_pending(self):
+        """Pages an earlier run fetched but could not store: stored now, like fetched pages."""
+        if not self.pending.files():
+            return
+        stats = self.crawler.stats
+
+        def store_one(entry):
+            page = entry["page"]
+            done = ingest(self.corpus, self.dedup, page, extraction.Document(**entry["document"]),
+                          extractor=entry.get("extractor") or self.extractor, extra=entry.get("extra"))
+            self.corpus.noted([done.record, *done.others], done.outcome)
+            stats.inc_value(f"corpus/pending/stored/{done.outcome}")
+            return done.outcome
+
+        replayed = self.pending.replay(store_one)
+        logger.info("stored %d page(s) an earlier run could not store (%s)", replayed.stored,
+                    ", ".join(f"{n} {k}" for k, n in sorted(replayed.outcomes.items())) or "none")
+        if replayed.broken:
+            stats.set_value("corpus/pending/broken", len(replayed.broken))
+        if replayed.error is not None:
+            raise replayed.error
 
     async def process_item(self, item):
         if "outcome" not in item:  # not settled by an earlier stage
@@ -188,17 +242,33 @@ class Store:
 
     def _guarded(self, item):
         try:
+            if self.unusable is not None:
+                raise self.unusable
             return self._stored(self._store(item))
-        except StoreError as exc:  # the store went away mid-crawl: this page is an error, retried next run
+        except StoreError as exc:  # the store stayed down: the page is spooled, stored by the next run
             logger.error("store error on %s: %s", item["page"]["url"], exc)
             count_store_error(self.crawler.stats, exc)
-            item["outcome"] = f"error: store unavailable ({str(exc)[:160]})"
+            item["outcome"] = f"{STORE_FAILED} ({str(exc)[:160]}){self._spool(item)}"
             return item
         except Exception as exc:  # a bug in dedup or record building: this page is an error, not a crash
             logger.exception("storing %s failed", item["page"]["url"])
             self.crawler.stats.inc_value("corpus/store/exception")
             item["outcome"] = f"error: storing failed ({type(exc).__name__}: {str(exc)[:120]})"
             return item
+
+    def _spool(self, item) -> str:
+        """Keep the page in the pending spool; the words the outcome ends with."""
+        page = item["page"]
+        try:
+            path = self.pending.put(page, item["document"].to_dict(), item.get("extra"), self.extractor)
+        except Exception as exc:  # noqa: BLE001 - a full or read-only disk: the page is lost, say so
+            logger.error("could not spool %s to %s: %s", page["url"], self.pending.folder, exc)
+            self.crawler.stats.inc_value("corpus/pending/lost")
+            return "; not spooled"
+        self.crawler.stats.inc_value("corpus/pending/spooled")
+        self.crawler.stats.set_value("corpus/pending/folder", str(self.pending.folder))
+        logger.info("spooled %s to %s", page["url"], path)
+        return "; spooled for the next run"
 
     def _store(self, item):
         # build, deduplicate, store: pipelines/corpus/ingest.py (shared with corpus reextract)
@@ -213,9 +283,9 @@ class Store:
         return item
 
     def close_spider(self):
-        if self.corpus is None:
-            return
         self.executor.shutdown(wait=True)
+        if self.corpus is None or self.unusable is not None:
+            return
         try:
             if self.dedup is not None:
                 self.dedup.save()

@@ -29,6 +29,8 @@ HEALTH_RUNS = 10           # runs of history kept per outlet
 QUIET_RUNS = 3             # flagged when discovery found nothing in this many runs in a row
 DEFAULT_MAX_ERROR_RATE = 0.1
 COMPLETED = ("finished", "closespider_")  # finish reasons of a run that ran to its end (or limit)
+STORE_UNAVAILABLE = "store_unavailable"   # finish reason of a run whose store failed at the start
+STORE_FAILED = "error: store unavailable"  # outcome of a page the store did not take (spooled)
 
 
 def count_store_error(stats, exc: Exception) -> None:
@@ -56,8 +58,18 @@ def assess(stats: dict, *, finish_reason: str | None, outlets=(), interrupted_by
     if store_errors:
         problems.append((exitcodes.STORE, f"the store failed {store_errors} time(s) during the run"
                                           f" ({stats.get('corpus/store/last_error', 'see the log')})"))
+    pending = stats.get("corpus/pending/spooled", 0)
+    if pending:
+        problems.append((exitcodes.STORE, f"{pending} fetched page(s) could not be stored: kept in "
+                                          f"{stats.get('corpus/pending/folder', 'the pending spool')}, "
+                                          "stored when the next run on this store starts"))
+    lost = stats.get("corpus/pending/lost", 0)
+    if lost:
+        problems.append((exitcodes.STORE, f"{lost} fetched page(s) could neither be stored nor spooled"))
     reason = finish_reason or "unknown"
-    if interrupted_by or not reason.startswith(COMPLETED):
+    if reason == STORE_UNAVAILABLE and store_errors and not interrupted_by:
+        pass  # closed because the store failed at the start: said above
+    elif interrupted_by or not reason.startswith(COMPLETED):
         by = f" by {interrupted_by}" if interrupted_by else ""
         problems.append((exitcodes.INTERRUPTED, f"the run was interrupted{by} (finish_reason {reason})"))
     failures = discovery_failures or {}

@@ -17,13 +17,13 @@ from scrapy import signals
 from scrapy.exceptions import IgnoreRequest
 from scrapy.spidermiddlewares.httperror import HttpError
 
-from crawler.runreport import count_store_error
+from crawler.runreport import STORE_FAILED, count_store_error
 from crawler.middlewares.private_guard import PrivateAddressRefused
 from crawler.middlewares.robots import RobotsUnavailable
 from crawler.page import page_from_response
 from pipelines.crawl.state import CrawlState
 from pipelines.crawl.urls import canonicalize
-from pipelines.store import StoreError, open_store
+from pipelines.store import StoreError, open_store_from
 
 
 def failure_reason(failure) -> tuple[str, str]:
@@ -79,7 +79,7 @@ class CorpusSpider(scrapy.Spider):
         run_id = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
         self.run_id = run_id
         self.flush_seconds = settings.getfloat("CORPUS_STATE_FLUSH_SECONDS", 2.0)
-        store = open_store(settings.get("CORPUS_STORE") or "./corpus-store")
+        store = open_store_from(settings)  # retries: the journal flush itself writes once (crawl/state.py)
         try:
             self.state = CrawlState.load(store, run_id=run_id)
         except StoreError as exc:  # the run goes on without known state, and fails with STORE
@@ -150,7 +150,8 @@ class CorpusSpider(scrapy.Spider):
         if kind == "skipped" and reason.startswith("off-topic"):
             kind = "off-topic"
         self.results[url] = {"url": url, "outcome": outcome, "record": record}
-        self._remember(url, kind, record, page)
+        if not outcome.startswith(STORE_FAILED):  # the store's failure, not the page's: due again next run
+            self._remember(url, kind, record, page)
         stats = self.crawler.stats
         stats.inc_value(f"corpus/outcome/{kind}")
         if outlet:

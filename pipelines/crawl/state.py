@@ -135,7 +135,9 @@ class CrawlState:
         self._seq += 1
         key = f"{JOURNAL}{self.run_id}-{self._seq:06d}.jsonl"
         data = "".join(json.dumps(e, sort_keys=True, ensure_ascii=False) + "\n" for e in self._pending)
-        self.store.write(key, data.encode("utf-8"), content_type="application/x-ndjson")
+        # flushes run in the crawl's reactor thread: one try, no retry wait (a failed flush keeps its
+        # entries pending and the next flush, or compact(), writes them)
+        getattr(self.store, "once", self.store).write(key, data.encode("utf-8"), content_type="application/x-ndjson")
         self._merged.append(key)
         self._pending = []
         return key

@@ -3,8 +3,9 @@
 Pure Python on a :class:`~pipelines.corpus.Corpus` (no Scrapy).  The MinHash
 index (``pipelines.dedup``) persists in the store as ``dedup/index.bin``,
 versioned with its parameters: loaded at start, reconciled with the records
-(a crash between a record write and the index save loses nothing), saved
-atomically at the end, so each crawl and ``corpus fetch`` deduplicates
+(a crash between a record write and the index save loses nothing: each entry
+carries the ``text_sha256`` of the text it was signed from, and an entry whose
+record now has another text is signed again), saved atomically at the end, so each crawl and ``corpus fetch`` deduplicates
 against everything already in the corpus.
 
 Each incoming record is matched against the index; its cluster is the union
@@ -71,15 +72,42 @@ class Deduplicator:
             self.index.remove(stale)
             self.dirty = True
         missing = [i for i in sorted(known) if documents[i] and i not in self.index]
-        items = []
-        for doc_id in missing:
+        for doc_id in self._changed_texts():  # a run stopped between its record writes and this save
+            self.index.remove(doc_id)
+            self.dirty = True
+            if documents.get(doc_id):
+                missing.append(doc_id)
+        items, tags = [], {}
+        for doc_id in sorted(set(missing)):
             rec = self.corpus.get(doc_id)
             if rec and rec.get("text"):
                 items.append((doc_id, rec["text"]))
+                tags[doc_id] = rec.get("text_sha256")
         if items:
-            self.index.add_many(items)
+            self.index.add_many(items, tags=tags)
             self.dirty = True
         return self
+
+    def _changed_texts(self) -> list[str]:
+        """Indexed documents whose record (as the run's manifest knows it) has another text than the one
+        they were signed from. An entry without a tag (an index from before tags) takes the record's."""
+        run = getattr(self.corpus, "manifest_run", None)
+        if run is None:
+            return []
+        changed = []
+        for doc_id, entry in run.entries.items():
+            sha = entry.get("sha")
+            if not sha or doc_id not in self.index:
+                continue
+            tag = self.index.tags.get(doc_id)
+            if tag is None:
+                self.index.tags[doc_id] = sha
+                self.dirty = True
+            elif tag != sha:
+                changed.append(doc_id)
+        if changed:
+            log.warning("dedup index: %d record(s) changed since the index was saved: signed again", len(changed))
+        return changed
 
     def save(self) -> bool:
         if not self.dirty:
@@ -116,7 +144,7 @@ class Deduplicator:
         text = record.get("text") or ""
         record["credit"] = record.get("credit") or credited_outlet(text)
         matches = self.index.find(text, exclude=record["id"]) if text else []
-        self.index.add(record["id"], text)
+        self.index.add(record["id"], text, tag=record.get("text_sha256"))
         self.dirty = True
         ids = {record["id"]}
         for match in matches:
@@ -182,7 +210,7 @@ class Deduplicator:
         records = {r["id"]: r for r in self.corpus.iter_records()}
         with_text = [(i, r["text"]) for i, r in records.items() if r.get("text")]
         self.index = NearDupIndex(self.cfg)
-        self.index.add_many(with_text)
+        self.index.add_many(with_text, tags={i: r.get("text_sha256") for i, r in records.items()})
         self.dirty = True
         groups = {i: set(group) for group in cluster(with_text, self.cfg) for i in group}
         for doc_id, rec in records.items():

@@ -2,6 +2,8 @@
 
 Per document the index keeps the 16-byte text hash, the sorted uint32 shingle hashes (verification)
 and the uint32 signature (persistence), all as ``bytes``; the LSH band tables live in datasketch.
+A document may carry a ``tag`` (the deduplicator gives the record's ``text_sha256``): what version of
+the text it was indexed from, persisted, so a loader can tell which entries are stale.
 """
 from __future__ import annotations
 
@@ -60,6 +62,7 @@ class NearDupIndex:
         self.cfg = cfg
         self._docs: dict[str, _Doc] = {}
         self._exact: dict[bytes, set[str]] = {}
+        self.tags: dict[str, str] = {}  # doc_id -> the version of the text it was indexed from
         self._lsh = MinHashLSH(threshold=cfg.threshold, num_perm=cfg.num_perm, params=(cfg.bands, cfg.rows))
 
     def __len__(self) -> int:
@@ -92,28 +95,34 @@ class NearDupIndex:
         if p.sig is not None:
             self._lsh.insert(doc_id, to_minhash(p.sig, self.cfg.seed), check_duplication=False)
 
-    def add(self, doc_id: str, text: str) -> None:
+    def add(self, doc_id: str, text: str, tag: str | None = None) -> None:
         """Index (or re-index, replacing the old version of) one document."""
         self._insert(doc_id, self._probes([text])[0])
+        if tag:
+            self.tags[doc_id] = tag
 
-    def add_many(self, items: Iterable[tuple[str, str]], batch: int = 512) -> None:
-        """Index many (doc_id, text) pairs; signatures are computed per batch."""
+    def add_many(self, items: Iterable[tuple[str, str]], batch: int = 512,
+                 tags: dict[str, str] | None = None) -> None:
+        """Index many (doc_id, text) pairs; signatures are computed per batch; ``tags``: doc_id -> tag."""
         buf: list[tuple[str, str]] = []
         for item in items:
             buf.append(item)
             if len(buf) >= batch:
-                self._add_batch(buf)
+                self._add_batch(buf, tags)
                 buf = []
         if buf:
-            self._add_batch(buf)
+            self._add_batch(buf, tags)
 
-    def _add_batch(self, buf: list[tuple[str, str]]) -> None:
+    def _add_batch(self, buf: list[tuple[str, str]], tags: dict[str, str] | None = None) -> None:
         for (doc_id, _), p in zip(buf, self._probes([t for _, t in buf])):
             self._insert(doc_id, p)
+            if tags and tags.get(doc_id):
+                self.tags[doc_id] = tags[doc_id]
 
     def remove(self, doc_id: str) -> None:
         """Forget a document (no error if unknown)."""
         doc = self._docs.pop(doc_id, None)
+        self.tags.pop(doc_id, None)
         if doc is None:
             return
         peers = self._exact.get(doc.thash)
@@ -167,6 +176,7 @@ class NearDupIndex:
             "scheme": SCHEME,
             "config": self.cfg.to_dict(),
             "count": len(ids),
+            "tags": True,  # a 7th part: one tag per id ("" for none); readers that know 6 parts ignore it
         }
         parts = [
             "\n".join(ids).encode("utf-8"),
@@ -175,6 +185,7 @@ class NearDupIndex:
             np.array([bool(d.sig) for d in docs], dtype=np.uint8).tobytes(),
             b"".join(d.shingles for d in docs),
             b"".join(d.sig for d in docs),
+            "\n".join(self.tags.get(i, "") for i in ids).encode("utf-8"),
         ]
         head = json.dumps(header, sort_keys=True).encode("utf-8")
         body = struct.pack("<I", len(head)) + head + b"".join(struct.pack("<Q", len(x)) + x for x in parts)
@@ -198,7 +209,7 @@ class NearDupIndex:
         if header.get("scheme") != SCHEME or (cfg is not None and cfg != stored):
             raise ParamsMismatch(f"index built with {stored}, asked for {cfg}: rebuild")
         pos, parts = 4 + hlen, []
-        for _ in range(6):
+        for _ in range(7 if header.get("tags") else 6):
             (n,) = struct.unpack_from("<Q", body, pos)
             parts.append(bytes(body[pos + 8 : pos + 8 + n]))
             pos += 8 + n
@@ -220,4 +231,6 @@ class NearDupIndex:
                 thash = parts[1][16 * i : 16 * i + 16]
                 index._docs[doc_id] = _Doc(thash, parts[4][offs[i] : offs[i + 1]], sig)
                 index._exact.setdefault(thash, set()).add(doc_id)
+        if header.get("tags") and count:
+            index.tags = {i: t for i, t in zip(ids, parts[6].decode("utf-8").split("\n")) if t}
         return index

@@ -5,13 +5,32 @@ import os
 
 from pipelines.store.base import BlobStore, StoreError, guess_content_type
 from pipelines.store.local import LocalStore
+from pipelines.store.retry import RetryingStore, RetryPolicy, with_retries
 from pipelines.store.s3 import S3Config, S3Store
 
-__all__ = ["BlobStore", "LocalStore", "S3Config", "S3Store", "StoreError", "guess_content_type", "open_store"]
+__all__ = ["BlobStore", "LocalStore", "RetryPolicy", "RetryingStore", "S3Config", "S3Store", "StoreError",
+           "guess_content_type", "open_store", "open_store_from", "with_retries"]
 
 
-def open_store(spec: str | os.PathLike, *, s3_config: S3Config | None = None) -> BlobStore:
-    """"./corpus-store", "/abs/path", "file:///abs/path" or "s3://bucket/prefix" -> a BlobStore."""
+def open_store(spec: str | os.PathLike, *, s3_config: S3Config | None = None, retries: int | None = None,
+               retry_seconds: float | None = None) -> BlobStore:
+    """"./corpus-store", "/abs/path", "file:///abs/path" or "s3://bucket/prefix" -> a BlobStore.
+    With ``retries`` (> 0), transient failures are tried again (``pipelines/store/retry.py``)."""
+    store = _open(spec, s3_config)
+    return store if retries is None else with_retries(store, retries, retry_seconds)
+
+
+def open_store_from(settings, spec: str | None = None) -> BlobStore:
+    """The store a run's settings name (``CORPUS_STORE``), with its retries (``CORPUS_STORE_RETRIES``,
+    ``CORPUS_STORE_RETRY_SECONDS``). ``settings``: anything with ``get``."""
+    spec = spec or settings.get("CORPUS_STORE") or "./corpus-store"
+    retries = settings.get("CORPUS_STORE_RETRIES")
+    seconds = settings.get("CORPUS_STORE_RETRY_SECONDS")
+    return open_store(spec, retries=8 if retries in (None, "") else int(retries),
+                      retry_seconds=30.0 if seconds in (None, "") else float(seconds))
+
+
+def _open(spec, s3_config):
     text = os.fspath(spec)
     if not isinstance(text, str) or not text.strip():
         raise StoreError(f"empty store spec {spec!r}")

@@ -16,7 +16,12 @@ CONTENT_TYPES = {
 
 
 class StoreError(Exception):
-    """A store operation failed (unreachable endpoint, denied access, bad key...)."""
+    """A store operation failed (unreachable endpoint, denied access, bad key...).
+
+    ``transient``: trying again may help (an unreachable endpoint, a timeout, a 5xx), as opposed to a
+    missing bucket, denied access or a bad key (``pipelines/store/retry.py`` retries only the first)."""
+
+    transient = False
 
 
 def check_key(key: str) -> str:
@@ -65,6 +70,10 @@ class BlobStore(ABC):
         """Raise StoreError unless the store can be used now (the folder can be written, the bucket
         exists and answers). Run before a crawl so a missing store fails fast, not page by page."""
         self.exists("seeds/INDEX.md")
+
+    def clean_temps(self) -> int:
+        """Remove temporary files that a killed writer left behind; returns how many."""
+        return 0
 
     @abstractmethod
     def describe(self) -> str:

@@ -6,6 +6,7 @@ Configuration is standard AWS: env vars, profiles, and AWS_ENDPOINT_URL / AWS_EN
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from typing import Any, Iterator
 
@@ -20,7 +21,9 @@ def quiet_aws_logs() -> None:
     for name in QUIET_LOGGERS:
         logging.getLogger(name).setLevel(logging.WARNING)
 
-MISSING_CODES = {"404", "NoSuchKey", "NotFound"}
+MISSING_CODES = {"404", "NoSuchKey", "NotFound"}   # a missing key; NoSuchBucket is a store error
+BUCKET_MISSING_CODES = {"NoSuchBucket"}
+BUCKET_CHECK_SECONDS = 30.0  # exists() confirms the bucket behind a 404 at most this often
 EXISTS_CODES = {"412", "PreconditionFailed", "409", "ConditionalRequestConflict"}
 
 
@@ -54,6 +57,7 @@ class S3Store(BlobStore):
         self.prefix = prefix.strip("/")
         self.config = config or S3Config()
         self._client: Any = None
+        self._bucket_seen = float("-inf")  # when the bucket was last seen to exist (exists() asks)
 
     @classmethod
     def from_url(cls, spec: str, config: S3Config | None = None) -> "S3Store":
@@ -97,19 +101,23 @@ class S3Store(BlobStore):
         """Turn a botocore exception into a StoreError with a clear message."""
         from botocore import exceptions as bex
 
-        where = f"s3://{self.bucket}/{self.prefix}{key}"  # key may be a prefix: no key check here
+        where = f"s3://{self.bucket}/{self.prefix + '/' if self.prefix else ''}{key}"  # key may be a prefix
         if isinstance(exc, (bex.EndpointConnectionError, bex.ConnectTimeoutError, bex.ReadTimeoutError,
                             bex.ConnectionClosedError)):
             msg = f"cannot reach S3 endpoint {self.endpoint_url} (bucket {self.bucket}): {exc}"
         elif isinstance(exc, (bex.NoCredentialsError, bex.PartialCredentialsError)):
             msg = f"no usable AWS credentials to {action} {where}: {exc}"
+        elif self._code(exc) in BUCKET_MISSING_CODES:
+            msg = f"S3 bucket {self.bucket!r} does not exist at {self.endpoint_url} (NoSuchBucket, {action} {where})"
         elif isinstance(exc, bex.ClientError):
             err = exc.response.get("Error", {})
             msg = (f"S3 refused to {action} {where} at {self.endpoint_url}: "
                    f"{err.get('Code', '?')} {err.get('Message', '')}".rstrip())
         else:
             msg = f"S3 {action} {where} failed at {self.endpoint_url}: {type(exc).__name__}: {exc}"
-        return StoreError(msg)
+        error = StoreError(msg)
+        error.transient = _transient(exc)
+        return error
 
     @staticmethod
     def _code(exc: Exception) -> str:
@@ -148,6 +156,9 @@ class S3Store(BlobStore):
             return True
         except Exception as exc:
             if self._code(exc) in MISSING_CODES:
+                # a 404 to HEAD has no body: it says the same for a missing key and a missing bucket
+                if time.monotonic() - self._bucket_seen > BUCKET_CHECK_SECONDS:
+                    self.check()
                 return False
             raise self._fail("check", key, exc) from exc
 
@@ -173,10 +184,28 @@ class S3Store(BlobStore):
     def check(self) -> None:
         try:
             self.client.head_bucket(Bucket=self.bucket)
+            self._bucket_seen = time.monotonic()
         except Exception as exc:
             if self._code(exc) in ("404", "NoSuchBucket", "NotFound"):
-                raise StoreError(f"S3 bucket {self.bucket!r} does not exist at {self.endpoint_url}") from exc
+                error = StoreError(f"S3 bucket {self.bucket!r} does not exist at {self.endpoint_url}")
+                error.transient = False
+                raise error from exc
             raise self._fail("open bucket", "", exc) from exc
 
     def describe(self) -> str:
         return f"s3://{self.bucket}/{self.prefix}" if self.prefix else f"s3://{self.bucket}"
+
+
+def _transient(exc: Exception) -> bool:
+    """Whether trying again may help: the endpoint unreachable, a timeout, a cut connection, a 5xx or
+    throttling; not a missing bucket, denied access or missing credentials."""
+    from botocore import exceptions as bex
+
+    if isinstance(exc, (bex.NoCredentialsError, bex.PartialCredentialsError)):
+        return False
+    if isinstance(exc, bex.ClientError):
+        code = S3Store._code(exc)
+        status = (exc.response or {}).get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
+        return status >= 500 or status == 429 or code in {"SlowDown", "Throttling", "RequestTimeout",
+                                                           "InternalError", "ServiceUnavailable"}
+    return isinstance(exc, (bex.BotoCoreError, OSError))
