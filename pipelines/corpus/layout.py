@@ -16,6 +16,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterator
 
+from pipelines.corpus.markdown import md_code, md_link, md_plain, md_text
 from pipelines.corpus.record import VOLATILE_FIELDS, text_sha256, utc_now
 from pipelines.corpus.schema import SchemaError, from_json, to_json, unknown_fields
 from pipelines.store import BlobStore
@@ -58,10 +59,6 @@ def _check_name(name: str, what: str) -> str:
 
 def _one_line(value: Any) -> str:
     return " ".join(str(value or "").split())
-
-
-def _cell(value: Any) -> str:
-    return _one_line(value).replace("\\", "\\\\").replace("|", "\\|")
 
 
 class Corpus:
@@ -226,9 +223,9 @@ class Corpus:
         ]
         for r in recs:
             url = r.get("canonical_url") or r.get("url") or ""
-            lines.append("| " + " | ".join([
-                f"`{_cell(r.get('id'))}`", _cell(r.get("outlet")), _cell(str(r.get("published") or "")[:10]),
-                _cell(r.get("title")), f"<{_cell(url)}>" if url else "", _cell(_status(r)),
+            lines.append("| " + " | ".join([  # page-derived text escaped (pipelines/corpus/markdown.py)
+                md_code(r.get("id")), md_text(r.get("outlet")), md_text(str(r.get("published") or "")[:10]),
+                md_text(r.get("title")), md_link(url), md_plain(_status(r)),
             ]) + " |")
         lines += _cluster_lines(recs)
         return ("\n".join(lines) + "\n").encode("utf-8")
@@ -339,11 +336,11 @@ def _cluster_lines(recs: list[dict]) -> list[str]:
     out = ["", "## Near-duplicate clusters", "",
            "One canonical copy per story; the other copies keep their own records (`duplicate_of`).", ""]
     for head in sorted(heads, key=lambda r: str(r.get("id"))):
-        out.append(f"- `{_cell(head.get('id'))}` {_cell(head.get('outlet'))}: {_cell(head.get('title'))}")
+        out.append(f"- {md_code(head.get('id'))} {md_text(head.get('outlet'))}: {md_text(head.get('title'))}")
         for other in head["also_at"]:
             rec = by_id.get(other.get("id")) or {}
-            out.append(f"  - also at `{_cell(other.get('id'))}` {_cell(other.get('outlet'))}: "
-                       f"{_cell(rec.get('title') or '')} <{_cell(other.get('url'))}>")
+            out.append(f"  - also at {md_code(other.get('id'))} {md_text(other.get('outlet'))}: "
+                       f"{md_text(rec.get('title') or '')} {md_link(other.get('url'))}".rstrip())
     return out
 
 
