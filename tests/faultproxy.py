@@ -131,11 +131,15 @@ class FaultProxy:
 
     # -- serving ------------------------------------------------------------------------------
     def _accept_loop(self) -> None:
+        self._listen.settimeout(0.2)  # so stop() is seen at once
         while not self._stopped.is_set():
             try:
                 client, _ = self._listen.accept()
+            except socket.timeout:
+                continue
             except OSError:
                 return
+            client.settimeout(None)
             mode = self.mode
             self.counts[mode] += 1
             if mode == "refuse":

@@ -2,6 +2,10 @@
 unreachable, a timeout, a cut connection, a 5xx) is tried again with exponential backoff, within a
 number of tries and a time budget, so a store outage of a few seconds costs a crawl nothing.
 
+When an operation still fails after its tries, the store is taken to be down: for the next
+``budget`` seconds each operation is tried once (a crawl whose store went away spools page after
+page at once instead of waiting the budget out for each); the first success ends that.
+
 Errors that another try cannot mend (a missing bucket, denied access, a bad key) go through at once.
 Writes are idempotent (a PUT of the same bytes under the same key; ``write_if_absent`` answers
 False when an earlier try did create the key, and the corpus treats that as done), so a try whose
@@ -45,19 +49,26 @@ class RetryingStore(BlobStore):
         self.policy = policy or RetryPolicy()
         self._sleep = sleep
         self.retried = 0   # tries repeated, for the run's stats
+        self.down_until = 0.0  # monotonic time until which the store is taken to be down
 
     def _call(self, what: str, fn: Callable[[], T]) -> T:
         start = time.monotonic()
-        delays = self.policy.delays()
+        delays = self.policy.delays() if start >= self.down_until else iter(())
         while True:
             try:
-                return fn()
+                result = fn()
+                self.down_until = 0.0
+                return result
             except StoreError as exc:
                 if not getattr(exc, "transient", False):
                     raise
                 delay = next(delays, None)
                 spent = time.monotonic() - start
                 if delay is None or spent + delay > self.policy.budget:
+                    if start >= self.down_until:
+                        log.error("store: %s still fails after %.1f s: taken to be down for %.0f s",
+                                  what, spent, self.policy.budget)
+                    self.down_until = time.monotonic() + self.policy.budget
                     raise
                 self.retried += 1
                 log.warning("store: %s failed (%s): trying again in %.2g s", what, str(exc)[:200], delay)
