@@ -9,7 +9,8 @@ the project settings, the environment and the command line are merged:
   same name: ``crawler/settings.py`` reads them when loaded; ``-s`` wins);
 - the User-Agent names ``CORPUS_CONTACT_URL`` (unless ``USER_AGENT`` itself
   was set on the command line);
-- ``CORPUS_REPLAY_URL`` switches the replay download handler on.
+- ``CORPUS_REPLAY_URL`` switches the replay download handler on;
+- every download handler but http and https stays off (no ``file:``, ``ftp:``, ``data:``, ``s3:``).
 """
 
 from __future__ import annotations
@@ -55,3 +56,10 @@ class CorpusAddon:
             for scheme in ("http", "https"):
                 handlers.setdefault(scheme, REPLAY_HANDLER)
             settings.set("DOWNLOAD_HANDLERS", handlers, priority=max(settings.getpriority("DOWNLOAD_HANDLERS") or 0, 30))
+        # only http and https are ever fetched: every other scheme's handler (Scrapy's file:, data:, ftp:, s3:,
+        # or one given with -s) is off, whatever the settings say
+        handlers = dict(settings.getdict("DOWNLOAD_HANDLERS"))
+        for scheme in (*settings.getdict("DOWNLOAD_HANDLERS_BASE"), *handlers):
+            if scheme not in ("http", "https"):
+                handlers[scheme] = None
+        settings.set("DOWNLOAD_HANDLERS", handlers, priority=max(settings.getpriority("DOWNLOAD_HANDLERS") or 0, 30))

@@ -43,6 +43,8 @@ class Route:
     newest: str | None = None      # newest date seen (lastmod, news publication_date, pubDate), ISO 8601
     index: bool = False            # a sitemap index (its entries are sitemaps)
     sitemaps: list[str] = field(default_factory=list)  # robots.txt: its Sitemap lines
+    refused: list[str] = field(default_factory=list)   # the first URLs it lists that are not http(s): never requested
+    refused_count: int = 0                              # ... and how many there are
 
     @property
     def label(self) -> str:
@@ -157,6 +159,16 @@ def route_problem(route: Route, check: OutletCheck | None = None) -> str | None:
     return None
 
 
+def refused_problem(route: Route) -> str | None:
+    """A route listing URLs of another scheme than http(s) (``file:``, ``ftp:``...), which are never requested."""
+    if not route.refused_count:
+        return None
+    more = " ..." if route.refused_count > len(route.refused) else ""
+    return (f"{route.outlet}: {route.label} {route.url} lists {route.refused_count} URL"
+            f"{'s' if route.refused_count != 1 else ''} that are not http(s), not requested "
+            f"(only http and https are fetched): {', '.join(route.refused)}{more}")
+
+
 def sample_problem(sample: Sample) -> str | None:
     where = f"{sample.outlet}: sample article {sample.url}"
     if sample.error:
@@ -169,6 +181,7 @@ def sample_problem(sample: Sample) -> str | None:
 def outlet_problems(check: OutletCheck, samples_wanted: int) -> tuple[bool, list[str]]:
     """(broken, problems) of one outlet: broken when it yields no article."""
     problems = [p for p in (route_problem(r, check) for r in check.routes) if p]
+    problems += [p for p in map(refused_problem, check.routes) if p]
     problems += [p for p in map(sample_problem, check.samples) if p]
     routes = [r for r in check.routes if r.kind != "robots"]
     broken = False

@@ -2,7 +2,10 @@
 feeds, robots.txt ``Sitemap:`` lines and the links of listing pages.
 
 Each returns ``Entry(url, lastmod, published)`` tuples or URLs; none touch the
-network or Scrapy, so each is tested alone on bytes.
+network or Scrapy, so each is tested alone on bytes.  Only http and https URLs
+are ever requested: ``split_fetchable`` parts the others (``file:``, ``ftp:``,
+``data:``, ``s3:``...) out before the spiders make requests, and the spiders
+count them (``corpus/outlet/<outlet>/refused_scheme``; ``corpus check`` names them).
 """
 
 from __future__ import annotations
@@ -15,6 +18,8 @@ from urllib.parse import urljoin
 import lxml.etree
 import lxml.html
 
+from pipelines.crawl.urls import refused_scheme
+
 MAX_XML = 50 * 1024 * 1024  # sitemaps are at most 50 MB uncompressed (sitemaps.org)
 
 
@@ -22,6 +27,20 @@ class Entry(NamedTuple):
     url: str
     lastmod: str | None = None
     published: str | None = None
+
+
+def split_fetchable(items, url_of=lambda item: item) -> tuple[list, list[tuple[str, str]]]:
+    """(kept, refused): the items whose URL (``url_of(item)``) is http or https, in order, and
+    ``(url, scheme)`` of the others, which are never requested."""
+    kept, refused = [], []
+    for item in items:
+        url = url_of(item)
+        scheme = refused_scheme(url)
+        if scheme is None:
+            kept.append(item)
+        else:
+            refused.append((url, scheme))
+    return kept, refused
 
 
 def _local(tag) -> str:
@@ -107,7 +126,7 @@ def robots_sitemaps(text: str, base_url: str) -> list[str]:
 
 def page_links(html: bytes | str, base_url: str) -> tuple[list[str], list[str]]:
     """(links, feeds) of an HTML page: absolute http(s) ``<a href>`` targets in
-    document order (no fragments, no duplicates) and advertised RSS/Atom feeds."""
+    document order (no fragments, no duplicates) and advertised http(s) RSS/Atom feeds."""
     try:
         doc = lxml.html.fromstring(html, base_url=base_url)
     except (lxml.etree.ParserError, ValueError):
@@ -119,8 +138,9 @@ def page_links(html: bytes | str, base_url: str) -> tuple[list[str], list[str]]:
             seen.add(url)
             links.append(url)
     feeds = [
-        urljoin(base_url, el.get("href"))
+        url
         for el in doc.xpath("//link[@rel='alternate'][@href]")
         if (el.get("type") or "").lower() in ("application/rss+xml", "application/atom+xml")
+        and (url := urljoin(base_url, el.get("href").strip())).startswith(("http://", "https://"))
     ]
     return links, feeds

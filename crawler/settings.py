@@ -71,9 +71,15 @@ DEFAULT_REQUEST_HEADERS = {
 # The remote-control server executes code sent to it: never on.
 REMOTE_CONTROL_ENABLED = False
 TELNETCONSOLE_ENABLED = False
+# Only http and https are ever fetched: Scrapy's handlers for file:, data:, ftp: and s3: are off (crawler/addon.py
+# keeps them off), and crawler/middlewares/scheme_guard.py refuses any other scheme first.
+DOWNLOAD_HANDLERS = {"file": None, "data": None, "ftp": None, "s3": None}
+# Resolves each host once, refuses non-public addresses and connects only to the checked ones (crawler/resolver.py).
+TWISTED_DNS_RESOLVER = "crawler.resolver.PublicResolver"
 
 # --- components ---------------------------------------------------------------
 DOWNLOADER_MIDDLEWARES = {
+    "crawler.middlewares.scheme_guard.SchemeGuard": 10,  # first: only http and https
     "crawler.middlewares.private_guard.PrivateAddressGuard": 50,
     "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
     "crawler.middlewares.robots.RobotsTxt": 100,

@@ -325,7 +325,7 @@ def test_the_error_rate_from_the_environment_is_honoured(tmp_path):
 
 def test_invalid_urls_count_as_page_errors_in_the_line_and_the_report(replay, tmp_path):
     res = run(["fetch", "--replay", replay.url, "--store", tmp_path / "s", "--report", tmp_path / "r.json",
-               "https://test.example.net/article/", "https://exa mple.org/", "ftp://x.org/"], tmp_path)
+               "https://test.example.net/article/", "https://exa mple.org/", "http:///no-host"], tmp_path)
     assert res.returncode == exitcodes.PAGE_ERRORS
     assert "2 of 3 pages ended in error" in one_line_reason(res.stderr, exitcodes.PAGE_ERRORS)
     assert json.loads((tmp_path / "r.json").read_text())["exit_code"] == exitcodes.PAGE_ERRORS

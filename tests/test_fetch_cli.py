@@ -209,7 +209,7 @@ def test_robots_disallow_and_redirects(replay, corpus_cmd, tmp_path):
 
 
 def test_invalid_urls_are_errors_without_a_traceback(corpus_cmd, tmp_path):
-    res = corpus_cmd("fetch", "--store", tmp_path / "s", "not-a-url", "ftp://x.org/a", "http://x.org:99999/")
+    res = corpus_cmd("fetch", "--store", tmp_path / "s", "not-a-url", "http:///no-host", "http://x.org:99999/")
     assert res.returncode == 1 and "Traceback" not in res.stderr
     lines = res.stdout.splitlines()
     assert len(lines) == 3 and all("error: invalid URL" in line for line in lines)

@@ -2,74 +2,54 @@
 
 Checked on every request, so a redirect to such an address is refused too
 (redirected requests pass through the downloader middlewares again).  A host
-name is resolved and refused when any of its addresses is not public.  With
-a replay web configured, host names are answered by the archive, not DNS, so
-only literal addresses (and ``localhost``) are checked.  ``CORPUS_ALLOW_PRIVATE``
+name is resolved by the process's ``PublicResolver`` (``crawler/resolver.py``,
+``TWISTED_DNS_RESOLVER``) and refused when any of its addresses is not public;
+the addresses checked here are the ones the connection uses (pinned: no second
+lookup that could answer differently).  A name that does not resolve is an
+error (``error: DNS lookup failed``), never let through.  With a replay web
+configured, host names are answered by the archive, not DNS, so only literal
+addresses (and ``localhost``) are checked.  ``CORPUS_ALLOW_PRIVATE``
 (``corpus fetch --allow-private``) switches the guard off.
 """
 
 from __future__ import annotations
 
-import asyncio
-import ipaddress
-import socket
 from urllib.parse import urlsplit
 
-from scrapy.exceptions import IgnoreRequest, NotConfigured
+from scrapy.exceptions import NotConfigured
 
+from crawler.resolver import (AddressRefused, PublicResolver, installed_resolver, literal_ip, non_public, refusal,
+                              shared_resolver)
 
-class PrivateAddressRefused(IgnoreRequest):
-    """The request targets an address that is not on the public internet."""
+__all__ = ["PrivateAddressGuard", "PrivateAddressRefused", "literal_ip", "non_public"]
 
-
-def non_public(ip: str) -> bool:
-    addr = ipaddress.ip_address(ip.split("%", 1)[0])
-    if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped:
-        addr = addr.ipv4_mapped
-    return not addr.is_global or addr.is_multicast
-
-
-def literal_ip(host: str) -> str | None:
-    try:
-        return str(ipaddress.ip_address(host.strip("[]")))
-    except ValueError:
-        return None
-
-
-async def resolve(host: str) -> list[str]:
-    loop = asyncio.get_running_loop()
-    try:
-        infos = await loop.getaddrinfo(host, None, type=socket.SOCK_STREAM)
-    except (socket.gaierror, UnicodeError):
-        return []  # unresolvable: the download itself fails with a DNS error
-    return sorted({info[4][0] for info in infos})
+PrivateAddressRefused = AddressRefused  # the request targets an address that is not on the public internet
 
 
 class PrivateAddressGuard:
-    def __init__(self, replay: bool):
+    def __init__(self, replay: bool, resolver: PublicResolver | None = None, installed: bool = False):
         self.replay = replay
+        self.resolver = resolver or PublicResolver()
+        self.installed = installed  # the resolver is the reactor's: it must still be when requests go out
 
     @classmethod
     def from_crawler(cls, crawler):
         if crawler.settings.getbool("CORPUS_ALLOW_PRIVATE"):
             raise NotConfigured("private addresses allowed (CORPUS_ALLOW_PRIVATE)")
-        return cls(replay=bool(crawler.settings.get("CORPUS_REPLAY_URL")))
+        return cls(replay=bool(crawler.settings.get("CORPUS_REPLAY_URL")), resolver=shared_resolver(crawler),
+                   installed=True)
 
     async def process_request(self, request):
         host = (urlsplit(request.url).hostname or "").lower()
         ip = literal_ip(host)
         if ip is not None:
-            addresses = [ip]
-        elif host == "localhost" or host.endswith(".localhost"):
-            addresses = ["127.0.0.1"]
-        elif self.replay:
-            return None
-        else:
-            addresses = await resolve(host)
-        bad = [a for a in addresses if non_public(a)]
-        if bad:
-            raise PrivateAddressRefused(
-                f"refused non-public address {bad[0]} for {host} "
-                "(loopback, private or link-local; pass --allow-private to allow)"
-            )
+            if non_public(ip):
+                raise PrivateAddressRefused(refusal(ip, host))
+        elif host.rstrip(".") == "localhost" or host.rstrip(".").endswith(".localhost"):
+            raise PrivateAddressRefused(refusal("127.0.0.1", host))
+        elif not self.replay:
+            if self.installed and installed_resolver() is not self.resolver:  # fail closed: checked != connected
+                raise PrivateAddressRefused(f"refused {host}: the DNS resolver was replaced, the address checked "
+                                            "would not be the one connected to (TWISTED_DNS_RESOLVER)")
+            await self.resolver.addresses(host)  # raises AddressRefused or CannotResolveHostError
         return None

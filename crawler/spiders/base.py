@@ -20,6 +20,7 @@ from scrapy.spidermiddlewares.httperror import HttpError
 from crawler.runreport import STORE_FAILED, count_store_error
 from crawler.middlewares.private_guard import PrivateAddressRefused
 from crawler.middlewares.robots import RobotsUnavailable
+from crawler.middlewares.scheme_guard import SchemeRefused
 from crawler.page import page_from_response
 from pipelines.crawl.state import CrawlState
 from pipelines.crawl.urls import canonicalize
@@ -31,7 +32,7 @@ def failure_reason(failure) -> tuple[str, str]:
     exc = failure.value
     if isinstance(exc, HttpError):
         return "error", f"HTTP {exc.response.status}"
-    if isinstance(exc, (PrivateAddressRefused, RobotsUnavailable)):
+    if isinstance(exc, (PrivateAddressRefused, SchemeRefused, RobotsUnavailable)):
         return "error", str(exc)
     if isinstance(exc, IgnoreRequest):
         text = str(exc) or "request ignored"
@@ -40,7 +41,7 @@ def failure_reason(failure) -> tuple[str, str]:
         return "skipped", text
     name = type(exc).__name__
     text = str(exc).strip()
-    if "DNSLookup" in name:
+    if "DNSLookup" in name or "CannotResolveHost" in name:
         return "error", "DNS lookup failed"
     if "ConnectionRefused" in name:
         return "error", "connection refused"

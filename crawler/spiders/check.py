@@ -22,7 +22,7 @@ from scrapy.spidermiddlewares.httperror import HttpError
 
 from crawler.spiders import split_list
 from crawler.checkreport import OutletCheck, Sample, newest, pick_samples
-from crawler.discovery import page_links, parse_feed, parse_sitemap, robots_sitemaps
+from crawler.discovery import page_links, parse_feed, parse_sitemap, robots_sitemaps, split_fetchable
 from crawler.page import page_from_response
 from crawler.spiders.base import failure_reason
 from pipelines.crawl.registry import load_registry, site_outlet
@@ -30,6 +30,7 @@ from pipelines.crawl.urls import canonicalize
 
 MAX_SUB_SITEMAPS = 3   # sub-sitemaps followed per sitemap index (the newest by lastmod)
 MAX_INDEX_DEPTH = 2    # an index listed in an index is followed; deeper ones are not
+NAMED_REFUSALS = 5     # URLs of another scheme than http(s) named per route (all are counted)
 HTML_TYPES = {"text/html", "application/xhtml+xml", "text/plain", None, ""}
 
 
@@ -119,6 +120,14 @@ class CheckSpider(scrapy.Spider):
         route.articles = articles
         self.checks[outlet.name].article_urls = len(found)
 
+    def _fetchable(self, route, items, url_of=lambda item: item) -> list:
+        """The items whose URL is http or https; the others are never requested, and the route names them."""
+        kept, refused = split_fetchable(items, url_of)
+        if refused:
+            route.refused_count += len(refused)
+            route.refused = (route.refused + [url[:200] for url, _ in refused])[:NAMED_REFUSALS]
+        return kept
+
     def route_failed(self, failure):
         request = failure.request
         route = request.meta["route"]
@@ -129,8 +138,9 @@ class CheckSpider(scrapy.Spider):
 
     def parse_robots(self, response):
         route, outlet = self._answered(response)
-        route.sitemaps = robots_sitemaps(response.body.decode("utf-8", "replace"), response.url)
-        route.entries = len(route.sitemaps)
+        listed = robots_sitemaps(response.body.decode("utf-8", "replace"), response.url)
+        route.sitemaps = self._fetchable(route, listed)
+        route.entries = len(listed)
         if not outlet.robots_sitemaps:
             return
         for url in route.sitemaps:
@@ -139,8 +149,9 @@ class CheckSpider(scrapy.Spider):
 
     def parse_sitemap(self, response):
         route, outlet = self._answered(response)
-        kind, entries = parse_sitemap(response.body, response.url)
-        route.entries = len(entries)
+        kind, listed = parse_sitemap(response.body, response.url)
+        entries = self._fetchable(route, listed, lambda e: e.url)
+        route.entries = len(listed)
         route.newest = newest(d for e in entries for d in (e.lastmod, e.published))
         if kind == "invalid":
             route.error = "is not a sitemap (no XML urlset or sitemapindex)"
@@ -160,10 +171,11 @@ class CheckSpider(scrapy.Spider):
 
     def parse_feed(self, response):
         route, outlet = self._answered(response)
-        entries = parse_feed(response.body, response.url)
-        route.entries = len(entries)
+        listed = parse_feed(response.body, response.url)
+        entries = self._fetchable(route, listed, lambda e: e.url)
+        route.entries = len(listed)
         route.newest = newest(d for e in entries for d in (e.published, e.lastmod))
-        if not entries and b"<html" in response.body[:2048].lower():
+        if not listed and b"<html" in response.body[:2048].lower():
             route.error = "is not a feed (an HTML page)"
         self._found(outlet, route, [(e.url, e.published or e.lastmod) for e in entries])
 

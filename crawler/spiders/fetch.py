@@ -16,6 +16,7 @@ import scrapy
 
 from crawler.outlets import listing_lookup
 from crawler.spiders.base import CorpusSpider
+from pipelines.crawl.urls import refused_scheme, scheme_refusal
 from pipelines.extract.listing import LISTING_REASON
 
 LISTING_SKIP = f"skipped: {LISTING_REASON}"
@@ -43,6 +44,9 @@ class FetchSpider(CorpusSpider):
         for url, why in self.invalid:
             self.note(url, f"error: invalid URL ({why})")
         for url in self.urls:
+            if (scheme := refused_scheme(url)) is not None:  # `scrapy crawl fetch -a urls=file:///x`: never fetched
+                self.note(url, f"error: {scheme_refusal(scheme)}")
+                continue
             if self.listings(url):
                 self.crawler.stats.inc_value("corpus/fetch/listing-address")
                 self.note(url, LISTING_SKIP, outlet=self.outlet_for(url))

@@ -17,12 +17,14 @@ from urllib.parse import urlsplit
 import scrapy
 
 from crawler.spiders import split_list
-from crawler.discovery import page_links, parse_feed, parse_sitemap, robots_sitemaps
+from crawler.discovery import page_links, parse_feed, parse_sitemap, robots_sitemaps, split_fetchable
 from crawler.spiders.base import CorpusSpider, failure_reason
 from pipelines.crawl.state import parse_time
 from pipelines.crawl.registry import load_registry, site_outlet
 from pipelines.crawl.traps import HELD, TrapDetector
-from pipelines.crawl.urls import canonicalize
+from pipelines.crawl.urls import canonicalize, scheme_refusal
+
+LOGGED_REFUSALS = 5  # per outlet, the first URLs of another scheme are logged as warnings; all are counted
 
 
 class OutletSpider(CorpusSpider):
@@ -117,9 +119,21 @@ class OutletSpider(CorpusSpider):
             level = logging.INFO if request.url.endswith("/robots.txt") else logging.WARNING
             self.logger.log(level, "discovery failed: %s (%s)", request.url, reason)
 
+    def _fetchable(self, outlet, items, where, url_of=lambda item: item) -> list:
+        """The items whose URL is http or https; the others (``file:``, ``ftp:``, ``data:``, ``s3:``...)
+        are dropped here, before any request, and counted."""
+        kept, refused = split_fetchable(items, url_of)
+        for url, scheme in refused:
+            self._stat(outlet, "refused_scheme")
+            self.crawler.stats.inc_value(f"corpus/discovery/refused_scheme/{scheme or 'none'}")
+            n = self.crawler.stats.get_value(f"corpus/outlet/{outlet.name}/refused_scheme", 0)
+            self.logger.log(logging.WARNING if n <= LOGGED_REFUSALS else logging.DEBUG,
+                            "discovery: not requesting %s (listed in %s): %s", url[:300], where, scheme_refusal(scheme))
+        return kept
+
     def parse_robots(self, response):
         outlet = self.registry.get(response.meta["outlet"])
-        for url in robots_sitemaps(response.text, response.url):
+        for url in self._fetchable(outlet, robots_sitemaps(response.text, response.url), response.url):
             if url not in outlet.sitemaps and url not in outlet.news_sitemaps:
                 yield self._route(url, self.parse_sitemap, outlet)
 
@@ -127,7 +141,7 @@ class OutletSpider(CorpusSpider):
         outlet = self.registry.get(response.meta["outlet"])
         kind, entries = parse_sitemap(response.body, response.url)
         self._route_done(response, "not a sitemap (no XML urlset or sitemapindex)" if kind == "invalid" else None)
-        for entry in entries:
+        for entry in self._fetchable(outlet, entries, response.url, lambda e: e.url):
             if kind == "index":
                 if self.since and (mod := parse_time(entry.lastmod)) and mod < self.since:
                     continue  # a sub-sitemap untouched since before --since
@@ -140,12 +154,12 @@ class OutletSpider(CorpusSpider):
         entries = parse_feed(response.body, response.url)
         html = not entries and b"<html" in response.body[:2048].lower()
         self._route_done(response, "not a feed (an HTML page)" if html else None)
-        for entry in entries:
+        for entry in self._fetchable(outlet, entries, response.url, lambda e: e.url):
             yield from self.candidate(outlet, entry.url, entry.lastmod, entry.published)
 
     def parse_listing(self, response):
         outlet = self.registry.get(response.meta["outlet"])
-        links, feeds = page_links(response.body, response.url)
+        links, feeds = page_links(response.body, response.url)  # http(s) only
         self._route_done(response)
         if outlet.follow_links:
             for url in feeds:

@@ -17,7 +17,7 @@ from functools import lru_cache
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
 
 __all__ = ["canonicalize", "doc_id", "host_of", "host_under", "is_public_suffix", "registered_host", "same_site", "site_of",
-           "url_problem"]
+           "url_problem", "FETCHED_SCHEMES", "refused_scheme", "scheme_refusal"]
 
 TRACKING_PARAMS = re.compile(
     r"^(utm_\w+|fbclid|gclid|dclid|gbraid|wbraid|msclkid|mc_cid|mc_eid|yclid|igshid|"
@@ -42,6 +42,24 @@ def _clean_path(path: str) -> str:
     return quote(norm, safe="/:@!$&'()*+,;=-._~%")
 
 
+FETCHED_SCHEMES = ("http", "https")  # the only schemes ever requested: no file:, ftp:, data:, s3:
+_SCHEME = re.compile(r"^[\x00-\x20]*([a-zA-Z][a-zA-Z0-9+.-]*):")
+
+
+def refused_scheme(url: str) -> str | None:
+    """The scheme of ``url`` (lower case, ``""`` for none) when it is not http or https, else None."""
+    try:
+        scheme = urlsplit(url).scheme.lower()
+    except ValueError:  # a bad host or port: the scheme is still read
+        scheme = (m.group(1).lower() if (m := _SCHEME.match(url)) else "")
+    return None if scheme in FETCHED_SCHEMES else scheme
+
+
+def scheme_refusal(scheme: str) -> str:
+    """Why a URL of ``scheme`` is not fetched, in one phrase."""
+    return f"refused scheme {scheme[:20]!r} (only http and https are fetched)" if scheme else "no scheme (http or https)"
+
+
 def url_problem(url: str) -> str | None:
     """Why ``url`` is not a fetchable http(s) URL, or None when it is."""
     if not isinstance(url, str) or not url:
@@ -54,8 +72,8 @@ def url_problem(url: str) -> str | None:
         parts.port  # noqa: B018 - raises on a bad port
     except ValueError as exc:
         return str(exc)
-    if parts.scheme not in ("http", "https"):
-        return "only http and https URLs"
+    if (scheme := refused_scheme(url)) is not None:
+        return scheme_refusal(scheme)
     if not parts.hostname:
         return "no host"
     return None

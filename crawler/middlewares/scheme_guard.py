@@ -1,0 +1,45 @@
+"""Only http and https are ever requested: the first downloader middleware refuses any other scheme.
+
+A ``file:``, ``ftp:``, ``data:`` or ``s3:`` URL (from a sitemap, a feed, a
+robots.txt ``Sitemap:`` line, a link) would otherwise reach a Scrapy download
+handler that reads the local disk or another service.  Those handlers are off
+(``DOWNLOAD_HANDLERS`` in ``crawler/settings.py``, kept off by
+``crawler/addon.py``), discovery drops such URLs before it makes requests
+(``crawler/discovery.py``), and this middleware refuses whatever still comes:
+``error: refused scheme 'file' (only http and https are fetched)``.  It runs
+first, also with ``--allow-private``.
+
+A redirect to another scheme is not followed by Scrapy (its redirect
+middleware hands the 3xx back); this middleware says why instead of
+``HTTP 302``: ``error: refused redirect to scheme 'file' (...)``.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urljoin
+
+from scrapy.exceptions import IgnoreRequest
+from scrapy.utils.httpobj import urlparse_cached
+from w3lib.url import safe_url_string
+
+from pipelines.crawl.urls import refused_scheme, scheme_refusal
+
+
+class SchemeRefused(IgnoreRequest):
+    """The request (or the redirect it got) is not http or https."""
+
+
+class SchemeGuard:
+    def process_request(self, request):
+        scheme = urlparse_cached(request).scheme.lower()
+        if scheme not in ("http", "https"):
+            raise SchemeRefused(scheme_refusal(scheme))
+        return None
+
+    def process_response(self, request, response):
+        location = response.headers.get(b"Location")
+        if 300 <= response.status < 400 and location and not request.meta.get("dont_redirect"):
+            scheme = refused_scheme(urljoin(request.url, safe_url_string(location)))
+            if scheme is not None:
+                raise SchemeRefused("refused redirect to " + scheme_refusal(scheme).removeprefix("refused "))
+        return response
