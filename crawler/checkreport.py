@@ -164,8 +164,9 @@ def refused_problem(route: Route) -> str | None:
     if not route.refused_count:
         return None
     more = " ..." if route.refused_count > len(route.refused) else ""
+    many = route.refused_count != 1
     return (f"{route.outlet}: {route.label} {route.url} lists {route.refused_count} URL"
-            f"{'s' if route.refused_count != 1 else ''} that are not http(s), not requested "
+            f"{'s that are' if many else ' that is'} not http(s), not requested "
             f"(only http and https are fetched): {', '.join(route.refused)}{more}")
 
 

@@ -57,6 +57,10 @@ def refusal(ip: str, host: str) -> str:
 
 # -- which addresses are public ------------------------------------------------------------------------
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
+_V4_NEVER = tuple(ipaddress.ip_network(n) for n in (
+    "192.0.0.0/24",     # IETF protocol assignments (the dummy address 192.0.0.8, NAT64 discovery, ...)
+    "192.88.99.0/24",   # 6to4 relay anycast (deprecated)
+))
 _V6_NEVER = tuple(ipaddress.ip_network(n) for n in (
     "::/96",            # unspecified, loopback and IPv4-compatible (deprecated): ::127.0.0.1
     "::ffff:0:0:0/96",  # IPv4-translated (SIIT)
@@ -100,6 +104,8 @@ def non_public(ip: str) -> bool:
             return True
         if addr.ipv4_mapped or addr in _NAT64:
             return False  # judged by the (public) IPv4 address it reaches
+    elif any(addr in net for net in _V4_NEVER):
+        return True
     return not addr.is_global or addr.is_multicast
 
 

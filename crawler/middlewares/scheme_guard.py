@@ -19,7 +19,6 @@ from __future__ import annotations
 from urllib.parse import urljoin
 
 from scrapy.exceptions import IgnoreRequest
-from scrapy.utils.httpobj import urlparse_cached
 from w3lib.url import safe_url_string
 
 from pipelines.crawl.urls import refused_scheme, scheme_refusal
@@ -31,8 +30,8 @@ class SchemeRefused(IgnoreRequest):
 
 class SchemeGuard:
     def process_request(self, request):
-        scheme = urlparse_cached(request).scheme.lower()
-        if scheme not in ("http", "https"):
+        scheme = refused_scheme(request.url)
+        if scheme is not None:
             raise SchemeRefused(scheme_refusal(scheme))
         return None
 
