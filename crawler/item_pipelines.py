@@ -212,6 +212,7 @@ class Store:
                     ", ".join(f"{n} {k}" for k, n in sorted(replayed.outcomes.items())) or "none")
         if replayed.broken:
             stats.set_value("corpus/pending/broken", len(replayed.broken))
+            stats.set_value("corpus/pending/folder_replayed", str(self.pending.folder))
         if replayed.error is not None:
             raise replayed.error
 

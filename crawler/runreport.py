@@ -91,6 +91,10 @@ def assess(stats: dict, *, finish_reason: str | None, outlets=(), interrupted_by
     if len(dead) > 1:  # one line for the scheduler that names them all
         names = ", ".join(sorted(dead)[:10]) + (f" and {len(dead) - 10} more" if len(dead) > 10 else "")
         problems.insert(0, (exitcodes.DISCOVERY, f"discovery failed for {len(dead)} outlets: {names}"))
+    broken = stats.get("corpus/pending/broken", 0)
+    if broken:
+        warnings.append(f"{broken} spooled page(s) could not be stored and were set aside as *.broken in "
+                        f"{stats.get('corpus/pending/folder_replayed', 'the pending spool')}")
     errors = stats.get("corpus/outcome/error", 0)
     attempted = sum(v for k, v in stats.items() if k.startswith("corpus/outcome/") and isinstance(v, int))
     rate = errors / attempted if attempted else 0.0

@@ -44,7 +44,7 @@ def default_pending_dir(store) -> Path:
 class Replayed:
     outcomes: dict[str, int] = field(default_factory=dict)   # ingest outcome -> pages
     left: int = 0                                           # still spooled (the store failed again)
-    broken: list[str] = field(default_factory=list)         # unreadable files, moved aside
+    broken: list[str] = field(default_factory=list)         # unreadable files, moved aside (``.broken``)
     error: Exception | None = None                          # the store error that stopped the replay
 
     @property
@@ -124,6 +124,14 @@ class PendingSpool:
             except StoreError as exc:
                 done.left, done.error = len(files) - n, exc
                 break
+            except Exception as exc:  # noqa: BLE001 - a page this version cannot ingest: kept aside, said
+                log.exception("pending page %s could not be stored: moved aside", path)
+                try:
+                    os.replace(path, path.with_name(path.name + ".broken"))
+                except OSError:
+                    pass
+                done.broken.append(f"{path}: {type(exc).__name__}: {exc}")
+                continue
             done.outcomes[outcome] = done.outcomes.get(outcome, 0) + 1
             path.unlink(missing_ok=True)
         return done
