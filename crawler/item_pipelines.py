@@ -21,7 +21,8 @@ from pipelines.corpus.layout import Corpus
 from pipelines.corpus.schema import to_json
 from pipelines.crawl.state import parse_time
 from pipelines.dedup.deduplicator import Deduplicator
-from pipelines.extract.listing import LISTING_REASON, listing_verdict
+from pipelines.extract.listing import LISTING_REASON
+from pipelines.extract.workers import ExtractPool, PageResult, default_workers
 from pipelines.corpus.ingest import ingest
 from pipelines.crawl.registry import load_registry
 from pipelines.corpus.pending import PendingSpool
@@ -40,46 +41,60 @@ class Extract:
     A listing page (home, section, tag, search page: teasers without running text, see
     ``pipelines/extract/listing.py``) is dropped as ``not an article (listing page)`` before extraction;
     ``CORPUS_LISTING_FILTER = False`` turns that check off.
+
+    Both run in worker processes (``pipelines/extract/workers.py``), each page under a budget of time
+    (``CORPUS_EXTRACT_TIMEOUT``) and memory (``CORPUS_EXTRACT_MAX_MEMORY``) on capped markup
+    (``CORPUS_EXTRACT_MAX_ELEMENTS``), while downloads go on; a page over budget ends as
+    ``error: extraction budget exceeded (...)``. ``CORPUS_EXTRACT_WORKERS = 0``: in the crawl process.
     """
 
-    def __init__(self, crawler, min_words: int, listing_filter: bool = True):
+    def __init__(self, crawler, min_words: int, listing_filter: bool = True, pool=None):
         self.crawler = crawler
         self.min_words = min_words
         self.listing_filter = listing_filter
+        self.pool = pool or ExtractPool(0)
 
     @classmethod
     def from_crawler(cls, crawler):
         settings = crawler.settings
-        return cls(crawler, settings.getint("CORPUS_MIN_WORDS", 40), settings.getbool("CORPUS_LISTING_FILTER", True))
+        pool = ExtractPool(settings.getint("CORPUS_EXTRACT_WORKERS", default_workers()),
+                           timeout=settings.getfloat("CORPUS_EXTRACT_TIMEOUT", 20.0),
+                           max_memory=settings.getint("CORPUS_EXTRACT_MAX_MEMORY", 3 * 2**29),
+                           max_elements=settings.getint("CORPUS_EXTRACT_MAX_ELEMENTS", 20000))
+        return cls(crawler, settings.getint("CORPUS_MIN_WORDS", 40), settings.getbool("CORPUS_LISTING_FILTER", True),
+                   pool)
 
-    def _listing(self, page) -> bool:
-        if not self.listing_filter or page.get("content_type") == "text/plain":
-            return False
-        try:
-            return listing_verdict(page["body"], page["url"]).listing
-        except Exception:  # never let the check stop an article: extraction decides then
-            logger.exception("listing check failed on %s", page["url"])
-            return False
+    def close_spider(self):
+        self.pool.close()
 
-    def process_item(self, item):
+    async def process_item(self, item):
         page = item["page"]
         stats = self.crawler.stats
         ctype = page.get("content_type")
         if ctype not in HTML_TYPES:
             stats.inc_value("corpus/extract/not-html")
             raise DropItem(f"not an article page ({ctype})")
-        if self._listing(page):
+        listing = self.listing_filter and ctype != "text/plain"
+        try:
+            result = await asyncio.wrap_future(
+                self.pool.submit(page["body"], page["url"], page.get("charset"), self.min_words, listing))
+        except Exception as exc:  # the pool itself failed: an error with its reason, not a crash
+            logger.exception("extraction failed on %s", page["url"])
+            result = PageResult(error=f"{type(exc).__name__}: {str(exc)[:120]}")
+        if result.listing:
             stats.inc_value("corpus/extract/listing-page")
             raise DropItem(LISTING_REASON)
-        try:
-            result = extraction.try_extract(
-                page["body"], page["url"], headers_charset=page.get("charset"), min_words=self.min_words
-            )
-        except Exception as exc:  # a bug or a pathological page: an error with its reason, not a crash
-            logger.exception("extraction failed on %s", page["url"])
-            stats.inc_value("corpus/extract/exception")
-            item["outcome"] = f"error: extraction failed ({type(exc).__name__}: {str(exc)[:120]})"
+        if result.budget:  # a page over its budget of time or memory: an error, the crawl goes on
+            logger.error("%s: %s", page["url"], result.error)
+            stats.inc_value("corpus/extract/budget-exceeded")
+            item["outcome"] = f"error: {result.error}"
             return item
+        if result.error is not None:  # a bug or a pathological page: an error with its reason, not a crash
+            stats.inc_value("corpus/extract/exception")
+            item["outcome"] = f"error: extraction failed ({result.error})"
+            return item
+        if result.cut:
+            stats.inc_value("corpus/extract/markup-cut")
         if result.document is None:
             stats.inc_value(f"corpus/extract/{result.reason}")
             raise DropItem(f"no article ({result.reason})")

@@ -25,6 +25,10 @@ CORPUS_SEEDS_DIR = ""             # "" = the repository's seeds/
 CORPUS_MIN_WORDS = 40
 CORPUS_TOPIC_FILTER = True        # drop off-topic pages (they are counted, not stored)
 CORPUS_LISTING_FILTER = True      # drop listing/tag/section pages (pipelines/extract/listing.py)
+CORPUS_EXTRACT_WORKERS = os.cpu_count() or 1  # extraction worker processes (pipelines/extract/workers.py); 0 = in the crawl process, no budget
+CORPUS_EXTRACT_TIMEOUT = 20.0     # CPU seconds of extraction per page; past it: error: extraction budget exceeded (time ...)
+CORPUS_EXTRACT_MAX_MEMORY = 3 * 2**29  # address space of an extraction worker, bytes (1.5 GiB); past it: ... (memory ...)
+CORPUS_EXTRACT_MAX_ELEMENTS = 20000  # markup cap: elements handed to the extractor at most (pipelines/extract/markup.py); 0 = no cap
 CORPUS_TOPIC_TERMS = ""           # "" = pipelines/extract/topic_terms.toml
 CORPUS_STATE_FLUSH_SECONDS = 2.0  # crawl-state journal flush interval (resume after a kill)
 CORPUS_STORE_RETRIES = 8          # a store operation that failed transiently is tried again up to this often ...
