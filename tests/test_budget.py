@@ -1,0 +1,214 @@
+"""A budget of time and memory per page for extraction (issue 9): pipelines/extract/workers.py, markup.py.
+
+The pathological pages run in worker processes under small budgets; the crawl runs in a subprocess
+under an address-space limit (inherited by its children), so a regression fails the test, not the
+machine. Pages are served on 127.0.0.1 only.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import signal
+import subprocess
+import sys
+import threading
+import time
+from datetime import datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from pipelines.corpus.layout import Corpus
+from pipelines.extract.extractor import try_extract
+from pipelines.extract.markup import cap_markup
+from pipelines.extract.workers import BUDGET, ExtractPool
+from pipelines.store import open_store
+from tests.trapsite import article_text
+
+GiB = 2**30
+UNIT = "<div><span>a</span><a href='/x'>b</a></div>"
+
+
+def nested(mb: float) -> bytes:
+    """The page of the issue: nested div/span/a, ``mb`` megabytes."""
+    return ("<html><body>" + UNIT * int(mb * 1e6 / len(UNIT)) + "</body></html>").encode()
+
+
+def article(key: str, script: int = 0) -> bytes:
+    pars = "".join(f"<p>{p}</p>" for p in article_text(key, 6))
+    code = f"<script>var state = '{'x' * script}';</script>" if script else ""
+    return (f"<html><head><title>Article {key}</title>{code}</head><body><article><h1>Article {key} on ASEAN and"
+            f" Russia</h1>{pars}</article>{code}</body></html>").encode()
+
+
+def test_a_page_over_its_time_budget_is_an_error_and_the_worker_is_replaced():
+    with ExtractPool(1, timeout=1, max_memory=GiB, max_elements=0) as pool:
+        slow = pool.submit(nested(2), "http://127.0.0.1/slow").result(timeout=60)
+        good = pool.submit(article("a"), "http://127.0.0.1/a").result(timeout=60)
+        assert pool.started == 2  # the worker killed over budget was replaced
+    assert slow.budget and slow.error == f"{BUDGET} (time 1 s)"
+    assert good.document is not None and "ASEAN" in good.document.text
+
+
+def test_a_page_over_its_memory_budget_is_an_error():
+    # 2 MB of nested elements need far more than 400 MiB of address space to parse and extract
+    with ExtractPool(1, timeout=60, max_memory=400 * 2**20, max_elements=0) as pool:
+        big = pool.submit(nested(2), "http://127.0.0.1/big").result(timeout=120)
+        good = pool.submit(article("b"), "http://127.0.0.1/b").result(timeout=60)
+    assert big.budget and big.error == f"{BUDGET} (memory 400 MiB)"
+    assert good.document is not None
+
+
+def test_markup_cap_keeps_real_articles_whole_and_bounds_pathological_ones():
+    plain = article("c")
+    padded = article("c", script=3 * 2**20)  # a news page with 6 MB of inline script
+    capped = cap_markup(padded)
+    assert capped.stripped > 6 * 2**20 and not capped.cut
+    assert try_extract(capped.html, "http://127.0.0.1/c").document.text == try_extract(plain).document.text
+    assert cap_markup(plain).html is plain  # small pages pass byte for byte
+    many = cap_markup(nested(4), max_elements=5000)
+    assert many.cut and many.html.count(b"<div") + many.html.count(b"<span") + many.html.count(b"<a ") <= 5000
+    text = cap_markup(b"<html><body><p>" + "слово ".encode() * 2_000_000 + b"</p></body></html>")
+    assert len(text.html) <= 2 * 2**20 and text.html.decode("utf-8")  # cut on a character boundary
+
+
+def test_closed_pool_leaves_no_process():
+    pool = ExtractPool(2, timeout=10, max_memory=GiB)
+    futures = [pool.submit(article(k), f"http://127.0.0.1/{k}") for k in "de"]
+    assert all(f.result(timeout=60).document for f in futures)
+    workers = [w.process for w in pool._live]
+    assert workers
+    pool.close()
+    assert not any(p.is_alive() for p in workers)
+
+
+# --- end to end: `corpus fetch` against a local site ----------------------------------------------
+class Site:
+    """Normal articles at /news/N, the pathological page at /slow; when each was served."""
+
+    def __init__(self):
+        self.served: dict[str, float] = {}
+        self.slow = nested(2)
+        site = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self):
+                if self.path == "/slow":
+                    body = site.slow
+                elif self.path.startswith("/news/"):
+                    body = article(self.path)
+                else:
+                    self.send_error(404)
+                    return
+                site.served[self.path] = time.time()
+                self.send_response(200)
+                self.send_header("Content-Type", "text/html; charset=utf-8")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def site():
+    s = Site()
+    yield s
+    s.close()
+
+
+def _limited(limit: int):
+    def apply():
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+        os.setsid()
+    return apply
+
+
+def _fetch(tmp_path, urls, *settings, **kw):
+    exe = Path(sys.executable).with_name("corpus")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CORPUS_", "AWS_"))}
+    args = [os.fspath(exe), "fetch", "--allow-private", "--store", os.fspath(tmp_path / "store"),
+            "-s", "DOWNLOAD_DELAY=0", "-s", "CORPUS_OUTLET_POLITENESS=False", "-s", "AUTOTHROTTLE_ENABLED=False",
+            "-s", "CONCURRENT_REQUESTS_PER_DOMAIN=8", "-s", "CORPUS_EXTRACT_WORKERS=2",
+            *(x for s in settings for x in ("-s", s)), *urls]
+    return subprocess.Popen(args, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=_limited(3 * GiB), **kw)
+
+
+def test_fetch_pathological_page_is_an_error_others_stored_meanwhile(site, tmp_path):
+    news = [f"{site.url}/news/{n}" for n in range(1, 5)]
+    timeout = 6
+    proc = _fetch(tmp_path, [f"{site.url}/slow", *news], f"CORPUS_EXTRACT_TIMEOUT={timeout}",
+                  "CORPUS_EXTRACT_MAX_ELEMENTS=0", f"CORPUS_EXTRACT_MAX_MEMORY={GiB}")
+    out, err = proc.communicate(timeout=180)
+    lines = [line.split() for line in out.strip().splitlines() if line.strip()]
+    slow = [line for line in lines if line[-1] == f"{site.url}/slow"]
+    assert slow and " ".join(slow[0][1:-1]) == f"error: {BUDGET} (time {timeout} s)", out + err[-3000:]
+    assert sorted(line[-1] for line in lines if line[1] == "new") == ["/news/1", "/news/2", "/news/3", "/news/4"]
+    assert proc.returncode == 1  # one page error in five is over the default max error rate
+    # the normal pages were extracted and stored while the slow one was still being extracted
+    slow_served = site.served["/slow"]
+    records = list(Corpus(open_store(tmp_path / "store")).iter_records())
+    assert len(records) == 4
+    stored = [datetime.fromisoformat(r["stored_at"].replace("Z", "+00:00")).timestamp() for r in records]
+    assert max(stored) < slow_served + timeout, (slow_served, stored)
+    assert resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024 < 3 * GiB
+
+
+def _descendants(pid: int) -> set[int]:
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            children.setdefault(int(fields[1]), []).append(int(entry.name))
+    out, todo = set(), [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            out.add(child)
+            todo.append(child)
+    return out
+
+
+def _running(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state not in ("Z", "X")
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_workers_do_not_outlive_a_killed_crawl(site, tmp_path):
+    proc = _fetch(tmp_path, [f"{site.url}/slow"], "CORPUS_EXTRACT_TIMEOUT=60", "CORPUS_EXTRACT_MAX_ELEMENTS=0")
+    tree: set[int] = set()
+    try:
+        deadline = time.time() + 60
+        while time.time() < deadline and len(tree) < 2:  # the forkserver and one worker, extracting
+            time.sleep(0.2)
+            tree = _descendants(proc.pid) if "/slow" in site.served else set()
+        assert len(tree) >= 2, "no extraction worker started"
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+        deadline = time.time() + 10
+        while time.time() < deadline and any(_running(p) for p in tree):
+            time.sleep(0.1)
+        assert not [p for p in tree if _running(p)]
+    finally:
+        for pid in tree | {proc.pid}:
+            if _running(pid):
+                os.kill(pid, signal.SIGKILL)
+        proc.communicate()
