@@ -60,7 +60,84 @@ def _sniff(data: bytes) -> str | None:
         best = from_bytes(data[:200_000]).best()
     except Exception:  # noqa: BLE001 - sniffing is best effort
         return None
-    return normalize_label(best.encoding) if best else None
+    sniffed = normalize_label(best.encoding) if best else None
+    return _latin_arbiter(data, sniffed) if sniffed in _LATIN else sniffed
+
+
+# --- Western or Central European? -----------------------------------------------------------------
+# charset-normalizer cannot tell windows-1252 from windows-1250 (or ISO 8859-2, -13, ...) for text
+# whose accents are few, and breaks the tie towards the latter: Spanish "año" came out "ańo". The
+# non-ASCII letters of one language come from one alphabet; the same bytes read in the wrong code page
+# give a mixture no language writes (Polish ń beside Czech č and Romanian ţ; or ¹ and ³ inside words).
+# Each candidate decoding is scored by the share of its non-ASCII letters that one language's alphabet
+# covers; windows-1252 wins ties (WHATWG's default for an unlabelled page).
+_ALPHABETS = (
+    "àâæçèéêëîïôœùûüÿ",   # French
+    "äöüß",               # German
+    "áéíñóúü",            # Spanish
+    "àáâãçéêíóôõú",       # Portuguese
+    "àèéìíîòóùú",         # Italian
+    "àçèéíïòóúü",         # Catalan
+    "áèéëïóöü",           # Dutch (and Indonesian and English loanwords: café, naïve)
+    "åäöéü",              # Swedish, Finnish
+    "æøåéó",              # Danish, Norwegian
+    "áðéíóúýþæö",         # Icelandic
+    "ąćęłńóśźż",          # Polish
+    "áčďéěíňóřšťúůýž",    # Czech
+    "áäčďéíĺľňóôŕšťúýž",  # Slovak
+    "áéíóöőúüű",          # Hungarian
+    "čćđšž",              # Croatian, Bosnian, Serbian (Latin), Slovenian
+    "ăâîșțşţ",            # Romanian
+    "çë",                 # Albanian
+    "ąčęėįšųūž",          # Lithuanian
+    "āčēģīķļņšūž",        # Latvian
+    "äõöüšž",             # Estonian
+    "çğıöşü",             # Turkish
+)
+_LATIN = frozenset({"cp1250", "cp1252", "cp1254", "cp1257", "cp1258", "iso8859-2", "iso8859-3", "iso8859-4",
+                    "iso8859-9", "iso8859-10", "iso8859-13", "iso8859-14", "iso8859-15", "iso8859-16", "latin-1",
+                    "mac-latin2", "mac-roman", "mac-iceland", "mac-turkish", "cp437", "cp850", "cp852", "cp858",
+                    "cp860", "cp861", "cp863", "cp865", "cp775", "hp-roman8"})
+_NEUTRAL = frozenset("ªºµ")
+_NON_ASCII = re.compile(r"[^\x00-\x7f]")
+_PUNCTUATION = frozenset("\xa0\xad¡¿«»°§©®¶·")  # what may touch a word in any of these languages
+
+
+def _alphabet_share(text: str) -> float:
+    """Share of the non-ASCII letters of ``text`` that the best-fitting alphabet covers; a symbol of
+    the Latin-1 block touching a letter (``by³o``, ``Rosj±``) counts as a letter no alphabet has."""
+    counts: dict[str, int] = {}
+    for m in _NON_ASCII.finditer(text):
+        ch, i = m.group(), m.start()
+        if ch in _NEUTRAL:
+            continue
+        if ch.isalpha():
+            key = ch.lower()
+        elif ch <= "\xff" and ch not in _PUNCTUATION and (
+                (i > 0 and text[i - 1].isalpha()) or (i + 1 < len(text) and text[i + 1].isalpha())):
+            key = "?"
+        else:
+            continue
+        counts[key] = counts.get(key, 0) + 1
+    total = sum(counts.values())
+    if not total:
+        return 1.0
+    return max(sum(counts.get(c, 0) for c in alphabet) for alphabet in _ALPHABETS) / total
+
+
+def _latin_arbiter(data: bytes, sniffed: str) -> str:
+    """Of windows-1252, windows-1250, ISO 8859-2 and the sniffed Latin code page, the one whose reading
+    looks most like one language (ties: in that order, the common code pages first)."""
+    sample = data[:200_000]
+    best, best_score = sniffed, -1.0
+    for enc in dict.fromkeys(("cp1252", "cp1250", "iso8859-2", sniffed)):
+        text = _strict(sample, enc)
+        if text is None:
+            continue
+        score = _alphabet_share(text)
+        if score > best_score:
+            best, best_score = enc, score
+    return best
 
 
 def decode_html(data: bytes | str, declared: str | None = None) -> str:

@@ -25,6 +25,7 @@ from pipelines.dedup.canonical import credited_outlet
 
 from pipelines.extract.charset import decode_html
 from pipelines.extract.profiles import Profile, get_profile, profile_for_url
+from pipelines.extract.sanitise import binary_kind, mostly_controls, sanitise_markup
 
 __all__ = ["Document", "ExtractionResult", "ExtractConfig", "try_extract", "extract",
            "EXTRACTOR_NAME", "EXTRACTOR_VERSION"]
@@ -386,7 +387,10 @@ def try_extract(html: str | bytes, url: str | None = None, *, profile: str | Non
     if not isinstance(html, (str, bytes)) or not html.strip():
         return ExtractionResult(None, "empty-page")
     text = decode_html(html, headers_charset) if isinstance(html, bytes) else html
-    if "\x00" in text[:2048] or not _NOT_HTML.search(text[:100_000]):
+    if (isinstance(html, bytes) and binary_kind(html[:64].lstrip())) or mostly_controls(text):
+        return ExtractionResult(None, "not-html")  # a PDF, an image... labelled HTML; binary data
+    text = sanitise_markup(text)  # stray control characters (&#1;, a NUL) must not cost the article
+    if not _NOT_HTML.search(text[:100_000]):
         return ExtractionResult(None, "not-html")
     tree = load_html(text)
     if tree is None or not any(t.strip() for t in tree.itertext()):
