@@ -212,3 +212,9 @@ def test_workers_do_not_outlive_a_killed_crawl(site, tmp_path):
             if _running(pid):
                 os.kill(pid, signal.SIGKILL)
         proc.communicate()
+
+
+def test_no_workers_extracts_in_the_calling_process():
+    with ExtractPool(0) as pool:
+        result = pool.submit(article("f"), "http://127.0.0.1/f").result(timeout=60)
+        assert result.document is not None and not pool._live and pool.started == 0

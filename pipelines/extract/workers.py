@@ -54,7 +54,7 @@ class PageResult:
     ``listing``: the listing check called it a listing page (not extracted); else ``document`` and
     ``reason`` as ``try_extract`` returns them; ``error``: a message when extraction failed
     (``budget`` True: the page went over its budget of time or memory). ``seconds``: wall time in the
-    worker; ``stripped``/``cut``: bytes the markup cap removed.
+    worker; ``stripped``/``cut``: bytes the markup cap removed; ``peak_rss``: the worker's peak memory.
     """
 
     listing: bool = False
@@ -65,6 +65,7 @@ class PageResult:
     seconds: float = 0.0
     stripped: int = 0
     cut: int = 0
+    peak_rss: int = 0  # the worker's peak resident memory so far, bytes (0: in the calling process)
 
 
 def default_workers() -> int:
@@ -170,6 +171,7 @@ def _worker_main(conn, crawl_pid: int, max_memory: int, timeout: float, max_elem
                 resource.setrlimit(resource.RLIMIT_CPU, (soft, cpu_hard))
         try:
             result = extract_page(*task, max_elements=max_elements)
+            result.peak_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
         except MemoryError:
             result = None
         try:
