@@ -44,6 +44,16 @@ def test_same_site_and_the_url_a_record_is_keyed_on():
     assert canonical_for("https://m.x.com/amp/story-1?utm_source=t", "https://www.x.com/story-1") == "https://x.com/story-1"
     assert canonical_for("https://ca.finance.yahoo.com/news/a.html", "https://www.scmp.com/article/1") == \
         "https://ca.finance.yahoo.com/news/a.html"
+    # one user of a hosting platform is not another's site (the Public Suffix List; tests/test_sites.py)
+    assert not same_site("https://a.github.io/x", "https://b.github.io/x")
+    assert canonical_for("https://a.github.io/x", "https://b.github.io/x") == "https://a.github.io/x"
+
+
+def test_host_of_never_raises():
+    from pipelines.crawl.urls import host_of, same_site
+
+    assert host_of("http://[bad/") == "" and host_of("") == "" and host_of("HTTPS://WWW.X.ORG/") == "www.x.org"
+    assert not same_site("http://[bad/", "https://x.org/")
 
 
 def test_tracking_parameters_of_feeds_and_newsletters_are_dropped():
