@@ -39,7 +39,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(REPO), str(REPO / "tests")]
+# bench/ itself must not be on the path: bench/requests.py would shadow the requests package (moto needs it)
+sys.path = [str(REPO), str(REPO / "tests")] + [p for p in sys.path if Path(p or ".").resolve() != REPO / "bench"]
 
 EXE = str(Path(sys.executable).with_name("corpus"))
 FAST = ["-s", "DOWNLOAD_DELAY=0", "-s", "AUTOTHROTTLE_ENABLED=False", "-s", "CORPUS_OUTLET_POLITENESS=False"]
@@ -71,13 +72,23 @@ def clean_env(extra: dict | None = None) -> dict:
     return env
 
 
-def start(args: list[str], env: dict, cwd: Path) -> tuple[subprocess.Popen, Path, Path]:
+def start(args: list, env: dict, cwd: Path, exe: str = EXE) -> tuple[subprocess.Popen, Path, Path]:
     cwd.mkdir(parents=True, exist_ok=True)
     out, err = cwd / f"out-{time.monotonic_ns()}", cwd / f"err-{time.monotonic_ns()}"
     with open(out, "wb") as o, open(err, "wb") as e:
-        proc = subprocess.Popen([EXE, *map(str, args)], env=env, cwd=cwd, stdout=o, stderr=e,
+        proc = subprocess.Popen([exe, *map(str, args)], env=env, cwd=cwd, stdout=o, stderr=e,
                                 stdin=subprocess.DEVNULL, preexec_fn=_limits)
     return proc, out, err
+
+
+def reaped(proc: subprocess.Popen) -> bool:
+    """Whether the child has ended; reaps it with wait4 (never Popen.poll, which would lose the rusage)."""
+    if not hasattr(proc, "rusage4"):
+        pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+        if not pid:
+            return False
+        proc.rusage4 = (status, usage)
+    return True
 
 
 def finish(proc: subprocess.Popen, out: Path, err: Path, started: float, timeout: float) -> Run:
@@ -85,8 +96,8 @@ def finish(proc: subprocess.Popen, out: Path, err: Path, started: float, timeout
     deadline = started + timeout
     timed_out = False
     while True:
-        pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
-        if pid:
+        if reaped(proc):
+            status, usage = proc.rusage4
             break
         if time.monotonic() > deadline and not timed_out:
             timed_out = True
@@ -102,9 +113,10 @@ def finish(proc: subprocess.Popen, out: Path, err: Path, started: float, timeout
                seconds, usage.ru_maxrss / 1024)
 
 
-def run(args: list[str], env: dict, cwd: Path, timeout: float = 600) -> Run:
+def run(args: list, env: dict, cwd: Path, timeout: float = 600, exe: str = EXE) -> Run:
+    """Run ``corpus ARGS`` (or ``exe ARGS``) under RLIMIT_AS in its own session, measured."""
     started = time.monotonic()
-    proc, out, err = start(args, env, cwd)
+    proc, out, err = start(args, env, cwd, exe)
     return finish(proc, out, err, started, timeout)
 
 
@@ -348,6 +360,7 @@ class Trial:
     tmp_left: int
     index_ok: bool
     note: str = ""
+    incremental: bool = False
 
 
 def s3_env(server_url: str, cwd: Path) -> dict:
@@ -455,41 +468,103 @@ def judge(recs: list[dict], clean: dict[str, str]) -> tuple[int, int]:
     return lost, extra_ids + twice
 
 
-def kill_trials(args, work: Path, replay, backend: Backend, n: int, rng: random.Random) -> list[Trial]:
-    store, env, cwd = backend.new("clean")
-    r = run(["crawl", "--replay", replay.url, "--store", store, *KILL_ARGS], env, cwd, timeout=300)
-    clean_recs = backend.read_records(store, env)
-    clean = {rec["url"]: rec["id"] for rec in clean_recs}
-    span = r.seconds
-    print(f"  {backend.kind}: clean crawl exit {r.rc}, {len(clean)} articles in {span:.1f} s; kill moments "
-          f"uniform in [0.5, {span:.1f}] s")
+def timed_crawl(backend: Backend, replay, store: str, env: dict, cwd: Path) -> tuple[Run, float]:
+    """A crawl to completion; also when its first record appeared (seconds from the start)."""
+    started = time.monotonic()
+    proc, out, err = start(["crawl", "--replay", replay.url, "--store", store, *KILL_ARGS], env, cwd)
+    first = None
+    while not reaped(proc):
+        if first is None and any(k.startswith("corpus/docs/") for k in backend.keys(store)):
+            first = time.monotonic() - started
+        time.sleep(0.1)
+    r = finish(proc, out, err, started, 300)
+    return r, first if first is not None else r.seconds / 2
+
+
+def copy_store(backend: Backend, src: str, dest: str) -> None:
+    if backend.kind == "local":
+        shutil.copytree(src, dest)
+        return
+    client = backend.client()
+    (sb, sp), (db, dp) = src[5:].split("/", 1), dest[5:].split("/", 1)
+    for key in backend.keys(src):
+        client.copy_object(Bucket=db, Key=f"{dp}/{key}", CopySource={"Bucket": sb, "Key": f"{sp}/{key}"})
+
+
+def kill_trials(backend: Backend, n: int, seed: int) -> list[Trial]:
+    """``n`` trials: a crawl SIGKILLed at a random moment, then re-run to completion; every 4th trial is an
+    incremental crawl (replay epoch 2: one article changed) of a copy of a finished store."""
+    from crawler.replay.server import DEFAULT_ROOT, ReplayServer
+
+    rng = random.Random(f"{seed}-{backend.kind}")
     trials = []
-    for i in range(n):
-        kill_at = round(rng.uniform(0.5, span), 2)
-        store, env, cwd = backend.new(f"trial-{i}")
-        started = time.monotonic()
-        proc, out, err = start(["crawl", "--replay", replay.url, "--store", store, *KILL_ARGS], env, cwd)
-        while time.monotonic() - started < kill_at and proc.poll() is None:
-            time.sleep(0.01)
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        killed = finish(proc, out, err, started, 60)
-        docs_at_kill = sum(1 for k in backend.keys(store) if k.startswith("corpus/docs/"))
-        rerun = run(["crawl", "--replay", replay.url, "--store", store, *KILL_ARGS], env, cwd, timeout=300)
-        recs = backend.read_records(store, env)
-        lost, dup = judge(recs, clean)
-        keys = backend.keys(store)
-        tmp_left = count_tmp(keys) + backend.pending_uploads(store)
-        ok, why = index_agrees(backend.copy_local(store, cwd / "copy"), env)
-        note = "; ".join(x for x in (why, "; ".join(crashed(rerun))) if x)
-        t = Trial(backend.kind, i, kill_at, killed.rc, docs_at_kill, rerun.rc, lost, dup, tmp_left, ok, note)
-        print(f"  {backend.kind} #{i:02d} kill at {kill_at:5.2f} s (exit {killed.rc}, {docs_at_kill:2d} docs)"
-              f"  re-run exit {rerun.rc}  lost {lost}  duplicated {dup}  temp files {tmp_left}"
-              f"  index {'agrees' if ok else 'DIFFERS'}" + (f"  ({note})" if note else ""), flush=True)
-        trials.append(t)
-        shutil.rmtree(cwd / "copy", ignore_errors=True)
+    with ReplayServer([DEFAULT_ROOT, REPO / "tests" / "web"]) as replay:
+        base, env, cwd = backend.new("clean")
+        r, first = timed_crawl(backend, replay, base, env, cwd)
+        clean = {rec["url"]: rec for rec in backend.read_records(base, env)}
+        replay.epoch = 2
+        inc, env_i, cwd_i = backend.new("clean-incremental")
+        copy_store(backend, base, inc)
+        ri, first_i = timed_crawl(backend, replay, inc, env_i, cwd_i)
+        clean_inc = {rec["url"]: rec for rec in backend.read_records(inc, env_i)}
+        replay.epoch = 1
+        print(f"  {backend.kind}: clean crawl exit {r.rc}, {len(clean)} articles in {r.seconds:.1f} s (first at "
+              f"{first:.1f} s); incremental (epoch 2) exit {ri.rc} in {ri.seconds:.1f} s", flush=True)
+        if r.rc != 0 or not clean:
+            print(f"  {backend.kind}: WRONG: the clean crawl failed (exit {r.rc}, {len(clean)} articles): no trials;"
+                  f" its log ends: {r.err.strip().splitlines()[-1:] if r.err.strip() else ''}")
+            return [Trial(backend.kind, -1, 0.0, r.rc, 0, r.rc, 0, 0, 0, False, "clean crawl failed")]
+        for i in range(n):
+            incremental = i % 4 == 3
+            # the moment: fresh crawls are killed once a random number of records (0-20) is written, plus a
+            # random 0-0.5 s (0: a random time before the first record); incremental ones at a random time
+            u, extra = rng.random(), round(rng.random() * 0.5, 2)
+            target = 0 if incremental else int(u * len(clean))
+            limit = (0.5 + u * (ri.seconds - 0.5)) if incremental else (
+                0.5 + u * len(clean) * max(first - 0.5, 0.1) if target == 0 else r.seconds * 3)
+            store, env, cwd = backend.new(f"trial-{i}")
+            if incremental:
+                copy_store(backend, base, store)
+                replay.epoch = 2
+            started = time.monotonic()
+            proc, out, err = start(["crawl", "--replay", replay.url, "--store", store, *KILL_ARGS], env, cwd)
+            reached = None
+            while not reached and time.monotonic() - started < limit and not reaped(proc):
+                if target and sum(1 for k in backend.keys(store) if k.startswith("corpus/docs/")) >= target:
+                    reached = time.monotonic()
+                time.sleep(0.03)
+            if reached:
+                time.sleep(extra)
+            kill_at = round(time.monotonic() - started, 2)
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            killed = finish(proc, out, err, started, 60)
+            docs_at_kill = sum(1 for k in backend.keys(store) if k.startswith("corpus/docs/"))
+            rerun = run(["crawl", "--replay", replay.url, "--store", store, *KILL_ARGS], env, cwd, timeout=300)
+            replay.epoch = 1
+            recs = backend.read_records(store, env)
+            ref = clean_inc if incremental else clean
+            lost, dup = judge(recs, {u: rec["id"] for u, rec in ref.items()})
+            have = {rec["id"]: rec.get("text_sha256") for rec in recs}
+            stale = sum(1 for rec in ref.values() if rec["id"] in have and have[rec["id"]] != rec.get("text_sha256"))
+            keys = backend.keys(store)
+            tmp_left = count_tmp(keys) + backend.pending_uploads(store)
+            ok, why = index_agrees(backend.copy_local(store, cwd / "copy"), env)
+            note = "; ".join(x for x in (why, "; ".join(crashed(rerun)),
+                                         f"{stale} with an old text" if stale else "") if x)
+            t = Trial(backend.kind, i, kill_at, killed.rc, docs_at_kill, rerun.rc, lost + stale, dup, tmp_left, ok,
+                      note, incremental)
+            when = f"after {target} records + {extra:.2f} s" if target else "before the first record"
+            when = "random time" if incremental else when
+            print(f"  {backend.kind:5} #{i:02d} {'incr.' if incremental else 'fresh'} kill at {kill_at:5.2f} s "
+                  f"({when}; "
+                  f"exit {killed.rc}, {docs_at_kill:2d} docs)  re-run exit {rerun.rc}  lost {lost + stale}  "
+                  f"duplicated {dup}  temp files {tmp_left}  index {'agrees' if ok else 'DIFFERS'}"
+                  + (f"  ({note})" if note else ""), flush=True)
+            trials.append(t)
+            shutil.rmtree(cwd / "copy", ignore_errors=True)
     return trials
 
 
@@ -510,64 +585,94 @@ def summary_row(out: str) -> dict[str, int]:
     total = next((line for line in lines if line.startswith("TOTAL")), None)
     if not head or not total:
         return {}
-    names = head.split()[1:]
+    names = re.split(r"\s{2,}", head.strip())[1:]
     values = total.split()[1:]
     return {k: int(v) for k, v in zip(names, values) if v.isdigit()}
 
 
-def spooled_count(r: Run) -> str:
-    m = re.search(r"(\d+)[^\n]{0,40}spool", r.out + r.err, re.I)
-    return m.group(1) if m else "-"
+def report_stats(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text()).get("stats", {})
+    except (OSError, ValueError):
+        return {}
 
 
 def windows(args, work: Path, replay, s3, rng: random.Random) -> list[dict]:
     fp = load_faultproxy()
-    if fp is None:
-        print("\n## Store fault windows: tests/faultproxy.py is not there yet; skipped")
+    if fp is None or not hasattr(fp, "FaultProxy"):
+        print("\n## Store fault windows: tests/faultproxy.py (FaultProxy) is not there yet; skipped")
         return []
-    print("\n## Store fault windows (tests/faultproxy.py between the crawl and moto)")
+    print("\n## Store fault windows (tests/faultproxy.py between the crawl and moto; the same crawl as the "
+          "SIGKILL trials, then a second run with the store back)")
     results = []
     backend0 = Backend("s3", work / "windows", s3=s3)
     store, env, cwd = backend0.new("clean")
     r = run(["crawl", "--replay", replay.url, "--store", store, *KILL_ARGS], env, cwd, timeout=300)
     clean = {rec["url"]: rec["id"] for rec in backend0.read_records(store, env)}
     span = r.seconds
-    print(f"  clean crawl: exit {r.rc}, {len(clean)} articles in {span:.1f} s")
+    print(f"  clean crawl through the proxy's upstream: exit {r.rc}, {len(clean)} articles in {span:.1f} s")
+    if r.rc != 0 or not clean:
+        print("  WRONG: the clean crawl failed: no fault windows")
+        return []
     plan = []
-    for mode in (["refuse", "reset", "hang"] if not args.quick else ["refuse"]):
-        for length in ((3, 10) if not args.quick else (3,)):
-            plan.append((mode, length, "mid-run", round(span * 0.35, 1)))
+    for mode, lengths in ((("refuse", (3,)),) if args.quick else
+                          (("refuse", (3, 10)), ("reset", (3, 10)), ("hang", (3, 10)))):
+        for length in lengths:
+            plan.append((mode, length, "mid-run", max(1, len(clean) // 3)))
             if not args.quick:
-                plan.append((mode, length, "over the end", round(max(span - length / 2, 1.0), 1)))
+                plan.append((mode, length, "over the end", max(1, len(clean) - 2)))
     for mode, length, where, at in plan:
-        proxy = fp.FaultProxy(s3.url).start() if hasattr(fp, "FaultProxy") else None
-        if proxy is None:
-            print("  faultproxy has no FaultProxy class; skipped")
-            return results
+        proxy = fp.FaultProxy(s3.url).start()
         try:
             backend = Backend("s3", work / "windows", s3=s3, endpoint=proxy.url)
             store, env, cwd = backend.new(f"{mode}-{length}-{where.replace(' ', '-')}")
+            # the window opens when `at` records are in the store (so it falls mid-run or over the end of the
+            # run however loaded the machine is), seen directly on moto, not through the proxy
             started = time.monotonic()
-            proxy.schedule([(at, length, mode)]) if hasattr(proxy, "schedule") else None
-            first = run(["crawl", "--replay", replay.url, "--store", store, *KILL_ARGS], env, cwd, timeout=600)
-            row1 = summary_row(first.out)
-            proxy.set_mode("pass") if hasattr(proxy, "set_mode") else None
-            second = run(["crawl", "--replay", replay.url, "--store", store, *KILL_ARGS], env, cwd, timeout=600)
+            proc, out, err = start(["crawl", "--replay", replay.url, "--store", store, "--report", cwd / "r1.json",
+                                    *KILL_ARGS], env, cwd)
+            opened = None
+            while not reaped(proc):
+                if opened is None and sum(1 for k in backend.keys(store) if k.startswith("corpus/docs/")) >= at:
+                    proxy.schedule(mode, start=0, duration=float(length))
+                    opened = time.monotonic() - started
+                time.sleep(0.05)
+            first = finish(proc, out, err, started, 600)
+            if opened is None:
+                print(f"  {mode} {length} s: the run ended before {at} records were stored; window never opened")
+            proxy.set_mode("pass")
+            faulted = sum(v for k, v in proxy.counts.items() if k != "pass")
+            after_1 = {rec["id"] for rec in backend.read_records(store, env)}
+            unstored_1 = sum(1 for doc_id in clean.values() if doc_id not in after_1)
+            second = run(["crawl", "--replay", replay.url, "--store", store, "--report", cwd / "r2.json",
+                          *KILL_ARGS], env, cwd, timeout=600)
+            row1, stats1 = summary_row(first.out), report_stats(cwd / "r1.json")
+            stats2 = report_stats(cwd / "r2.json")
             recs = backend.read_records(store, env)
             lost, dup = judge(recs, clean)
-            res = {"mode": mode, "seconds": length, "where": f"{where} (at {at:.1f} s)",
-                   "fetched": row1.get("fetched", "?"), "stored_1": row1.get("new", "?"),
-                   "errors_1": row1.get("errors", "?"), "spooled": spooled_count(first), "exit_1": first.rc,
-                   "exit_2": second.rc, "stored_total": len({r['id'] for r in recs}), "lost": lost,
-                   "duplicated": dup, "problems": crashed(first) + crashed(second),
-                   "elapsed": time.monotonic() - started}
-            if first.rc == 0:
-                res["problems"].append("exit 0 from a run the store failed during")
+            stored_1 = (row1.get("new", 0) + row1.get("updated", 0)) if row1 else "?"
+            res = {"mode": mode, "seconds": length,
+                   "where": f"{where} (after {at} records, at {opened:.1f} s)" if opened is not None else "never",
+                   "fetched": row1.get("fetched", "?"), "stored_1": stored_1, "errors_1": row1.get("errors", "?"),
+                   "spooled": stats1.get("corpus/pending/spooled", "-"),
+                   "from_spool_2": sum(v for k, v in stats2.items() if k.startswith("corpus/pending/stored/")),
+                   "exit_1": first.rc, "exit_2": second.rc, "stored_total": len({r["id"] for r in recs}),
+                   "lost": lost, "duplicated": dup, "problems": crashed(first) + crashed(second),
+                   "s1": first.seconds, "unstored_1": unstored_1, "faulted": faulted}
+            spooled = res["spooled"] if isinstance(res["spooled"], int) else 0
+            if first.rc == 0 and (unstored_1 or spooled):
+                res["problems"].append(f"exit 0 with {unstored_1} pages not in the store after the run")
+            if first.rc not in (0, 3):
+                res["problems"].append(f"exit {first.rc} (a store failure is 3)")
+            if second.rc != 0:
+                res["problems"].append(f"second run exit {second.rc}")
             if lost or dup:
                 res["problems"].append(f"lost {lost}, duplicated {dup}")
             results.append(res)
-            print(f"  {mode:6} {length:2d} s {res['where']:24} fetched {res['fetched']} stored {res['stored_1']} "
-                  f"errors {res['errors_1']} spooled {res['spooled']} exit {first.rc}; second run exit {second.rc}; "
+            print(f"  {mode:6} {length:2d} s {res['where']:24} run 1: {first.seconds:5.1f} s fetched {res['fetched']} "
+                  f"stored {stored_1} errors {res['errors_1']} spooled {res['spooled']} not in the store {unstored_1} "
+                  f"exit {first.rc} ({faulted} connections faulted); run 2: "
+                  f"exit {second.rc}, {res['from_spool_2']} from the spool; {res['stored_total']} stored; "
                   f"lost {lost} duplicated {dup}" + (f"  WRONG: {'; '.join(res['problems'])}"
                                                       if res["problems"] else ""), flush=True)
         finally:
@@ -604,14 +709,16 @@ def main(argv=None) -> int:
 
             s3 = S3Server().start()
             try:
-                with ReplayServer([DEFAULT_ROOT, REPO / "tests" / "web"]) as replay:
-                    if "kill" in parts:
-                        print(f"\n## SIGKILL trials (seed {seed}): corpus crawl --replay {' '.join(KILL_OUTLETS)}")
-                        trials += kill_trials(args, work / "kill-local", replay, Backend("local", work / "kill-local"),
-                                              trials_n, rng)
-                        trials += kill_trials(args, work / "kill-s3", replay, Backend("s3", work / "kill-s3", s3=s3),
-                                              trials_n, rng)
-                    if "windows" in parts:
+                if "kill" in parts:
+                    print(f"\n## SIGKILL trials (seed {seed}): corpus crawl --replay {' '.join(KILL_OUTLETS)}; "
+                          "local and S3 series side by side")
+                    with ThreadPoolExecutor(max_workers=2) as pool:
+                        series = [pool.submit(kill_trials, Backend("local", work / "kill-local"), trials_n, seed),
+                                  pool.submit(kill_trials, Backend("s3", work / "kill-s3", s3=s3), trials_n, seed)]
+                        for f in series:
+                            trials += f.result()
+                if "windows" in parts:
+                    with ReplayServer([DEFAULT_ROOT, REPO / "tests" / "web"]) as replay:
                         wins = windows(args, work, replay, s3, rng)
             finally:
                 s3.stop()
@@ -641,18 +748,20 @@ def print_summary(kinds, trials, wins, seed, elapsed) -> None:
             if not ts:
                 continue
             exits = Counter(t.rerun_rc for t in ts)
-            print(f"| {backend} | {len(ts)} | {min(t.kill_at for t in ts):.2f}-{max(t.kill_at for t in ts):.2f} "
+            print(f"| {backend} | {len(ts)} ({sum(t.incremental for t in ts)} incremental) | {min(t.kill_at for t in ts):.2f}-{max(t.kill_at for t in ts):.2f} "
                   f"| {sum(t.killed_rc == -9 for t in ts)} | "
                   + ", ".join(f"{c}x {rc}" for rc, c in sorted(exits.items(), key=str))
                   + f" | {sum(t.lost for t in ts)} | {sum(t.duplicated for t in ts)} | {sum(t.tmp_left for t in ts)} "
                   f"| {sum(t.index_ok for t in ts)}/{len(ts)} |")
     if wins:
-        print("\n| fault | window | fetched | stored | errors | spooled | exit | 2nd run exit | lost | duplicated "
-              "| verdict |\n|---|---|---|---|---|---|---|---|---|---|---|")
+        print("\n| fault | window | connections faulted | fetched | stored | errors | spooled | not in store after run 1 "
+              "| exit | 2nd run: exit, from spool | lost | duplicated | verdict |\n"
+              "|---|---|---|---|---|---|---|---|---|---|---|---|---|")
         for w in wins:
             verdict = "ok" if not w["problems"] else "WRONG: " + "; ".join(w["problems"])
-            print(f"| {w['mode']} {w['seconds']} s | {w['where']} | {w['fetched']} | {w['stored_1']} | {w['errors_1']} "
-                  f"| {w['spooled']} | {w['exit_1']} | {w['exit_2']} | {w['lost']} | {w['duplicated']} | {verdict} |")
+            print(f"| {w['mode']} {w['seconds']} s | {w['where']} | {w['faulted']} | {w['fetched']} | {w['stored_1']} "
+                  f"| {w['errors_1']} | {w['spooled']} | {w['unstored_1']} | {w['exit_1']} | {w['exit_2']}, {w['from_spool_2']} | {w['lost']} "
+                  f"| {w['duplicated']} | {verdict} |")
 
 
 if __name__ == "__main__":
