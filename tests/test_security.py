@@ -507,3 +507,17 @@ def test_dns_rebinding_end_to_end_the_second_answer_is_never_connected_to(corpus
     assert lookups.count("rebind.test") == 1  # one lookup, pinned: checked address == connected address
     assert lookups.count("private.test") == 1 and "nowhere.test" in lookups
     assert res.returncode == 1
+
+
+def test_the_guard_refuses_to_start_with_a_handler_that_resolves_names_itself():
+    from crawler.addon import CorpusAddon
+    from crawler.middlewares.private_guard import check_handlers
+    from crawler.runner import project_settings
+
+    for overrides in ({}, {"CORPUS_REPLAY_URL": "http://127.0.0.1:9"}):
+        settings = project_settings({**overrides, "CORPUS_OUTLET_POLITENESS": False})
+        CorpusAddon().update_settings(settings)
+        check_handlers(settings)  # Twisted's HTTP/1.1 handler, and the replay handler built on it
+    settings = project_settings({"DOWNLOAD_HANDLERS": {"https": "crawler.middlewares.scheme_guard.SchemeGuard"}})
+    with pytest.raises(RuntimeError, match="resolves host names itself"):
+        check_handlers(settings)

@@ -26,6 +26,21 @@ __all__ = ["PrivateAddressGuard", "PrivateAddressRefused", "literal_ip", "non_pu
 PrivateAddressRefused = AddressRefused  # the request targets an address that is not on the public internet
 
 
+def check_handlers(settings) -> None:
+    """Fail closed when http(s) would be downloaded by a handler that resolves names itself (Scrapy's httpx
+    or aiohttp handlers do): only Twisted's connections go through the checking resolver."""
+    from scrapy.core.downloader.handlers.http11 import HTTP11DownloadHandler
+    from scrapy.utils.misc import load_object
+
+    handlers = settings.getwithbase("DOWNLOAD_HANDLERS")
+    for scheme in ("http", "https"):
+        handler = handlers.get(scheme)
+        cls = load_object(handler) if isinstance(handler, str) else handler
+        if cls is not None and not (isinstance(cls, type) and issubclass(cls, HTTP11DownloadHandler)):
+            raise RuntimeError(f"the {scheme} download handler {handler!r} resolves host names itself, past the "
+                               "address checks: use Scrapy's HTTP11DownloadHandler (or pass --allow-private)")
+
+
 class PrivateAddressGuard:
     def __init__(self, replay: bool, resolver: PublicResolver | None = None, installed: bool = False):
         self.replay = replay
@@ -36,6 +51,7 @@ class PrivateAddressGuard:
     def from_crawler(cls, crawler):
         if crawler.settings.getbool("CORPUS_ALLOW_PRIVATE"):
             raise NotConfigured("private addresses allowed (CORPUS_ALLOW_PRIVATE)")
+        check_handlers(crawler.settings)
         return cls(replay=bool(crawler.settings.get("CORPUS_REPLAY_URL")), resolver=shared_resolver(crawler),
                    installed=True)
 
