@@ -40,7 +40,10 @@ CORPUS_OUTLET_POLITENESS = True   # per-outlet delay/concurrency from the regist
 CORPUS_PROGRESS = False           # live progress lines (the CLI turns it on)
 CORPUS_PROGRESS_INTERVAL = 0.0    # seconds between progress updates (0 = 0.5 on a terminal, 10 otherwise)
 CORPUS_RETRY_BACKOFF = 1.0        # retries without Retry-After wait this times 2**attempt seconds
-CORPUS_RETRY_AFTER_MAX = 120.0    # the longest Retry-After honoured, in seconds
+CORPUS_RETRY_AFTER_MAX = 120.0    # the longest Retry-After waited for (by that outlet only), s; longer: retried next run
+CORPUS_TIMEOUT_RETRIES = 1        # a timed-out request is retried this often at most (not RETRY_TIMES)
+CORPUS_RETRY_BUDGET = 150.0       # no retry of a URL starts later than this many s after its first failed try (0 = none)
+CORPUS_HOST_MAX_TIMEOUTS = 3      # after this many timeouts in a row, a host's other URLs of the run fail at once (0 = off)
 CORPUS_MAX_ERROR_RATE = 0.1       # a crawl with more page errors than this share exits 1
 CORPUS_REPORT_FILE = ""           # also write the run report here
 CORPUS_LOG_LEVEL = ""             # "" = LOG_LEVEL
@@ -53,6 +56,8 @@ USER_AGENT = "asean-russia-corpus/0.1 (+https://github.com/asean-russia-corpus/c
 ROBOTSTXT_OBEY = True
 CONCURRENT_REQUESTS = 16
 CONCURRENT_REQUESTS_PER_DOMAIN = 2
+# Scrapy's least-busy-slot-first queue that also skips a slot held by a Retry-After (crawler/slot_holds.py).
+SCHEDULER_PRIORITY_QUEUE = "crawler.slot_holds.SlotHoldAwarePriorityQueue"
 DOWNLOAD_DELAY = 1.0
 AUTOTHROTTLE_ENABLED = True
 AUTOTHROTTLE_START_DELAY = 1.0
@@ -84,11 +89,14 @@ TWISTED_DNS_RESOLVER = "crawler.resolver.PublicResolver"
 # --- components ---------------------------------------------------------------
 DOWNLOADER_MIDDLEWARES = {
     "crawler.middlewares.scheme_guard.SchemeGuard": 10,  # first: only http and https
+    "crawler.middlewares.url_length.UrlLength": 40,  # over URLLENGTH_LIMIT: refused with its reason
     "crawler.middlewares.private_guard.PrivateAddressGuard": 50,
     "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
     "crawler.middlewares.robots.RobotsTxt": 100,
     "crawler.middlewares.retry_after.RetryAfterMiddleware": 540,
+    "crawler.middlewares.slow_hosts.SlowHostBreaker": 545,  # sees each timeout before the retry does
     "crawler.middlewares.raw_capture.RawCapture": 595,  # sees the body before HttpCompression (590)
+    "crawler.middlewares.redirects.RedirectLoopGuard": 605,  # before RedirectMiddleware (600): loops, long chains
     "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
 }
 EXTENSIONS = {
@@ -96,6 +104,7 @@ EXTENSIONS = {
     "crawler.runreport.RunReport": 900,
 }
 SPIDER_MIDDLEWARES = {
+    "scrapy.spidermiddlewares.urllength.UrlLengthMiddleware": None,  # silent; crawler/middlewares/url_length.py says why
     "crawler.middlewares.raw_capture.AttachCapture": 950,  # the raw response into each page item
 }
 ITEM_PIPELINES = {

@@ -19,6 +19,10 @@ from scrapy.spidermiddlewares.httperror import HttpError
 
 from crawler.runreport import STORE_FAILED, count_store_error
 from crawler.middlewares.private_guard import PrivateAddressRefused
+from crawler.middlewares.redirects import MAX_REACHED, RedirectFailed
+from crawler.middlewares.retry_after import RetryLater
+from crawler.middlewares.slow_hosts import HostTimingOut
+from crawler.middlewares.url_length import UrlTooLong
 from crawler.middlewares.robots import RobotsUnavailable
 from crawler.middlewares.scheme_guard import SchemeRefused
 from crawler.page import page_from_response
@@ -34,8 +38,12 @@ def failure_reason(failure) -> tuple[str, str]:
         return "error", f"HTTP {exc.response.status}"
     if isinstance(exc, (PrivateAddressRefused, SchemeRefused, RobotsUnavailable)):
         return "error", str(exc)
+    if isinstance(exc, (RetryLater, HostTimingOut, RedirectFailed, UrlTooLong)):  # network faults: errors
+        return "error", str(exc)
     if isinstance(exc, IgnoreRequest):
         text = str(exc) or "request ignored"
+        if text == MAX_REACHED:  # Scrapy's RedirectMiddleware: more than REDIRECT_MAX_TIMES redirects
+            return "error", f"too many redirects ({failure.request.meta.get('redirect_times', 0) + 1})"
         if "robots.txt" in text:
             return "skipped", "forbidden by robots.txt"
         return "skipped", text
@@ -47,6 +55,10 @@ def failure_reason(failure) -> tuple[str, str]:
         return "error", "connection refused"
     if "Timeout" in name:
         return "error", "timed out"
+    if "DataLoss" in name:  # the connection ended before the Content-Length announced
+        return "error", "connection lost mid-response (fewer bytes than announced)"
+    if name in ("ConnectionLost", "ConnectionDone", "ConnectionAborted", "ResponseNeverReceived"):
+        return "error", "connection lost"
     if "Cancelled" in name or "max size" in text or "maxsize" in text:
         return "error", f"response too large or cancelled ({text[:120]})"
     return "error", f"{name}: {text[:160]}" if text else name
@@ -104,7 +116,8 @@ class CorpusSpider(scrapy.Spider):
             return
         page = page or {}
         status = {"new": "stored", "updated": "stored", "unchanged": "stored"}.get(kind, kind)
-        fields = {"status": status, "lastmod": page.get("lastmod") or self.lastmods.get(canonicalize(url))}
+        fields = {"status": status, "lastmod": page.get("lastmod") or self.lastmods.get(canonicalize(url)),
+                  "retry_at": page.get("retry_at")}
         if page:
             fields.update(etag=page.get("etag"), last_modified=page.get("last_modified"),
                           fetched_at=page.get("fetched_at"))
@@ -140,9 +153,12 @@ class CorpusSpider(scrapy.Spider):
             # a link the site itself gives, followed in --site mode: the site's broken link, not a
             # failure of the run (page errors count against --max-error-rate)
             kind, reason = "skipped", f"broken link ({reason})"
+        if isinstance(failure.value, UrlTooLong) and not getattr(self, "any_error_fails", False):
+            kind = "skipped"  # a link the crawl discovered, not a URL a person asked for
         url = request.meta.get("corpus_requested") or request.url
         self.note(url, f"{kind}: {reason}", outlet=self.outlet_for(url),
-                  page={"lastmod": request.meta.get("corpus_lastmod")})
+                  page={"lastmod": request.meta.get("corpus_lastmod"),
+                        "retry_at": getattr(failure.value, "retry_at", None)})  # Retry-After past this run
 
     def note(self, url, outcome, *, record=None, outlet=None, page=None):
         """Record the outcome of ``url``: results, crawl stats and incremental state."""

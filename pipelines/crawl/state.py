@@ -99,11 +99,17 @@ class CrawlState:
         return self.urls.get(canonicalize(url))
 
     def due(self, url: str, *, lastmod=None, now: datetime | None = None) -> tuple[bool, str]:
-        """(is due, why): ``new``, ``lastmod-changed``, ``recheck-due``, ``not-due``."""
+        """(is due, why): ``new``, ``retry-after``, ``lastmod-changed``, ``recheck-due``, ``not-due``.
+
+        A URL whose server named a wait longer than the run gave (``retry_at``, a 429 or 503's
+        ``Retry-After``) is due at that time, neither sooner nor at the generic error backoff."""
         entry = self.get(url)
         if entry is None:
             return True, "new"
         now = now or datetime.now(timezone.utc)
+        retry_at = parse_time(entry.get("retry_at")) if entry.get("status") == "error" else None
+        if retry_at:
+            return (True, "retry-after") if now >= retry_at else (False, "not-due")
         announced = parse_time(lastmod)
         if announced:
             reference = parse_time(entry.get("lastmod")) or parse_time(entry.get("fetched_at"))
@@ -124,6 +130,8 @@ class CrawlState:
             fields["failures"] = int(entry.get("failures") or 0) + 1
         elif "status" in fields:
             fields["failures"] = 0
+        if "status" in fields and entry.get("retry_at") and not fields.get("retry_at"):
+            fields["retry_at"] = ""  # a later outcome ends the server's wait ("": a journal line overrides it)
         entry.update({k: v for k, v in fields.items() if v is not None})
         self._pending.append(dict(entry))
         return entry

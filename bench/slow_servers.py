@@ -1,0 +1,133 @@
+"""What slow, throttling and looping servers cost a run (tests/faultsite.py on 127.0.0.1 only).
+
+Scenarios (each a real ``corpus`` subprocess, the project's default politeness settings):
+
+  throttle   two outlets: ``calm`` (10 articles) answers at once, ``busy`` (40) answers the first
+             request of each article with 429 and ``Retry-After: R`` (R = --retry-after), then 200.
+             Prints when each outlet's last article was stored and the wall time of the crawl.
+  drip       ``corpus fetch`` of one URL whose server sends one body byte per second (never finishes
+             within the download timeout), then a crawl of an outlet of 6 such articles.
+  loop       ``corpus fetch`` of a redirect loop (A -> B -> A) and of a chain of 25 redirects: exit status.
+  long       ``corpus fetch`` of a URL of 2,100 characters: the outcome line.
+
+Usage: .venv/bin/python bench/slow_servers.py [--retry-after 30] [throttle drip loop long]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(REPO), str(REPO / "tests")]
+
+from faultsite import FaultSite, feed_path  # noqa: E402
+
+CORPUS = Path(sys.executable).with_name("corpus")
+BUSY = 40  # articles of the throttled outlet: more than CONCURRENT_REQUESTS (16)
+
+
+def registry(path: Path, outlets: dict[str, tuple[str, list[str]]]) -> Path:
+    """A registry of test outlets: name -> (host, article paths), each with one RSS feed."""
+    lines = []
+    for name, (host, paths) in outlets.items():
+        lines += ["[[outlet]]", f'name = "{name}"', f'title = "{name}"', f'domains = ["{host}"]',
+                  f"articles = ['^https://{host.replace('.', chr(92) + '.')}/(?!feed/)']", "[outlet.discovery]",
+                  f'feeds = ["https://{host}{feed_path(host, paths)}"]', ""]
+    path.write_text("\n".join(lines))
+    return path
+
+
+def corpus(*args, cwd: Path, timeout: float = 1800) -> tuple[subprocess.CompletedProcess, float]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CORPUS_", "AWS_"))}
+    env["XDG_STATE_HOME"] = str(cwd / "xdg")
+    started = time.perf_counter()
+    res = subprocess.run([str(CORPUS), *map(str, args)], cwd=cwd, env=env, capture_output=True, text=True,
+                         timeout=timeout)
+    if res.returncode == 70:
+        print(res.stderr[-3000:], file=sys.stderr)
+    return res, time.perf_counter() - started
+
+
+def throttle(tmp: Path, retry_after: int) -> None:
+    calm = [f"news/calm-{i}" for i in range(10)]
+    busy = [f"throttled/{retry_after}/busy-{i}" for i in range(BUSY)]
+    reg = registry(tmp / "reg.toml", {"calm": ("calm.example.org", calm), "busy": ("busy.example.org", busy)})
+    with FaultSite() as site:
+        t0 = time.monotonic()
+        res, wall = corpus("crawl", "--replay", site.url, "--registry", reg, "--store", tmp / "s",
+                           "--any-topic", cwd=tmp)
+        calm_done = max(site.times("calm.example.org", "/news/", 200)) - t0
+        busy_ok = site.times("busy.example.org", "/throttled/", 200)
+        busy_done = (max(busy_ok) - t0) if busy_ok else float("nan")
+        n429 = len(site.times("busy.example.org", "/throttled/", 429))
+    print(f"throttle (Retry-After {retry_after} s, 10+{BUSY} articles): exit {res.returncode}, wall {wall:.1f} s; "
+          f"calm's last article at {calm_done:.1f} s, busy's last at {busy_done:.1f} s "
+          f"({len(busy_ok)} of {BUSY} fetched, {n429} answers 429)")
+    print("  " + outcome_counts(tmp / "s"))
+
+
+def outcome_counts(store: Path) -> str:
+    runs = sorted((store / "corpus" / "runs").glob("*.json"))
+    if not runs:
+        return "(no run report)"
+    summary = json.loads(runs[-1].read_text()).get("summary", {})
+    return "; ".join(f"{name}: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items()) if v)
+                     for name, counts in sorted(summary.items()) if isinstance(counts, dict))
+
+
+def drip(tmp: Path) -> None:
+    with FaultSite(drip_every=1.0) as site:
+        url = f"{site.url}drip.example.org/drip/one"
+        res, wall = corpus("fetch", "--allow-private", "--store", tmp / "s1", url, cwd=tmp)
+        tries = site.hits("drip.example.org", "/drip/one")
+        line = (res.stdout.strip().splitlines() or ["?"])[-1]
+        print(f"drip, one URL (corpus fetch): {wall:.1f} s, {tries} tries, exit {res.returncode}: {line.split('  ')[1].strip()}")
+        paths = [f"drip/a{i}" for i in range(6)]
+        reg = registry(tmp / "reg.toml", {"slowpoke": ("slowpoke.example.org", paths)})
+        res, wall = corpus("crawl", "--replay", site.url, "--registry", reg, "--store", tmp / "s2", "--any-topic",
+                           cwd=tmp)
+        tries = site.hits("slowpoke.example.org", "/drip/")
+        print(f"drip, an outlet of 6 such URLs (corpus crawl): {wall:.1f} s, {tries} requests, exit {res.returncode}")
+        print("  " + outcome_counts(tmp / "s2"))
+
+
+def loop(tmp: Path) -> None:
+    with FaultSite() as site:
+        for what, path in (("redirect loop A->B->A", "loop/a"), ("chain of 25 redirects", "chain/25/0")):
+            res, wall = corpus("fetch", "--allow-private", "--store", tmp / "s", f"{site.url}x.example.org/{path}",
+                               cwd=tmp)
+            line = (res.stdout.strip().splitlines() or ["?"])[-1]
+            print(f"{what} (corpus fetch): exit {res.returncode} in {wall:.1f} s: {line.split('  ')[1].strip()}")
+
+
+def long(tmp: Path) -> None:
+    with FaultSite() as site:
+        url = f"{site.url}x.example.org/news/" + "a" * (2100 - len(site.url) - len("x.example.org/news/"))
+        res, wall = corpus("fetch", "--allow-private", "--store", tmp / "s", url, cwd=tmp)
+        line = (res.stdout.strip().splitlines() or ["?"])[-1]
+        print(f"URL of {len(url)} characters (corpus fetch): exit {res.returncode}: {line.split('  ')[1].strip()}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--retry-after", type=int, default=30)
+    parser.add_argument("scenarios", nargs="*", default=["throttle", "drip", "loop", "long"])
+    args = parser.parse_args()
+    for name in args.scenarios:
+        with tempfile.TemporaryDirectory() as tmp:
+            if name == "throttle":
+                throttle(Path(tmp), args.retry_after)
+            else:
+                globals()[name](Path(tmp))
+            sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()
