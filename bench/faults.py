@@ -294,6 +294,25 @@ def crawl_kind(kind, site, r: Run, store: Path) -> tuple[str, list[str]]:
             p.append("the external entity was fetched")
         if leaked:
             p.append("/etc/passwd content sent in a URL")
+    elif kind.name == "whole-site-crawl":
+        try:
+            report = json.loads((store.parent / "report.json").read_text())
+        except (OSError, ValueError):
+            report = {}
+        stats = report.get("stats", {})
+        reasons = {k.rsplit("/", 1)[-1]: v for k, v in stats.items() if k.startswith("corpus/reason/")}
+        row = summary_row(r.out)
+        note += (f"; fetched {row.get('fetched', '?')}, errors {row.get('errors', '?')}, "
+                 f"skipped {row.get('skipped', '?')}; reasons: "
+                 + ", ".join(f"{k} {v}" for k, v in sorted(reasons.items(), key=lambda kv: -kv[1])))
+        note += f"; error rate {report.get('error_rate', '?')} of {report.get('pages_attempted', '?')} attempted"
+        if r.rc != 1:
+            p.append(f"exit {r.rc}, expected 1: {row.get('errors', '?')} of {row.get('fetched', 0) + row.get('errors', 0)} "
+                     "fetched pages ended in error")
+        stored_urls = {rec["url"] for rec in recs}
+        missing = [n for n in (1, 2, 3) if f"https://hostile.example.net/articles/{n}/" not in stored_urls]
+        if missing:
+            p.append(f"articles {missing} not stored")
     elif kind.name == "calendar-trap":
         cal = len(site.hits_for("trap.example.net", "/calendar/"))
         note += f"; {cal} calendar pages requested"
@@ -330,16 +349,17 @@ def hostile(args, work: Path) -> list[KindResult]:
                     p += check_takeover(recs)
             else:
                 r = run(["crawl", "--replay", site.url, "--site", kind.url, "--any-topic", "--store", store,
-                         *FAST, *timeout_opt, "-vv"], env, cwd, timeout=900)
+                         "--report", cwd / "report.json", *FAST, *timeout_opt,
+                         *(["-vv"] if kind.name == "sitemap-schemes" else [])], env, cwd, timeout=900)
                 outcome, p = crawl_kind(kind, site, r, store)
             res = KindResult(kind.name, outcome, r.rc, r.seconds, r.peak_mb, p)
             with lock:
-                print(f"  {kind.name:24} {r.seconds:6.1f} s {r.peak_mb:6.0f} MB  exit {r.rc}  {outcome[:90]}"
+                print(f"  {kind.name:24} {r.seconds:6.1f} s {r.peak_mb:6.0f} MB  exit {r.rc}  {outcome}"
                       + (f"  WRONG: {'; '.join(p)}" if p else ""), flush=True)
             return res
 
         # the slow kinds first, so the pool's other workers take the fast ones meanwhile
-        slow = ("stall", "drip-1-byte-per-s", "http-429-retry-after-30", "redirect-loop")
+        slow = ("whole-site-crawl", "stall", "drip-1-byte-per-s", "http-429-retry-after-30", "redirect-loop")
         kinds.sort(key=lambda k: k.name not in slow)
         with ThreadPoolExecutor(max_workers=args.workers) as pool:
             results = list(pool.map(one, kinds))
@@ -614,13 +634,12 @@ def windows(args, work: Path, replay, s3, rng: random.Random) -> list[dict]:
     if r.rc != 0 or not clean:
         print("  WRONG: the clean crawl failed: no fault windows")
         return []
-    plan = []
-    for mode, lengths in ((("refuse", (3,)),) if args.quick else
-                          (("refuse", (3, 10)), ("reset", (3, 10)), ("hang", (3, 10)))):
-        for length in lengths:
-            plan.append((mode, length, "mid-run", max(1, len(clean) // 3)))
-            if not args.quick:
-                plan.append((mode, length, "over the end", max(1, len(clean) - 2)))
+    # each mode, each length and each place at least once: (mode, seconds, where)
+    combos = [("refuse", 3, "mid-run")] if args.quick else [
+        ("refuse", 3, "mid-run"), ("refuse", 10, "over the end"), ("reset", 3, "mid-run"),
+        ("reset", 10, "over the end"), ("hang", 10, "mid-run"), ("hang", 3, "over the end")]
+    plan = [(mode, length, where, max(1, len(clean) // 3) if where == "mid-run" else max(1, len(clean) - 2))
+            for mode, length, where in combos]
     for mode, length, where, at in plan:
         proxy = fp.FaultProxy(s3.url).start()
         try:
@@ -737,7 +756,7 @@ def print_summary(kinds, trials, wins, seed, elapsed) -> None:
         print("\n| kind | outcome | exit | s | peak MB | verdict |\n|---|---|---|---|---|---|")
         for k in kinds:
             outcome = k.outcome.replace("|", "\\|")
-            outcome = outcome if len(outcome) <= 70 else outcome[:67] + "..."
+            outcome = outcome if len(outcome) <= 200 else outcome[:197] + "..."
             verdict = "ok" if not k.problems else "WRONG: " + "; ".join(k.problems).replace("|", "\\|")
             print(f"| {k.name} | {outcome} | {k.rc} | {k.seconds:.1f} | {k.peak_mb:.0f} | {verdict} |")
     if trials:

@@ -99,6 +99,9 @@ KINDS: list[Kind] = [
     Kind("sitemap-xml-bomb", _u("/", "xmlbomb." + HOST), "crawl", "no expansion: bounded memory, no crash"),
     Kind("sitemap-xxe", _u("/", "xxe." + HOST), "crawl", "no external entity read or fetched"),
     Kind("calendar-trap", _u("/", "trap.example.net"), "crawl", "trap stopped: bounded calendar requests"),
+    Kind("whole-site-crawl", _u("/"), "crawl",
+         "every kind above from /sitemap.xml in one crawl: the 3 articles (+ the good pages) stored, "
+         "the rest counted by reason, exit 1 (page errors over the rate), no crash"),
 ]
 KIND_BY_NAME = {k.name: k for k in KINDS}
 
