@@ -637,7 +637,8 @@ def windows(args, work: Path, replay, s3, rng: random.Random) -> list[dict]:
     # each mode, each length and each place at least once: (mode, seconds, where)
     combos = [("refuse", 3, "mid-run")] if args.quick else [
         ("refuse", 3, "mid-run"), ("refuse", 10, "over the end"), ("reset", 3, "mid-run"),
-        ("reset", 10, "over the end"), ("hang", 10, "mid-run"), ("hang", 3, "over the end")]
+        ("reset", 10, "over the end"), ("hang", 10, "mid-run"), ("hang", 3, "over the end"),
+        ("refuse", 45, "mid-run")]   # longer than the store's retry budget: the store stays down
     plan = [(mode, length, where, max(1, len(clean) // 3) if where == "mid-run" else max(1, len(clean) - 2))
             for mode, length, where in combos]
     for mode, length, where, at in plan:
@@ -677,7 +678,8 @@ def windows(args, work: Path, replay, s3, rng: random.Random) -> list[dict]:
                    "from_spool_2": sum(v for k, v in stats2.items() if k.startswith("corpus/pending/stored/")),
                    "exit_1": first.rc, "exit_2": second.rc, "stored_total": len({r["id"] for r in recs}),
                    "lost": lost, "duplicated": dup, "problems": crashed(first) + crashed(second),
-                   "s1": first.seconds, "unstored_1": unstored_1, "faulted": faulted}
+                   "s1": first.seconds, "unstored_1": unstored_1, "faulted": faulted,
+                   "why_1": next((line for line in first.err.splitlines() if line.startswith("corpus: exit")), "")}
             spooled = res["spooled"] if isinstance(res["spooled"], int) else 0
             if first.rc == 0 and (unstored_1 or spooled):
                 res["problems"].append(f"exit 0 with {unstored_1} pages not in the store after the run")
@@ -693,7 +695,8 @@ def windows(args, work: Path, replay, s3, rng: random.Random) -> list[dict]:
                   f"exit {first.rc} ({faulted} connections faulted); run 2: "
                   f"exit {second.rc}, {res['from_spool_2']} from the spool; {res['stored_total']} stored; "
                   f"lost {lost} duplicated {dup}" + (f"  WRONG: {'; '.join(res['problems'])}"
-                                                      if res["problems"] else ""), flush=True)
+                                                      if res["problems"] else "")
+                  + (f"\n      run 1 said: {res['why_1'][:300]}" if res["why_1"] else ""), flush=True)
         finally:
             proxy.stop()
     return results
