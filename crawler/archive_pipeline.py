@@ -27,6 +27,7 @@ from pipelines.archive import spool
 from pipelines.archive.writer import DEFAULT_MAX_BYTES, WarcArchive
 from pipelines.corpus.record import utc_now
 from pipelines.store import StoreError, open_store
+from pipelines.store.retry import RetryPolicy, call_with_retries
 
 logger = logging.getLogger(__name__)
 
@@ -146,7 +147,11 @@ class Archive:
             return
         loop = asyncio.get_running_loop()
         try:
-            published = await loop.run_in_executor(self.executor, self.archive.close)
+            settings = self.crawler.settings  # a short store outage at the end costs a wait, not the run
+            policy = RetryPolicy(retries=settings.getint("CORPUS_STORE_RETRIES", 8),
+                                 budget=settings.getfloat("CORPUS_STORE_RETRY_SECONDS", 30.0))
+            published = await loop.run_in_executor(
+                self.executor, lambda: call_with_retries(self.archive.close, policy, "publishing WARC files"))
             self.crawler.stats.set_value("corpus/warc/files", len(published))
             self.crawler.stats.set_value("corpus/warc/bytes", self.archive.counts["bytes"])
         except (StoreError, OSError) as exc:

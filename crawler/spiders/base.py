@@ -129,8 +129,9 @@ class CorpusSpider(scrapy.Spider):
             self._flushed_at = time.monotonic()
             try:
                 self.state.flush()
-            except StoreError as exc:
-                self.store_failed(exc)
+            except StoreError as exc:  # its entries stay pending: the next flush or compact() writes them
+                self.logger.warning("crawl state not flushed (tried again later): %s", exc)
+                self.crawler.stats.inc_value("corpus/state/flush_failed")
 
     def outlet_for(self, url: str) -> str | None:
         return None

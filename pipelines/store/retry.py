@@ -2,9 +2,10 @@
 unreachable, a timeout, a cut connection, a 5xx) is tried again with exponential backoff, within a
 number of tries and a time budget, so a store outage of a few seconds costs a crawl nothing.
 
-When an operation still fails after its tries, the store is taken to be down: for the next
-``budget`` seconds each operation is tried once (a crawl whose store went away spools page after
-page at once instead of waiting the budget out for each); the first success ends that.
+When an operation still fails after its tries, the store is taken to be down for the next ``budget``
+seconds: an operation then fails at once without trying (a crawl whose store went away, or hangs,
+spools page after page at once instead of waiting the budget out for each). The first operation
+after that period tries again, with retries; its success ends it.
 
 Errors that another try cannot mend (a missing bucket, denied access, a bad key) go through at once.
 Writes are idempotent (a PUT of the same bytes under the same key; ``write_if_absent`` answers
@@ -20,7 +21,7 @@ from typing import Callable, Iterator, TypeVar
 
 from pipelines.store.base import BlobStore, StoreError
 
-__all__ = ["RetryPolicy", "RetryingStore", "with_retries"]
+__all__ = ["RetryPolicy", "RetryingStore", "call_with_retries", "with_retries"]
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -50,10 +51,16 @@ class RetryingStore(BlobStore):
         self._sleep = sleep
         self.retried = 0   # tries repeated, for the run's stats
         self.down_until = 0.0  # monotonic time until which the store is taken to be down
+        self.last_error = ""
 
     def _call(self, what: str, fn: Callable[[], T]) -> T:
         start = time.monotonic()
-        delays = self.policy.delays() if start >= self.down_until else iter(())
+        if start < self.down_until:
+            error = StoreError(f"{self.describe()} is taken to be down for {self.down_until - start:.0f} s more "
+                               f"({what} not tried; last error: {self.last_error})")
+            error.transient = True
+            raise error
+        delays = self.policy.delays()
         while True:
             try:
                 result = fn()
@@ -65,10 +72,10 @@ class RetryingStore(BlobStore):
                 delay = next(delays, None)
                 spent = time.monotonic() - start
                 if delay is None or spent + delay > self.policy.budget:
-                    if start >= self.down_until:
-                        log.error("store: %s still fails after %.1f s: taken to be down for %.0f s",
-                                  what, spent, self.policy.budget)
+                    log.error("store: %s still fails after %.1f s: taken to be down for %.0f s",
+                              what, spent, self.policy.budget)
                     self.down_until = time.monotonic() + self.policy.budget
+                    self.last_error = str(exc)[:200]
                     raise
                 self.retried += 1
                 log.warning("store: %s failed (%s): trying again in %.2g s", what, str(exc)[:200], delay)
@@ -114,3 +121,20 @@ def with_retries(store: BlobStore, retries: int | None = None, seconds: float | 
     if policy.retries <= 0 or isinstance(store, RetryingStore):
         return store
     return RetryingStore(store, policy)
+
+
+def call_with_retries(fn: Callable[[], T], policy: RetryPolicy, what: str = "store operation",
+                      sleep: Callable[[float], None] = time.sleep) -> T:
+    """``fn()``, tried again like a RetryingStore operation while it raises a transient StoreError (for
+    callers that need the store's own type, such as publishing a WARC file)."""
+    start, delays = time.monotonic(), policy.delays()
+    while True:
+        try:
+            return fn()
+        except StoreError as exc:
+            delay = next(delays, None)
+            if not getattr(exc, "transient", False) or delay is None or \
+                    time.monotonic() - start + delay > policy.budget:
+                raise
+            log.warning("store: %s failed (%s): trying again in %.2g s", what, str(exc)[:200], delay)
+            sleep(delay)
