@@ -183,10 +183,11 @@ def _leaks(recs: list[dict], store: Path) -> list[str]:
 
 
 def check_fetch(kind, r: Run, recs: list[dict], store: Path, site) -> tuple[str, list[str]]:
-    from hostile_site import LATIN1_WORDS
+    from hostile_site import HOST as HOST_NAME, LATIN1_WORDS
 
     rows = outcome_lines(r.out)
-    outcome = rows[-1][1] if rows else "(no outcome line)"
+    mine = [row for row in rows if row[2] == kind.url]   # an error line names its URL, a new one its title
+    outcome = (mine or rows)[-1][1] if rows else "(no outcome line)"
     p = crashed(r) + _leaks(recs, store)
     is_err, is_skip, is_new = (outcome.startswith("error"), outcome.startswith("skipped"),
                                outcome.startswith(("new", "updated")))
@@ -205,13 +206,20 @@ def check_fetch(kind, r: Run, recs: list[dict], store: Path, site) -> tuple[str,
     if n in ("http-404", "http-410", "http-500", "http-503"):
         want(is_err and code.group(1) in outcome, f"expected error: HTTP {code.group(1)}")
     elif n.startswith("http-429"):
-        want((is_err or is_skip) and "429" in outcome, "expected error/skipped naming 429")
-        want(r.seconds < 30, f"Retry-After slept inside the run ({r.seconds:.0f} s)")
-    elif n == "stall":
+        want((is_err or outcome.startswith("skipped")) and "429" in outcome, "expected error naming 429")
+        want(sum(1 for row in rows if row[1].startswith("new")) == 3, "the other outlet's 3 pages not all stored")
+        log = list(site.log)
+        t429 = [t for t, h, p_ in log if p_ == "/status/429"]
+        tcalm = [t for t, h, p_ in log if h == "calm.example.org"]
+        if t429 and tcalm:
+            lag = max(tcalm) - min(t429)
+            outcome += f" ({len(t429)} tries over {max(t429) - min(t429):.0f} s; the other outlet done {lag:.1f} s after the first 429)"
+            want(lag < 10, f"the other outlet waited for the 429's Retry-After ({lag:.0f} s)")
+    elif n in ("stall", "drip-1-byte-per-s"):
         want(is_err, "expected error (timeout)")
-    elif n.startswith("drip"):
-        want(is_err, "expected error (timeout)")
-        want(r.seconds < 65, f"a dripping server costs {r.seconds:.0f} s")
+        tries = len(site.hits_for(HOST_NAME, "/stall" if n == "stall" else "/drip"))
+        outcome += f" ({tries} tries)"
+        want(tries <= 2, f"{tries} tries of {r.seconds:.0f} s in all")
     elif n == "reset-mid-body":
         want(is_err, "expected error")
     elif n in ("redirect-loop", "redirect-chain-25"):
@@ -341,7 +349,9 @@ def hostile(args, work: Path) -> list[KindResult]:
             if kind.name == "canonical-takeover":
                 run(["fetch", "--replay", site.url, "--store", store, "https://victim.github.io/story/"], env, cwd)
             if kind.how == "fetch":
-                r = run(["fetch", "--replay", site.url, "--store", store, *timeout_opt, kind.url], env, cwd,
+                extra = ([f"https://calm.example.org/articles/{n}/" for n in (1, 2, 3)]
+                         if kind.name.startswith("http-429") else [])
+                r = run(["fetch", "--replay", site.url, "--store", store, *timeout_opt, kind.url, *extra], env, cwd,
                         timeout=900)
                 recs = records(store)
                 outcome, p = check_fetch(kind, r, recs, store, site)

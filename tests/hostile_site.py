@@ -64,9 +64,10 @@ KINDS: list[Kind] = [
     Kind("http-500", _u("/status/500"), "fetch", "error: HTTP 500 after retries"),
     Kind("http-503", _u("/status/503"), "fetch", "error: HTTP 503 after retries"),
     Kind("http-429-retry-after-30", _u("/status/429"), "fetch",
-         "error/skipped naming 429; a 30 s Retry-After is not slept inside the run (< 30 s)"),
-    Kind("stall", _u("/stall"), "fetch", "error: timeout (headers never come)"),
-    Kind("drip-1-byte-per-s", _u("/drip"), "fetch", "error: timeout, bounded (< 65 s, not 4 x 30 s)"),
+         "error naming 429; fetched with 3 pages of another outlet (calm.example.org), which do not wait "
+         "for the 429's Retry-After (done < 10 s after the first 429)"),
+    Kind("stall", _u("/stall"), "fetch", "error: timeout (headers never come), at most 2 tries"),
+    Kind("drip-1-byte-per-s", _u("/drip"), "fetch", "error: timeout, at most 2 tries (not 4 x 30 s)"),
     Kind("reset-mid-body", _u("/reset"), "fetch", "error: connection lost"),
     Kind("redirect-loop", _u("/redirect/loop-a"), "fetch", "error naming redirects; exit 1"),
     Kind("redirect-chain-25", _u("/redirect/chain/0"), "fetch", "error: too many redirects (> 20)"),
@@ -144,6 +145,7 @@ class HostileSite:
         self.local_html = self.cache_dir / "notes.html"
         self.local_html.write_text(_html("Private notes LOCAL-FILE-LEAK-51c2", _paras("local-notes")))
         self.hits: list[tuple[str, str]] = []
+        self.log: list[tuple[float, str, str]] = []   # (time.monotonic(), host, path) of every request
         self.lock = threading.Lock()
         self.closing = threading.Event()
         self.trap = TrapSite(traps=("calendar",))   # reuse its page maker; its own server is not run
@@ -228,6 +230,7 @@ class HostileSite:
         full = path + (f"?{split.query}" if split.query else "")
         with self.lock:
             self.hits.append((host, full))
+            self.log.append((time.monotonic(), host, full))
         try:
             self._route(h, host, path, full)
         except (BrokenPipeError, ConnectionResetError, ConnectionAbortedError, socket.timeout):
@@ -253,6 +256,11 @@ class HostileSite:
             return self._send(h, status, body)
         if host in ("attacker.github.io", "victim.github.io"):
             return self._github(h, host, path)
+        if host == "calm.example.org":   # a second, well-behaved outlet
+            m = re.fullmatch(r"/articles/(\d+)/", path)
+            if m and 1 <= int(m.group(1)) <= 3:
+                return self._send(h, 200, self.article(int(m.group(1)), host))
+            return self._send(h, 404, b"not found")
         if host.endswith("." + HOST):
             return self._sitemap_host(h, host.split(".", 1)[0], path)
         if path == "/xxe-callback" or path.startswith("/xxe-callback"):
