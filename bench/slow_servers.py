@@ -2,15 +2,19 @@
 
 Scenarios (each a real ``corpus`` subprocess, the project's default politeness settings):
 
-  throttle   two outlets: ``calm`` (10 articles) answers at once, ``busy`` (40) answers the first
-             request of each article with 429 and ``Retry-After: R`` (R = --retry-after), then 200.
-             Prints when each outlet's last article was stored and the wall time of the crawl.
+  baseline   two outlets crawled together, ``calm`` (10 articles) and ``busy`` (40), both answering at once
+  throttle   the same, ``busy`` answering the first request of each article with 429 and
+             ``Retry-After: R`` (R = --retry-after), then 200 (the issue's case)
+  limiter    the same, ``busy`` behind a rate limiter: 10 requests per 20 s, then 429 with
+             ``Retry-After`` = the seconds left in the window
+             Each prints when each outlet's last article was fetched and the wall time of the crawl.
   drip       ``corpus fetch`` of one URL whose server sends one body byte per second (never finishes
              within the download timeout), then a crawl of an outlet of 6 such articles.
   loop       ``corpus fetch`` of a redirect loop (A -> B -> A) and of a chain of 25 redirects: exit status.
   long       ``corpus fetch`` of a URL of 2,100 characters: the outcome line.
 
-Usage: .venv/bin/python bench/slow_servers.py [--retry-after 30] [throttle drip loop long]
+Usage: .venv/bin/python bench/slow_servers.py [--retry-after 30] [baseline throttle limiter drip loop long]
+(the code before a change: PYTHONPATH=/path/to/old/checkout .venv/bin/python bench/slow_servers.py ...)
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from faultsite import FaultSite, feed_path  # noqa: E402
 
 CORPUS = Path(sys.executable).with_name("corpus")
 BUSY = 40  # articles of the throttled outlet: more than CONCURRENT_REQUESTS (16)
+LIMIT, WINDOW = 10, 20  # the rate limiter of the limiter scenario
 
 
 def registry(path: Path, outlets: dict[str, tuple[str, list[str]]]) -> Path:
@@ -55,20 +60,26 @@ def corpus(*args, cwd: Path, timeout: float = 1800) -> tuple[subprocess.Complete
     return res, time.perf_counter() - started
 
 
-def throttle(tmp: Path, retry_after: int) -> None:
+def throttle(tmp: Path, retry_after: int, kind: str = "throttle") -> None:
+    """Two outlets crawled together: when was each one's last article fetched?"""
     calm = [f"news/calm-{i}" for i in range(10)]
-    busy = [f"throttled/{retry_after}/busy-{i}" for i in range(BUSY)]
+    busy_path = {"baseline": "news/busy-{i}", "throttle": f"throttled/{retry_after}/busy-{{i}}",
+                 "limiter": f"limited/{LIMIT}/{WINDOW}/busy-{{i}}"}[kind]
+    busy = [busy_path.format(i=i) for i in range(BUSY)]
+    prefix = "/" + busy_path.split("/")[0] + "/"
     reg = registry(tmp / "reg.toml", {"calm": ("calm.example.org", calm), "busy": ("busy.example.org", busy)})
     with FaultSite() as site:
-        t0 = time.monotonic()
         res, wall = corpus("crawl", "--replay", site.url, "--registry", reg, "--store", tmp / "s",
                            "--any-topic", cwd=tmp)
+        t0 = min(t for t, *_ in site.log)  # the first request (robots.txt), after the command's start-up
         calm_done = max(site.times("calm.example.org", "/news/", 200)) - t0
-        busy_ok = site.times("busy.example.org", "/throttled/", 200)
+        busy_ok = site.times("busy.example.org", prefix, 200)
         busy_done = (max(busy_ok) - t0) if busy_ok else float("nan")
-        n429 = len(site.times("busy.example.org", "/throttled/", 429))
-    print(f"throttle (Retry-After {retry_after} s, 10+{BUSY} articles): exit {res.returncode}, wall {wall:.1f} s; "
-          f"calm's last article at {calm_done:.1f} s, busy's last at {busy_done:.1f} s "
+        n429 = len(site.times("busy.example.org", prefix, 429))
+    what = {"baseline": "no 429 (baseline)", "throttle": f"429 once per article, Retry-After {retry_after} s",
+            "limiter": f"a rate limiter, {LIMIT} requests per {WINDOW} s, then 429 + Retry-After"}[kind]
+    print(f"{kind}: calm 10 + busy {BUSY} articles, busy: {what}: exit {res.returncode}, wall {wall:.1f} s; "
+          f"from the first request: calm's last article at {calm_done:.1f} s, busy's last at {busy_done:.1f} s "
           f"({len(busy_ok)} of {BUSY} fetched, {n429} answers 429)")
     print("  " + outcome_counts(tmp / "s"))
 
@@ -118,12 +129,12 @@ def long(tmp: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--retry-after", type=int, default=30)
-    parser.add_argument("scenarios", nargs="*", default=["throttle", "drip", "loop", "long"])
+    parser.add_argument("scenarios", nargs="*", default=["baseline", "throttle", "limiter", "drip", "loop", "long"])
     args = parser.parse_args()
     for name in args.scenarios:
         with tempfile.TemporaryDirectory() as tmp:
-            if name == "throttle":
-                throttle(Path(tmp), args.retry_after)
+            if name in ("baseline", "throttle", "limiter"):
+                throttle(Path(tmp), args.retry_after, name)
             else:
                 globals()[name](Path(tmp))
             sys.stdout.flush()

@@ -41,6 +41,7 @@ CORPUS_PROGRESS = False           # live progress lines (the CLI turns it on)
 CORPUS_PROGRESS_INTERVAL = 0.0    # seconds between progress updates (0 = 0.5 on a terminal, 10 otherwise)
 CORPUS_RETRY_BACKOFF = 1.0        # retries without Retry-After wait this times 2**attempt seconds
 CORPUS_RETRY_AFTER_MAX = 120.0    # the longest Retry-After waited for (by that outlet only), s; longer: retried next run
+CORPUS_OUTLET_WAIT_MAX = 120.0    # the waits of one outlet add up to at most this in a run (s); past it: retried next run
 CORPUS_TIMEOUT_RETRIES = 1        # a timed-out request is retried this often at most (not RETRY_TIMES)
 CORPUS_RETRY_BUDGET = 150.0       # no retry of a URL starts later than this many s after its first failed try (0 = none)
 CORPUS_HOST_MAX_TIMEOUTS = 3      # after this many timeouts in a row, a host's other URLs of the run fail at once (0 = off)

@@ -111,6 +111,22 @@ def test_a_long_retry_after_is_left_to_the_next_run_with_its_due_time(tmp_path):
     assert again.returncode == exitcodes.OK and asked_again == asked  # not due before the time the server named
 
 
+def test_an_outlet_that_throttles_every_url_waits_at_most_its_run_budget(tmp_path):
+    reg = registry(tmp_path / "reg.toml", {"busy": ("busy.example.org", [f"throttled/2/u{i}" for i in range(5)])})
+    with FaultSite() as site:
+        res, seconds = crawl(site, reg, tmp_path / "s", tmp_path, "-s", "CONCURRENT_REQUESTS_PER_DOMAIN=1",
+                             "-s", "DOWNLOAD_DELAY=0.2", "-s", "CORPUS_OUTLET_WAIT_MAX=3")
+        answers = [status for _, host, _, status in site.log if host == "busy.example.org"][2:]  # robots, feed
+    # one wait of 2 s; the next 429 would pass 3 s: the outlet's other URLs go to the next run, not requested
+    assert answers.count(429) == 2 and len(answers) <= 3, answers
+    fetched = answers.count(200)
+    report = report_of(tmp_path / "s")
+    assert report["summary"]["busy"]["new"] == fetched and report["summary"]["busy"]["error"] == 5 - fetched
+    assert report["stats"]["corpus/reason/error/rate-limited"] == 5 - fetched
+    assert all(e.get("retry_at") for e in state_of(tmp_path / "s").values() if e["status"] == "error")
+    assert res.returncode == exitcodes.PAGE_ERRORS and seconds < 40
+
+
 def test_a_long_retry_after_says_so_in_corpus_fetch(tmp_path):
     with FaultSite() as site:
         url = f"{site.url}busy.example.org/throttled/3600/x"

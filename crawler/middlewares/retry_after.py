@@ -3,12 +3,17 @@
 - A retried status (``RETRY_HTTP_CODES``: 429, 503, 5xx...): the retry goes back to the scheduler
   at once, and the download slot of that outlet alone is held (crawler/slot_holds.py) until the
   ``Retry-After`` time or, without the header, ``CORPUS_RETRY_BACKOFF`` times 2**attempt
-  seconds: its queued requests and the retry wait, other outlets go on at full speed.  (Sleeping in this middleware,
-  as before, held one of the downloader's ``CONCURRENT_REQUESTS`` places per waiting request.)
+  seconds: its queued requests and the retry wait, other outlets go on at full speed.  (Sleeping
+  in this middleware, as before, held one of the downloader's ``CONCURRENT_REQUESTS`` places per
+  waiting request.)
 - A ``Retry-After`` longer than ``CORPUS_RETRY_AFTER_MAX`` is not waited for: the URL ends as
   ``error: rate limited (Retry-After N s; retried next run)`` (``RetryLater``), the crawl state
   makes it due at that time (``retry_at``, pipelines/crawl/state.py), and the slot's other URLs
   end the same way without being requested until then.
+- ``CORPUS_OUTLET_WAIT_MAX``: the waits of one outlet add up to at most this in a run; a 429 or
+  503 whose ``Retry-After`` would pass it closes the outlet for the run, its URLs ending as
+  ``error: rate limited (Retry-After N s, after M s of waits in this run; retried next run)``
+  (a server that throttles every new URL would otherwise hold the run N times ``Retry-After``).
 - Timeouts are retried at most ``CORPUS_TIMEOUT_RETRIES`` times: a server that drips bytes
   would otherwise cost ``RETRY_TIMES`` + 1 full ``DOWNLOAD_TIMEOUT``s per URL.
 - ``CORPUS_RETRY_BUDGET``: no retry starts later than this many seconds after the URL's first
@@ -56,10 +61,15 @@ class RetryLater(IgnoreRequest):
     """The server asked for a longer wait than this run gives: the URL is due again at ``retry_at``
     (ISO 8601, UTC); an error outcome of this run."""
 
-    def __init__(self, status: int, seconds: float, retry_at: str):
-        self.status, self.seconds, self.retry_at = status, seconds, retry_at
+    def __init__(self, status: int, seconds: float, retry_at: str, note: str = ""):
+        self.status, self.seconds, self.retry_at, self.note = status, seconds, retry_at, note
         what = "rate limited (" if status == 429 else f"server unavailable (HTTP {status}, "
-        super().__init__(f"{what}Retry-After {seconds:.0f} s; retried next run)")
+        super().__init__(f"{what}Retry-After {seconds:.0f} s{note}; retried next run)")
+
+    @classmethod
+    def after(cls, status: int, seconds: float, note: str = "") -> "RetryLater":
+        retry_at = (datetime.now(timezone.utc) + timedelta(seconds=seconds)).replace(microsecond=0)
+        return cls(status, seconds, retry_at.isoformat(), note)
 
 
 class RetryAfterMiddleware(RetryMiddleware):
@@ -70,6 +80,8 @@ class RetryAfterMiddleware(RetryMiddleware):
         self.timeout_retries = settings.getint("CORPUS_TIMEOUT_RETRIES", 1)
         self.budget = settings.getfloat("CORPUS_RETRY_BUDGET", 150.0)
         self.download_timeout = settings.getfloat("DOWNLOAD_TIMEOUT", 180.0)
+        self.outlet_wait_max = settings.getfloat("CORPUS_OUTLET_WAIT_MAX", 120.0)
+        self.waited: dict[str, float] = {}  # slot key -> seconds it was held in this run
         self.later: dict[str, tuple[float, RetryLater]] = {}  # slot key -> (until, why): not requested
 
     @classmethod
@@ -80,15 +92,24 @@ class RetryAfterMiddleware(RetryMiddleware):
 
     def _downloaded(self, response, request, spider=None):
         """As each response arrives, before its slot sends the next request: a retried status holds
-        the slot (``Retry-After``, else the backoff), a ``Retry-After`` past the maximum closes it."""
+        the slot (``Retry-After``, else the backoff); a ``Retry-After`` past ``CORPUS_RETRY_AFTER_MAX``
+        closes it until then, one past what is left of ``CORPUS_OUTLET_WAIT_MAX`` for the run."""
         if response.status not in self.retry_http_codes:
             return
+        key = slot_key(self.crawler, request)
+        waited = self.waited.get(key, 0.0)
         announced = retry_after_seconds(response.headers.get("Retry-After"))
         if announced is not None and announced > self.max_wait:
-            self._retry_later(request, response.status, announced)
+            request.meta["corpus_retry_later"] = self._close(key, RetryLater.after(response.status, announced),
+                                                             time.monotonic() + announced)
+            return
+        if announced is not None and waited + announced > self.outlet_wait_max:
+            why = RetryLater.after(response.status, announced, f", after {waited:.0f} s of waits in this run")
+            request.meta["corpus_retry_later"] = self._close(key, why, float("inf"))
             return
         wait = announced if announced is not None else self.backoff * (2 ** request.meta.get("retry_times", 0))
-        if wait > 0:  # the server's wait holds for the other URLs of the outlet too, retried or not
+        if 0 < wait and waited + wait <= self.outlet_wait_max:  # the wait holds the outlet's other URLs too
+            self.waited[key] = waited + wait
             self.crawler.stats.inc_value("corpus/retry_wait_seconds", int(wait))
             hold_slot(self.crawler, request, wait)
 
@@ -99,21 +120,20 @@ class RetryAfterMiddleware(RetryMiddleware):
         until, why = self.later.get(slot_key(self.crawler, request), (0.0, None))
         if why is not None and time.monotonic() < until:
             self.crawler.stats.inc_value("corpus/retry_after/not_requested")
-            raise RetryLater(why.status, until - time.monotonic(), why.retry_at)
+            raise RetryLater(why.status, why.seconds, why.retry_at, why.note)
         return None
 
     async def process_response(self, request, response):
+        why = request.meta.pop("corpus_retry_later", None)  # the slot was closed as it arrived
         if request.meta.get("dont_retry", False) or response.status not in self.retry_http_codes:
             return response
+        if why is not None:
+            raise why
         announced = retry_after_seconds(response.headers.get("Retry-After"))
-        if announced is not None and announced > self.max_wait:  # the slot was closed as it arrived
-            until, why = self.later.get(slot_key(self.crawler, request), (0.0, None))
-            raise RetryLater(response.status, announced, why.retry_at) if why else \
-                self._retry_later(request, response.status, announced)
         wait = announced if announced is not None else self.backoff * (2 ** request.meta.get("retry_times", 0))
         retry = self._retry(request, response_status_message(response.status), wait=wait)
         if retry is None and announced is not None and request.meta.get("corpus_budget_spent"):
-            raise self._retry_later(request, response.status, announced)
+            raise RetryLater.after(response.status, announced, ", past this URL's retry budget")
         return retry or response  # the slot is held already (_downloaded)
 
     def process_exception(self, request, exception, spider=None):
@@ -146,14 +166,11 @@ class RetryAfterMiddleware(RetryMiddleware):
             retry.meta["download_timeout"] = max(1.0, min(timeout, left))
         return retry
 
-    def _retry_later(self, request, status: int, seconds: float) -> RetryLater:
-        """The URL is due again after ``seconds``; the slot's other URLs are not requested until then."""
-        retry_at = (datetime.now(timezone.utc) + timedelta(seconds=seconds)).replace(microsecond=0)
-        why = RetryLater(status, seconds, retry_at.isoformat())
-        key = slot_key(self.crawler, request)
-        self.later[key] = (time.monotonic() + seconds, why)
+    def _close(self, key: str, why: RetryLater, until: float) -> RetryLater:
+        """Requests of slot ``key`` are not sent until ``until`` (monotonic): the queued ones fail now
+        and later ones as they come, each with ``why`` (due again at its ``retry_at``)."""
+        self.later[key] = (until, why)
         self.crawler.stats.inc_value("corpus/retry_after/next_run")
-        # queued behind this one: not sent either
-        failed = fail_queued(self.crawler, key, lambda: RetryLater(status, seconds, why.retry_at))
+        failed = fail_queued(self.crawler, key, lambda: RetryLater(why.status, why.seconds, why.retry_at, why.note))
         self.crawler.stats.inc_value("corpus/retry_after/not_requested", failed)
         return why
