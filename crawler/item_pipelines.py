@@ -64,6 +64,9 @@ class Extract:
         return cls(crawler, settings.getint("CORPUS_MIN_WORDS", 40), settings.getbool("CORPUS_LISTING_FILTER", True),
                    pool)
 
+    def open_spider(self):
+        self.pool.warm()  # the workers' forkserver loads trafilatura while the first pages download
+
     def close_spider(self):
         self.pool.close()
 

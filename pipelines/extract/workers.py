@@ -200,6 +200,18 @@ def _context():
     return _CONTEXT
 
 
+def _without_main(start) -> None:
+    """``start()`` with a bare ``__main__``: the forkserver and the workers need only the extraction
+    modules, not the CLI's (scrapy), which multiprocessing would import again in each of them."""
+    with _START:
+        main = sys.modules["__main__"]
+        sys.modules["__main__"] = types.ModuleType("__main__")
+        try:
+            start()
+        finally:
+            sys.modules["__main__"] = main
+
+
 class _Worker:
     """One worker process and the pipe to it."""
 
@@ -208,13 +220,7 @@ class _Worker:
         self.conn, child = ctx.Pipe()
         self.process = ctx.Process(target=_worker_main, name="corpus-extract", daemon=True,
                                    args=(child, os.getpid(), pool.max_memory, pool.timeout, pool.max_elements))
-        with _START:  # without the main module: a worker needs only the extraction modules, not the
-            main = sys.modules["__main__"]  # CLI's (scrapy) that would be imported again in each worker
-            sys.modules["__main__"] = types.ModuleType("__main__")
-            try:
-                self.process.start()
-            finally:
-                sys.modules["__main__"] = main
+        _without_main(self.process.start)
         child.close()
 
     def stop(self, wait: float = 2.0) -> None:
@@ -272,6 +278,14 @@ class ExtractPool:
                 self._threads.append(thread)
                 thread.start()
         return future
+
+    def warm(self) -> None:
+        """Start the forkserver now (it loads the extraction modules while the crawl starts up);
+        workers still start at the first page."""
+        if self.workers and _context().get_start_method() == "forkserver":
+            from multiprocessing import forkserver
+
+            _without_main(forkserver.ensure_running)
 
     def close(self, wait: float = 5.0) -> None:
         """Stop the workers (pages still queued are cancelled; a page still extracted after ``wait``
