@@ -249,39 +249,44 @@ def test_a_store_that_stays_down_spools_the_pages_and_the_next_run_stores_them_o
 
 
 # -- the dedup index after a kill ------------------------------------------------------------------------
-def test_the_dedup_index_agrees_with_a_rebuild_after_a_kill_between_record_writes_and_its_save(replay, tmp_path):
+def test_the_dedup_index_agrees_with_a_rebuild_after_a_kill_between_record_writes_and_its_save(
+        s3_server, s3_endpoint, replay, proxy, tmp_path):
     from pipelines.corpus.layout import Corpus
     from pipelines.dedup import NearDupIndex
     from pipelines.dedup.deduplicator import INDEX_KEY, Deduplicator
 
-    store_dir = tmp_path / "store"
-    env = {"XDG_STATE_HOME": str(tmp_path / "xdg")}
-
-    def args(*outlets, slow=False):
-        extra = ["-s", "DOWNLOAD_DELAY=0.3", "-s", "CONCURRENT_REQUESTS_PER_DOMAIN=1"] if slow else []
-        return [corpus_exe(), "crawl", "--replay", replay.url, "--store", str(store_dir), "--any-topic", *FAST,
-                *extra, "--max-error-rate", "1", *outlets]
-
-    first = popen(args("russia-briefing", "intellinews"), env, tmp_path)
-    assert first.wait(timeout=180) == 0, first.stderr.read()[-2000:]
-    store = open_store(store_dir)
+    bucket = s3_server.make_bucket()
+    store = open_store(f"s3://{bucket}/c")  # moto itself, not through the proxy
     corpus = Corpus(store)
+    env = s3_env(tmp_path, proxy.url)
+
+    def args(*outlets, extra=()):
+        return [corpus_exe(), "crawl", "--replay", replay.url, "--store", f"s3://{bucket}/c", "--any-topic", *FAST,
+                "--max-error-rate", "1", *extra, *outlets]
+
+    first = popen(args("russia-briefing"), env, tmp_path)
+    assert first.wait(timeout=180) == 0, first.stderr.read()[-2000:]
     target = next(r for r in corpus.iter_records(with_text=False) if "trade-outlook" in r["url"])
     old_sha = target["text_sha256"]
     assert NearDupIndex.from_bytes(store.read(INDEX_KEY)).tags[target["id"]] == old_sha
 
     replay.epoch = 2  # the trade-outlook article changes
-    killed = popen(args("russia-briefing", "intellinews", slow=True), env, tmp_path)
-    assert wait_for(lambda: corpus.get(target["id"], with_text=False)["text_sha256"] != old_sha, timeout=120)
-    killed.send_signal(signal.SIGKILL)  # its record is written, the index is not saved
+    # the changed page is the only one of its outlet due again; a new outlet, crawled slowly, keeps the run going
+    killed = popen(args("russia-briefing", "intellinews", extra=["-s", "DOWNLOAD_DELAY=0.5", "-s",
+                                                                 "CONCURRENT_REQUESTS_PER_DOMAIN=1"]), env, tmp_path)
+    assert wait_for(lambda: corpus.get(target["id"], with_text=False)["text_sha256"] != old_sha, timeout=120,
+                    every=0.01)
+    proxy.set_mode("hang")  # nothing more reaches the store: the index cannot be saved ...
+    killed.send_signal(signal.SIGKILL)  # ... and the run dies with its record written
     killed.wait()
+    proxy.set_mode("pass")
     stale = NearDupIndex.from_bytes(store.read(INDEX_KEY))
     assert stale.tags[target["id"]] == old_sha  # the kill left the index behind the record
 
     third = popen(args("rsis"), env, tmp_path)  # another outlet: the changed page is not fetched again
     assert third.wait(timeout=180) == 0, third.stderr.read()[-2000:]
     loaded = NearDupIndex.from_bytes(store.read(INDEX_KEY))
-    rebuilt = Deduplicator(Corpus(open_store(store_dir)))
+    rebuilt = Deduplicator(Corpus(store))
     rebuilt.rebuild()  # in memory: what `corpus dedup --rebuild` computes
     ids = {r["id"] for r in corpus.iter_records(with_text=False)}
     assert set(rebuilt.index.ids()) <= set(loaded.ids()) <= ids
@@ -289,3 +294,23 @@ def test_the_dedup_index_agrees_with_a_rebuild_after_a_kill_between_record_write
         assert loaded._docs[doc_id] == rebuilt.index._docs[doc_id], doc_id
         assert loaded.tags[doc_id] == rebuilt.index.tags[doc_id]
     assert loaded.tags[target["id"]] != old_sha
+
+
+def test_the_pending_spool_is_per_store_and_keeps_the_response_as_fetched(tmp_path, monkeypatch):
+    from pipelines.corpus.pending import PendingSpool
+
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "xdg"))
+    one, other = PendingSpool.for_store(open_store(tmp_path / "a")), PendingSpool.for_store(open_store(tmp_path / "b"))
+    assert one.folder != other.folder and one.folder.parent == other.folder.parent
+    page = {"url": "https://x.example/a", "requested_url": "https://x.example/a?utm_source=rss",
+            "body": b"<html>\xff\x00 raw bytes</html>", "status": 200, "etag": '"e1"'}
+    document = {"text": "Body text.", "title": "T", "authors": [], "published": None, "language": "en",
+                "canonical_url": None}
+    one.put(page, document, {"topic": {"score": 1.0}}, {"name": "x", "version": "1"})
+    one.put(dict(page, etag='"e2"'), document, None, {"name": "x", "version": "1"})  # the same URL: newest kept
+    assert len(one) == 1 and len(other) == 0
+    entry = one.load(one.files()[0])
+    assert entry["page"]["body"] == page["body"] and entry["page"]["etag"] == '"e2"'
+    seen = []
+    done = one.replay(lambda e: seen.append(e["page"]["url"]) or "new")
+    assert done.outcomes == {"new": 1} and seen == [page["url"]] and len(one) == 0

@@ -6,7 +6,7 @@ fetched (headers' facts and body, base64), the extracted document and the stage'
 score, WARC location). The folder is per store (a hash of where the store is), so a run on another
 store never picks it up::
 
-    $XDG_STATE_HOME/asean-russia-corpus/pending/<sha256(store)[:16]>/<sha256(url)[:24]>.json.gz
+    $XDG_STATE_HOME/asean-russia-corpus/pending/<sha256(store, endpoint)[:16]>/<sha256(url)[:24]>.json.gz
 
 (or ``CORPUS_STORE_SPOOL``). The next run on the store ingests each file before it crawls
 (``replay``: build the record, deduplicate, ``Corpus.put``) and deletes it once stored. The ingest
@@ -34,9 +34,19 @@ SUFFIX = ".json.gz"
 VERSION = 1
 
 
+def store_name(store) -> str:
+    """What tells stores apart: where the store is and, for S3, at which endpoint (the same bucket name
+    on MinIO and on AWS is not the same store)."""
+    try:
+        endpoint = getattr(store, "endpoint_url", "") or ""
+    except Exception:  # noqa: BLE001 - no client can be made: the name alone
+        endpoint = ""
+    return f"{store.describe()} {endpoint}".strip()
+
+
 def default_pending_dir(store) -> Path:
     base = os.environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local", "state")
-    tag = hashlib.sha256(store.describe().encode("utf-8")).hexdigest()[:16]
+    tag = hashlib.sha256(store_name(store).encode("utf-8")).hexdigest()[:16]
     return Path(base) / "asean-russia-corpus" / "pending" / tag
 
 
@@ -59,7 +69,7 @@ class PendingSpool:
 
     @classmethod
     def for_store(cls, store, folder: str | os.PathLike | None = None) -> "PendingSpool":
-        return cls(folder or default_pending_dir(store), store.describe())
+        return cls(folder or default_pending_dir(store), store_name(store))
 
     def files(self) -> list[Path]:
         if not self.folder.is_dir():
