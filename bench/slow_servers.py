@@ -97,15 +97,19 @@ def drip(tmp: Path) -> None:
     with FaultSite(drip_every=1.0) as site:
         url = f"{site.url}drip.example.org/drip/one"
         res, wall = corpus("fetch", "--allow-private", "--store", tmp / "s1", url, cwd=tmp)
+        since = time.monotonic() - min(site.times("drip.example.org"))
         tries = site.hits("drip.example.org", "/drip/one")
         line = (res.stdout.strip().splitlines() or ["?"])[-1]
-        print(f"drip, one URL (corpus fetch): {wall:.1f} s, {tries} tries, exit {res.returncode}: {line.split('  ')[1].strip()}")
+        print(f"drip, one URL (corpus fetch): wall {wall:.1f} s ({since:.1f} s from its first request to the end), "
+              f"{tries} tries, exit {res.returncode}: {line.split('  ')[1].strip()}")
         paths = [f"drip/a{i}" for i in range(6)]
         reg = registry(tmp / "reg.toml", {"slowpoke": ("slowpoke.example.org", paths)})
         res, wall = corpus("crawl", "--replay", site.url, "--registry", reg, "--store", tmp / "s2", "--any-topic",
                            cwd=tmp)
+        since = time.monotonic() - min(site.times("slowpoke.example.org"))
         tries = site.hits("slowpoke.example.org", "/drip/")
-        print(f"drip, an outlet of 6 such URLs (corpus crawl): {wall:.1f} s, {tries} requests, exit {res.returncode}")
+        print(f"drip, an outlet of 6 such URLs (corpus crawl): wall {wall:.1f} s ({since:.1f} s from the first "
+              f"request to the end), {tries} requests, exit {res.returncode}")
         print("  " + outcome_counts(tmp / "s2"))
 
 

@@ -5,10 +5,11 @@ crawler/addon.py sets one per outlet) its own queue, delay and ``lastseen``.  A 
 
 - sends nothing until the hold ends: its ``lastseen`` is moved so that its delay ends then,
   and its pending call (``latercall``, which blocks ``_process_queue``) is set to that time;
-- is not fed from the scheduler meanwhile (``SlotHoldAwarePriorityQueue``, Scrapy's
-  DownloaderAwarePriorityQueue that skips held slots): its requests wait in the scheduler, not
-  in the downloader, where each would take one of the ``CONCURRENT_REQUESTS`` places every
-  outlet shares;
+- gives the requests waiting in its queue back to the scheduler, and is not fed from it
+  meanwhile (``SlotHoldAwarePriorityQueue``, Scrapy's DownloaderAwarePriorityQueue that skips
+  held slots): its requests wait in the scheduler, not in the downloader, where each would take
+  one of the ``CONCURRENT_REQUESTS`` places every outlet shares; when the hold ends they go by
+  priority, the retry that the server asked to wait for first;
 - when the hold ends, the engine is asked for the next requests at once (not at its 5 s heartbeat).
 """
 
@@ -59,8 +60,22 @@ def hold_slot(crawler, request, seconds: float) -> str | None:
             slot.latercall = call_later(seconds, downloader._latercall, slot)
         except AttributeError:  # another Scrapy: lastseen alone holds a slot that has a delay
             logger.debug("download slot %s: held through its delay only", key)
+    give_back_queued(crawler, key)
     call_later(seconds + 0.01, _wake, crawler)
     return key
+
+
+def give_back_queued(crawler, key: str) -> int:
+    """Hand the requests waiting in slot ``key``'s queue back to the scheduler (as if a middleware
+    returned them): they wait there, by priority, and free their places in the downloader."""
+    slot = crawler.engine.downloader.slots.get(key)
+    given = 0
+    while slot is not None and slot.queue:
+        request, waiting = slot.queue.popleft()
+        waiting.callback(request.replace(dont_filter=True))  # seen already: past the duplicate filter
+        given += 1
+    crawler.stats.inc_value("corpus/slot_holds/given_back", given)
+    return given
 
 
 def fail_queued(crawler, key: str, exception) -> int:

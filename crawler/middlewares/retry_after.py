@@ -134,6 +134,8 @@ class RetryAfterMiddleware(RetryMiddleware):
         retry = self._retry(request, response_status_message(response.status), wait=wait)
         if retry is None and announced is not None and request.meta.get("corpus_budget_spent"):
             raise RetryLater.after(response.status, announced, ", past this URL's retry budget")
+        if retry is not None and announced is not None:  # the server asked for this URL after the wait:
+            retry.priority = request.priority + 1  # first when the slot opens (not behind new URLs)
         return retry or response  # the slot is held already (_downloaded)
 
     def process_exception(self, request, exception, spider=None):
