@@ -16,8 +16,6 @@ import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-import pytest
-
 from crawler import exitcodes
 from faultsite import FaultSite, feed_path
 
