@@ -9,10 +9,9 @@ status").
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
 
-from crawler import __version__, exitcodes
+from crawler import __version__, exitcodes, interrupts
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -26,25 +25,19 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-class Interrupted(Exception):
-    """A stop signal before Scrapy's own handlers are in place (or after they are gone)."""
-
-
-def _interrupt(signum, frame):
-    raise Interrupted(signal.Signals(signum).name)
-
-
 def main(argv=None) -> int:
     # Until Scrapy installs its own handlers, a stop signal is an orderly exit 5, not a traceback or 143.
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, _interrupt)
+    interrupts.install()
     try:
-        return _main(argv)
-    except (Interrupted, KeyboardInterrupt) as exc:
-        name = str(exc) if isinstance(exc, Interrupted) else "SIGINT"
+        code = _main(argv)
+    except (interrupts.Interrupted, KeyboardInterrupt) as exc:
+        name = str(exc) if isinstance(exc, interrupts.Interrupted) else "SIGINT"
         print(f"corpus: exit {exitcodes.INTERRUPTED} (interrupted): interrupted by {name} before the run could "
               "report", file=sys.stderr)
-        return exitcodes.INTERRUPTED
+        code = exitcodes.INTERRUPTED
+    if argv is None:  # the `corpus` program: its status is settled and said; Python's exit restores the
+        interrupts.ignore()  # default handlers, and a signal then would turn this status into 143
+    return code
 
 
 def _main(argv=None) -> int:

@@ -7,6 +7,8 @@ import signal
 from scrapy.crawler import CrawlerProcess
 from scrapy.settings import Settings
 
+from crawler import interrupts
+
 
 def project_settings(overrides: dict | None = None) -> Settings:
     """The settings of ``crawler/settings.py`` with command-line overrides on top
@@ -36,8 +38,10 @@ class CorpusProcess(CrawlerProcess):
 
 def run_spider(spider_cls, settings: Settings, **spider_kwargs):
     """Run one spider to completion; returns its crawler (stats, spider.results, corpus_report)."""
-    process = CorpusProcess(settings)
-    crawler = process.create_crawler(spider_cls)
-    process.crawl(crawler, **spider_kwargs)
-    process.start()
+    with interrupts.held():  # a stop signal while Scrapy builds the crawler: exit 5, not a mangled error
+        process = CorpusProcess(settings)
+        crawler = process.create_crawler(spider_cls)
+        process.crawl(crawler, **spider_kwargs)
+    process.start()  # installs Scrapy's handlers: from here a stop signal is a graceful shutdown
+    interrupts.install()  # Scrapy leaves the default handlers behind: a late signal is exit 5, not 143
     return crawler

@@ -289,6 +289,36 @@ def test_a_stop_signal_before_the_crawl_starts_is_exit_5_not_a_traceback(tmp_pat
         assert "Traceback" not in err and f"corpus: exit 5 (interrupted): interrupted by {signum.name}" in err
 
 
+def test_a_stop_signal_at_any_moment_is_exit_5_or_the_runs_own_status_never_143(tmp_path):
+    """Signals land while Python imports, while Scrapy builds the crawler (it would wrap the exception),
+    during the run, and after the status is settled while Python exits (which restores the default
+    handlers: 143): each is exit 5, or the run's own status when it came too late, and no traceback."""
+    import socket
+
+    with socket.socket() as s:  # a closed port: the fetch fails fast, its own status is 1
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    exe = Path(sys.executable).with_name("corpus")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CORPUS_")}
+    start = time.monotonic()
+    plain = subprocess.run([os.fspath(exe), "fetch", "--allow-private", "--store", str(tmp_path / "s0"),
+                            f"http://127.0.0.1:{port}/a"], cwd=tmp_path, env=env, capture_output=True, text=True)
+    whole = time.monotonic() - start
+    assert plain.returncode == exitcodes.PAGE_ERRORS, plain.stderr[-2000:]
+    seen = set()
+    for i in range(8):  # moments spread over the whole run, its end included
+        proc = subprocess.Popen([os.fspath(exe), "fetch", "--allow-private", "--store", str(tmp_path / f"s{i + 1}"),
+                                 f"http://127.0.0.1:{port}/a"], cwd=tmp_path, env=env,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        time.sleep(whole * (0.1 + i * 0.13))
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=60)
+        assert proc.returncode in (exitcodes.INTERRUPTED, exitcodes.PAGE_ERRORS), (i, proc.returncode, err[-2000:])
+        assert "Traceback" not in err, err[-2000:]
+        seen.add(proc.returncode)
+    assert exitcodes.INTERRUPTED in seen
+
+
 @pytest.mark.parametrize("args, message", [
     (["-s", "CORPUS_MAX_ERROR_RATE=abc"], "CORPUS_MAX_ERROR_RATE takes a number, not 'abc'"),
     (["-s", "DOWNLOAD_DELAY=x"], "DOWNLOAD_DELAY takes a number, not 'x'"),
