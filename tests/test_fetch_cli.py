@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -213,3 +214,54 @@ def test_invalid_urls_are_errors_without_a_traceback(corpus_cmd, tmp_path):
     assert res.returncode == 1 and "Traceback" not in res.stderr
     lines = res.stdout.splitlines()
     assert len(lines) == 3 and all("error: invalid URL" in line for line in lines)
+
+
+def test_too_large_says_how_whether_announced_streamed_or_a_gzip_bomb(corpus_cmd, tmp_path):
+    """A body past DOWNLOAD_MAXSIZE is an error naming the limit, whether the server announced its length,
+    streamed it without one, or sent a small gzip that inflates past it; never a skip, never Scrapy's
+    message with the request's (maybe internal) address in it."""
+    import gzip
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    bomb = gzip.compress(b"\0" * (4 * 2**20))
+    body = b"<html><body>" + b"<p>Lavrov met ASEAN ministers.</p>" * 100_000 + b"</body></html>"
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.0"  # no Content-Length on /stream: the body ends when the connection does
+
+        def log_message(self, *args):
+            pass
+
+        def do_GET(self):
+            if self.path not in ("/bomb", "/stream", "/announced"):
+                self.send_response(404)
+                self.end_headers()
+                return
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            data = bomb if self.path == "/bomb" else body
+            if self.path == "/bomb":
+                self.send_header("Content-Encoding", "gzip")
+            if self.path != "/stream":
+                self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            try:
+                self.wfile.write(data)
+            except OSError:
+                pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        res = corpus_cmd("fetch", "--allow-private", "--store", tmp_path / "s", "-s", "DOWNLOAD_MAXSIZE=1048576",
+                         f"{base}/bomb", f"{base}/stream", f"{base}/announced")
+    finally:
+        server.shutdown()
+    assert res.returncode == 1, res.stderr[-2000:]
+    text = res.stdout
+    assert "error: response too large (over 1 MiB decompressed)" in text, res.stdout
+    assert "error: response too large (past DOWNLOAD_MAXSIZE while downloading)" in text, res.stdout
+    assert re.search(r"error: response too large \(\d+ MiB announced, limit 1 MiB\)", text), res.stdout
+    assert "skipped" not in text and "Ignored response" not in text

@@ -9,6 +9,7 @@ stats under ``corpus/outcome/...`` and ``corpus/reason/...``.
 
 from __future__ import annotations
 
+import re
 import time
 from datetime import datetime, timezone
 
@@ -46,6 +47,9 @@ def failure_reason(failure) -> tuple[str, str]:
             return "error", f"too many redirects ({failure.request.meta.get('redirect_times', 0) + 1})"
         if "robots.txt" in text:
             return "skipped", "forbidden by robots.txt"
+        if "DOWNLOAD_MAXSIZE" in text and "decompress" in text:  # HttpCompression: a gzip/brotli bomb
+            limit = re.search(r"DOWNLOAD_MAXSIZE \((\d+) B\)", text)
+            return "error", f"response too large (over {_size(limit.group(1)) if limit else 'DOWNLOAD_MAXSIZE'} decompressed)"
         return "skipped", text
     name = type(exc).__name__
     text = str(exc).strip()
@@ -60,8 +64,19 @@ def failure_reason(failure) -> tuple[str, str]:
     if name in ("ConnectionLost", "ConnectionDone", "ConnectionAborted", "ResponseNeverReceived"):
         return "error", "connection lost"
     if "Cancelled" in name or "max size" in text or "maxsize" in text:
-        return "error", f"response too large or cancelled ({text[:120]})"
+        # Scrapy cancels a download past DOWNLOAD_MAXSIZE: announced (a message naming both sizes, and the
+        # request, whose URL may be the replay's) or while streaming (no message)
+        sizes = re.search(r"(\d+) bytes which is larger than download max size \((\d+)\)", text)
+        if sizes:
+            return "error", f"response too large ({_size(sizes.group(1))} announced, limit {_size(sizes.group(2))})"
+        return "error", "response too large (past DOWNLOAD_MAXSIZE while downloading)" if not text \
+            else f"download cancelled ({text[:120]})"
     return "error", f"{name}: {text[:160]}" if text else name
+
+
+def _size(n) -> str:
+    n = int(n)
+    return f"{n / 2**20:.0f} MiB" if n >= 2**20 else f"{n} bytes"
 
 
 def reason_slug(reason: str) -> str:
