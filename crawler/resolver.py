@@ -226,18 +226,23 @@ class PublicResolver:
         pinned = self._pinned(key)
         if pinned is not None:
             return pinned
-        future = self._pending.get(key)
-        if future is None:  # one lookup per name at a time, however many requests wait for it
-            future = asyncio.get_running_loop().run_in_executor(None, self.lookup, key)
-            self._pending[key] = future
-            future.add_done_callback(lambda _: self._pending.pop(key, None))
+        task = self._pending.get(key)
+        if task is None:  # one lookup per name, however many requests wait for it: the task pins its
+            task = asyncio.ensure_future(self._resolve(key, host))  # answer before it counts as done, so
+            self._pending[key] = task  # a request arriving after it never starts a second lookup
+            task.add_done_callback(lambda _: self._pending.pop(key, None))
+        return await asyncio.shield(task)
+
+    async def _resolve(self, key: str, host: str) -> tuple[str, ...]:
+        """Look ``key`` up once, check the answer and pin it (or the refusal)."""
+        lookup = asyncio.get_running_loop().run_in_executor(None, self.lookup, key)
         try:
-            found = await asyncio.wait_for(asyncio.shield(future), self.timeout)
+            found = await asyncio.wait_for(lookup, self.timeout)
         except asyncio.TimeoutError:
             raise CannotResolveHostError(f"DNS lookup failed: {host} timed out") from None
         except (OSError, UnicodeError, ValueError) as exc:
             raise CannotResolveHostError(f"DNS lookup failed: {host} ({exc})") from None
-        pinned = self._pinned(key)  # another request's lookup of the same name got there first
+        pinned = self._pinned(key)  # the connection side resolved it meanwhile (the guard off for it)
         if pinned is not None:
             return pinned
         try:
