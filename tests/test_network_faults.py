@@ -16,6 +16,8 @@ import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+import pytest
+
 from crawler import exitcodes
 from faultsite import FaultSite, feed_path
 
@@ -246,3 +248,20 @@ def test_classic_server_failures_end_with_a_clear_reason(tmp_path):
     assert outcomes == cases
     assert tries_500 == 4  # RETRY_TIMES = 3 retries
     assert seconds < 40
+
+
+@pytest.mark.parametrize("header, seconds", [
+    ("99999999999999999999999", 86400.0),           # overflowed the datetime of retry_at: a traceback
+    ("Wed, 21 Oct 2099 07:28:00 GMT", 86400.0),     # shut the outlet out until 2099
+    ("3600", 3600.0),
+    ("Thu, 01 Jan 1970 00:00:00 GMT", 0.0),
+    ("soon", None),
+])
+def test_a_retry_after_is_read_within_a_day(header, seconds):
+    from crawler.middlewares.retry_after import RetryLater, retry_after_seconds
+
+    got = retry_after_seconds(header)
+    assert got == seconds if seconds is None or seconds < 3600 or "GMT" not in header else abs(got - seconds) < 5
+    if got:
+        due = datetime.fromisoformat(RetryLater.after(429, got).retry_at)  # a date the crawl state can keep
+        assert due <= datetime.now(timezone.utc) + timedelta(days=1, minutes=1)

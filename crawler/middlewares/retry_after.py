@@ -36,21 +36,28 @@ from twisted.internet.error import TimeoutError as TwistedTimeoutError
 from crawler.slot_holds import fail_queued, hold_slot, slot_key
 
 
+# The longest wait a server can ask for: a Retry-After of years (or an HTTP date in 2099, or a number too
+# large for a date) would shut an outlet out of every scheduled run until then; past this it is due
+# again after a day, like any URL the server asked to wait.
+RETRY_AFTER_CEILING = 86400.0
+
+
 def retry_after_seconds(value: bytes | str | None) -> float | None:
-    """Seconds named by a ``Retry-After`` header (delta-seconds or HTTP date)."""
+    """Seconds named by a ``Retry-After`` header (delta-seconds or HTTP date), at most
+    ``RETRY_AFTER_CEILING``."""
     if not value:
         return None
     text = value.decode("latin-1") if isinstance(value, bytes) else value
     text = text.strip()
     if text.isdigit():
-        return float(text)
+        return min(float(text), RETRY_AFTER_CEILING)
     try:
         when = parsedate_to_datetime(text)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return None
     if when.tzinfo is None:
         when = when.replace(tzinfo=timezone.utc)
-    return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
+    return min(max(0.0, (when - datetime.now(timezone.utc)).total_seconds()), RETRY_AFTER_CEILING)
 
 
 def is_timeout(exc) -> bool:
