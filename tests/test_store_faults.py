@@ -322,3 +322,32 @@ def test_the_pending_spool_is_per_store_and_keeps_the_response_as_fetched(tmp_pa
     seen = []
     done = one.replay(lambda e: seen.append(e["page"]["url"]) or "new")
     assert done.outcomes == {"new": 1} and seen == [page["url"]] and len(one) == 0
+
+
+def _no_big_files():  # in the child: writes past 100 bytes fail with EFBIG, as a full disk fails with ENOSPC
+    import resource
+
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (100, 100))
+
+
+def test_a_disk_that_refuses_writes_is_a_store_error_exit_3_without_a_traceback(tmp_path):
+    """A full local disk (or a quota, a read-only remount) failed a page as `storing failed (OSError...)`,
+    exit 1, tracebacks, a report saying ok; the OSError of a write is the store failing."""
+    # (-B, PYTHONDONTWRITEBYTECODE: under the limit Python would leave truncated .pyc files behind)
+    probe = subprocess.run([sys.executable, "-B", "-c", (
+        "import sys; from pipelines.store.local import LocalStore; from pipelines.store import StoreError\n"
+        f"s = LocalStore({str(tmp_path / 'probe')!r})\n"
+        "try:\n    s.write('a/b.json', b'x' * 1000)\nexcept StoreError as e:\n    print('StoreError', e)\n")],
+        preexec_fn=_no_big_files, capture_output=True, text=True, timeout=60)
+    assert probe.stdout.startswith("StoreError") and "File too large" in probe.stdout, probe.stderr[-2000:]
+    assert not [p for p in (tmp_path / "probe").rglob("*") if p.is_file()]  # no temp file left behind
+
+    exe = Path(sys.executable).with_name("corpus")
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("CORPUS_")},
+           "XDG_STATE_HOME": str(tmp_path / "state"), "PYTHONDONTWRITEBYTECODE": "1"}
+    res = subprocess.run([os.fspath(exe), "fetch", "--store", str(tmp_path / "s"), "https://example.org/a"],
+                         preexec_fn=_no_big_files, capture_output=True, text=True, timeout=120, env=env, cwd=tmp_path)
+    assert res.returncode == exitcodes.STORE, res.stderr[-3000:]
+    assert "Traceback" not in res.stderr
+    assert [line for line in res.stderr.splitlines() if line.startswith("corpus: exit 3 (store)")]

@@ -80,6 +80,9 @@ class LocalStore(BlobStore):
                 fh.flush()
                 os.fsync(fh.fileno())
             os.chmod(tmp, 0o644)
+        except OSError as exc:  # a full disk (ENOSPC), a quota, a read-only remount: the store failed
+            _unlink(tmp)
+            raise _error(f"cannot write under {path.parent}: {exc}", exc) from exc
         except BaseException:
             _unlink(tmp)
             raise
@@ -119,10 +122,16 @@ class LocalStore(BlobStore):
                 fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
             except FileExistsError:
                 return False
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
+            except OSError as exc:
+                raise _error(f"cannot write {path}: {exc}", exc) from exc
+            try:
+                with os.fdopen(fd, "wb") as fh:
+                    fh.write(data)
+                    fh.flush()
+                    os.fsync(fh.fileno())
+            except OSError as exc:
+                _unlink(str(path))
+                raise _error(f"cannot write {path}: {exc}", exc) from exc
             return True
         finally:
             _unlink(tmp)
