@@ -118,14 +118,14 @@ def run(args) -> int:
     from crawler.spiders.fetch import FetchSpider
     from pipelines.corpus.layout import Corpus
     from pipelines.store import open_store
-    from pipelines.crawl.urls import refused_scheme, scheme_refusal, url_problem
+    from pipelines.crawl.urls import refused_scheme, url_problem
 
     given = read_urls(args)
-    for url in given:  # file:, ftp:, data:, s3: are never fetched: a usage error, before anything runs
-        if scheme := refused_scheme(url):  # ("" is no scheme at all: an invalid URL, below)
-            raise UsageError(f"fetch: {url[:200]}: {scheme_refusal(scheme)}")
     pages, alias = distinct(given)
-    invalid = [(url, why) for url in pages if (why := url_problem(url))]
+    # file:, ftp:, data:, s3: are never fetched: each such URL is an error of its own (the spider notes it
+    # without a request), so one bad line of a list does not stop the others; "" (no scheme) is invalid
+    refused = {url for url in pages if refused_scheme(url)}
+    invalid = [(url, why) for url in pages if url not in refused and (why := url_problem(url))]
     results = {url: {"url": url, "outcome": f"error: invalid URL ({why})", "record": None} for url, why in invalid}
     valid = [url for url in pages if url not in results]
     corpus = None
