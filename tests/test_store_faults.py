@@ -351,3 +351,19 @@ def test_a_disk_that_refuses_writes_is_a_store_error_exit_3_without_a_traceback(
     assert res.returncode == exitcodes.STORE, res.stderr[-3000:]
     assert "Traceback" not in res.stderr
     assert [line for line in res.stderr.splitlines() if line.startswith("corpus: exit 3 (store)")]
+
+
+def test_a_body_read_cut_by_a_reset_is_tried_again():
+    """urllib3's ProtocolError (a GET's body cut by a reset, as a fault window does mid-read) was taken for
+    a permanent failure: the page was an error in a 3 s outage the retries should have absorbed."""
+    from http.client import IncompleteRead
+
+    from botocore.exceptions import ClientError
+    from urllib3.exceptions import ProtocolError
+
+    from pipelines.store.s3 import _transient
+
+    assert _transient(ProtocolError("Connection broken", ConnectionResetError(104, "reset")))
+    assert _transient(IncompleteRead(b"partial"))
+    assert not _transient(ClientError({"Error": {"Code": "AccessDenied"}, "ResponseMetadata": {"HTTPStatusCode": 403}},
+                                      "GetObject"))

@@ -208,4 +208,7 @@ def _transient(exc: Exception) -> bool:
         status = (exc.response or {}).get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
         return status >= 500 or status == 429 or code in {"SlowDown", "Throttling", "RequestTimeout",
                                                            "InternalError", "ServiceUnavailable"}
-    return isinstance(exc, (bex.BotoCoreError, OSError))
+    from http.client import HTTPException  # IncompleteRead of a body cut short
+    from urllib3.exceptions import HTTPError as TransportError  # ProtocolError: a body read cut by a reset
+
+    return isinstance(exc, (bex.BotoCoreError, OSError, TransportError, HTTPException))
