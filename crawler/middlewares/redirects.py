@@ -9,8 +9,9 @@ before RedirectMiddleware sees the response):
 - a redirect back to an address of its own chain (A -> B -> A) is refused the moment it comes
   round: ``error: redirect loop (A -> B -> A)``;
 - a chain over the limit is ``error: too many redirects (N)`` (crawler/spiders/base.py);
-- the redirected request passes the duplicate filter (two addresses of one article that both
-  redirect to it each get their outcome; loops are this guard's business, not the filter's).
+- the redirected request still meets the duplicate filter: an article that two addresses redirect
+  to (the bare host and ``www.``) is fetched once, not once per address (letting redirects past the
+  filter fetched such articles twice in a run); a loop is refused here before the filter sees it.
 
 A meta-refresh loop is caught when the refreshed request comes round (``process_request``).
 """
@@ -82,5 +83,4 @@ class RedirectLoopGuard:
         followed = request.meta.get("redirect_times", 0)
         if followed >= self.max_times:
             raise RedirectFailed(f"too many redirects ({followed + 1})")
-        request.dont_filter = True  # copied to the redirected request by RedirectMiddleware
         return response
