@@ -75,10 +75,7 @@ class LocalStore(BlobStore):
         except OSError as exc:
             raise _error(f"cannot write under {path.parent}: {exc}", exc) from exc
         try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
+            _write_fd(fd, data)
             os.chmod(tmp, 0o644)
         except OSError as exc:  # a full disk (ENOSPC), a quota, a read-only remount: the store failed
             _unlink(tmp)
@@ -125,10 +122,7 @@ class LocalStore(BlobStore):
             except OSError as exc:
                 raise _error(f"cannot write {path}: {exc}", exc) from exc
             try:
-                with os.fdopen(fd, "wb") as fh:
-                    fh.write(data)
-                    fh.flush()
-                    os.fsync(fh.fileno())
+                _write_fd(fd, data)
             except OSError as exc:
                 _unlink(str(path))
                 raise _error(f"cannot write {path}: {exc}", exc) from exc
@@ -193,6 +187,14 @@ class LocalStore(BlobStore):
 
     def describe(self) -> str:
         return str(self.root)
+
+
+def _write_fd(fd: int, data: bytes) -> None:
+    """Write data to an open file descriptor, flushed and fsynced, and close it."""
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
 
 
 def _unlink(path: str) -> None:
