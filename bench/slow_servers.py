@@ -31,22 +31,11 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO), str(REPO / "tests")]
 
-from faultsite import FaultSite, feed_path  # noqa: E402
+from faultsite import FaultSite, registry  # noqa: E402
 
 CORPUS = Path(sys.executable).with_name("corpus")
 BUSY = 40  # articles of the throttled outlet: more than CONCURRENT_REQUESTS (16)
 LIMIT, WINDOW = 10, 20  # the rate limiter of the limiter scenario
-
-
-def registry(path: Path, outlets: dict[str, tuple[str, list[str]]]) -> Path:
-    """A registry of test outlets: name -> (host, article paths), each with one RSS feed."""
-    lines = []
-    for name, (host, paths) in outlets.items():
-        lines += ["[[outlet]]", f'name = "{name}"', f'title = "{name}"', f'domains = ["{host}"]',
-                  f"articles = ['^https://{host.replace('.', chr(92) + '.')}/(?!feed/)']", "[outlet.discovery]",
-                  f'feeds = ["https://{host}{feed_path(host, paths)}"]', ""]
-    path.write_text("\n".join(lines))
-    return path
 
 
 def corpus(*args, cwd: Path, timeout: float = 1800) -> tuple[subprocess.CompletedProcess, float]:

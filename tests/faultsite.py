@@ -31,6 +31,7 @@ import struct
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 ON_TOPIC = ("Russian Foreign Minister Sergei Lavrov met ASEAN foreign ministers in Vientiane, Laos, "
             "to discuss trade between Russia and Southeast Asia, energy supplies to Vietnam and Indonesia, "
@@ -51,6 +52,17 @@ def article_html(title: str) -> bytes:
 def feed_path(host: str, paths) -> str:
     """Path (on the fault site) of an RSS feed listing ``https://HOST/P`` for each of ``paths``."""
     return f"/feed/{host}/" + ",".join(p.lstrip("/") for p in paths)
+
+
+def registry(path: Path, outlets: dict[str, tuple[str, list[str]]]) -> Path:
+    """A registry of test outlets: name -> (host, article paths), each with one RSS feed on the fault site."""
+    lines = []
+    for name, (host, paths) in outlets.items():
+        lines += ["[[outlet]]", f'name = "{name}"', f'title = "{name}"', f'domains = ["{host}"]',
+                  f"articles = ['^https://{host.replace('.', chr(92) + '.')}/(?!feed/)']", "[outlet.discovery]",
+                  f'feeds = ["https://{host}{feed_path(host, paths)}"]', ""]
+    path.write_text("\n".join(lines))
+    return path
 
 
 class FaultSite:
@@ -104,6 +116,16 @@ class FaultSite:
         return len(self.times(host, prefix))
 
     # -- answers -----------------------------------------------------------------------
+    def _article_head(self, req, host: str, path: str) -> bytes:
+        """Note the hit, send a 200's status and headers (with the length) and return the article body."""
+        body = article_html(f"{host} {path}")
+        self._note(host, path, 200)
+        req.send_response(200)
+        req.send_header("Content-Type", "text/html; charset=utf-8")
+        req.send_header("Content-Length", str(len(body)))
+        req.end_headers()
+        return body
+
     def _note(self, host, path, status):
         with self.lock:
             self.log.append((time.monotonic(), host, path, status))
@@ -151,12 +173,7 @@ class FaultSite:
                 return send(429, b"<p>slow down</p>", headers=[("Retry-After", str(left))])
             return send(200, article_html(f"{host} {path}"))
         if kind == "drip":
-            body = article_html(f"{host} {path}")
-            self._note(host, path, 200)
-            req.send_response(200)
-            req.send_header("Content-Type", "text/html; charset=utf-8")
-            req.send_header("Content-Length", str(len(body)))
-            req.end_headers()
+            body = self._article_head(req, host, path)
             for byte in body:
                 if self.stop.wait(self.drip_every):
                     return
@@ -168,12 +185,7 @@ class FaultSite:
             self.stop.wait(600)
             return
         if kind == "reset":
-            body = article_html(f"{host} {path}")
-            self._note(host, path, 200)
-            req.send_response(200)
-            req.send_header("Content-Type", "text/html; charset=utf-8")
-            req.send_header("Content-Length", str(len(body)))
-            req.end_headers()
+            body = self._article_head(req, host, path)
             req.wfile.write(body[: len(body) // 2])
             req.wfile.flush()
             req.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from crawler import exitcodes
-from faultsite import FaultSite, feed_path
+from faultsite import FaultSite, registry
 
 FAST = ["-s", "DOWNLOAD_DELAY=0", "-s", "AUTOTHROTTLE_ENABLED=False", "-s", "CORPUS_OUTLET_POLITENESS=False"]
 
@@ -32,17 +32,6 @@ def corpus(*args, cwd: Path, timeout: float = 120) -> tuple[subprocess.Completed
                          capture_output=True, text=True, timeout=timeout)
     assert "Traceback" not in res.stderr, res.stderr[-3000:]
     return res, time.monotonic() - started
-
-
-def registry(path: Path, outlets: dict[str, tuple[str, list[str]]]) -> Path:
-    """Test outlets: name -> (host, article paths), each with one RSS feed on the fault site."""
-    lines = []
-    for name, (host, paths) in outlets.items():
-        lines += ["[[outlet]]", f'name = "{name}"', f'title = "{name}"', f'domains = ["{host}"]',
-                  f"articles = ['^https://{host.replace('.', chr(92) + '.')}/(?!feed/)']", "[outlet.discovery]",
-                  f'feeds = ["https://{host}{feed_path(host, paths)}"]', ""]
-    path.write_text("\n".join(lines))
-    return path
 
 
 def crawl(site, reg, store, tmp_path, *extra, timeout=120):
