@@ -20,7 +20,7 @@ import pytest
 
 from pipelines.corpus.layout import Corpus
 from pipelines.corpus.reader import open_corpus
-from pipelines.corpus.schema import NAMES, from_json, to_json
+from pipelines.corpus.schema import NAMES, SCHEMA_VERSION, from_json, to_json
 from pipelines.store import open_store
 
 REPO = Path(__file__).resolve().parent.parent
@@ -113,7 +113,7 @@ def test_record_files_load_in_duckdb_as_they_are(crawled):
     for row in rows:
         stored = json.loads((store / "corpus" / "docs" / f"{row['id']}.json").read_text())
         assert row["title"] == stored["title"] and row["authors"] == stored["authors"]
-        assert row["duplicate_of"] == stored["duplicate_of"] and row["schema_version"] == 2
+        assert row["duplicate_of"] == stored["duplicate_of"] and row["schema_version"] == SCHEMA_VERSION
         assert json.loads(row["also_at"]) == [dict(a) for a in corpus.get(row["id"])["also_at"]]
 
 
@@ -209,7 +209,7 @@ def test_export_jsonl_and_parquet_read_back_everywhere(crawled, tmp_path):
     assert res.returncode == 0, res.stderr
     table = pq.read_table(tmp_path / "out.parquet")
     assert table.to_pylist() == canonical  # the record form, typed
-    assert pq.ParquetFile(tmp_path / "out.parquet").schema_arrow.metadata[b"schema_version"] == b"2"
+    assert pq.ParquetFile(tmp_path / "out.parquet").schema_arrow.metadata[b"schema_version"] == str(SCHEMA_VERSION).encode()
 
     assert paj.read_json(tmp_path / "out.jsonl").num_rows == len(canonical)
     frame = pd.read_json(tmp_path / "out.jsonl", lines=True)

@@ -1,6 +1,8 @@
 """``corpus export``: the corpus as one JSON Lines or Parquet file, one row per document.
 
-Canonical documents only unless ``--include-duplicates``; ``--changed-since RUN``: the records whose
+Canonical documents only unless ``--include-duplicates``; ``--one-per-story``: one document per
+same-story cluster (the original when selected) and every record alone in its story (not with
+``--include-duplicates``); ``--changed-since RUN``: the records whose
 stored version changed after that run. The rows have the record schema (pipelines/corpus/schema.py;
 README "For consumers"). The work is ``pipelines/corpus/export.py``; this module is its command line.
 Exit status: 0; 1 when some records could not be read (each is named on standard error, the others
@@ -24,6 +26,9 @@ def register(sub) -> None:
                         help="the file to write (default: standard output for jsonl; required for parquet)")
     parser.add_argument("--include-duplicates", action="store_true",
                         help="also the near-duplicate copies (default: canonical documents only)")
+    parser.add_argument("--one-per-story", action="store_true",
+                        help="one document per same-story cluster (its original when selected, else its "
+                             "first by date) and every document alone in its story; no near-duplicates")
     parser.add_argument("--changed-since", metavar="RUN",
                         help="only records changed after run RUN (an id of corpus/runs/<RUN>.json)")
     parser.add_argument("--outlet", action="append", metavar="NAME", help="only this outlet (repeatable)")
@@ -40,6 +45,9 @@ def run(args) -> int:
 
     if args.format == "parquet" and (not args.out or args.out == "-"):
         raise UsageError("export: --format parquet needs --out PATH")
+    if args.one_per_story and args.include_duplicates:
+        raise UsageError("export: --one-per-story leaves near-duplicate copies out; "
+                         "it cannot go with --include-duplicates")
     try:
         reader = open_corpus(args.store)
     except CorpusError as exc:
@@ -48,7 +56,7 @@ def run(args) -> int:
         raise StoreError(str(exc)) from None
     try:
         result = export(reader, args.out, format=args.format, include_duplicates=args.include_duplicates,
-                        changed_since=args.changed_since, outlet=args.outlet, language=args.language,
+                        one_per_story=args.one_per_story, changed_since=args.changed_since, outlet=args.outlet, language=args.language,
                         since=args.since, until=args.until)
     except CorpusError as exc:
         raise UsageError(f"export: {exc}") from None

@@ -1,10 +1,13 @@
 """Export a corpus as one file: JSON Lines or Parquet, one row per document, streamed.
 
-``export(source, out, format="jsonl"|"parquet", include_duplicates=False, changed_since=None, ...)``:
+``export(source, out, format="jsonl"|"parquet", include_duplicates=False, one_per_story=False,
+changed_since=None, ...)``:
 
 * rows: the canonical documents (``duplicate_of`` unset) unless ``include_duplicates``; with
-  ``changed_since=RUN`` only the records whose stored version changed after that run; other filters
-  as in :meth:`CorpusReader.records` (outlet, language, since, until);
+  ``one_per_story`` one document per same-story cluster (``same_story``) and every record alone in
+  its story, as :meth:`CorpusReader.records` chooses it; with ``changed_since=RUN`` only the records
+  whose stored version changed after that run; other filters as in :meth:`CorpusReader.records`
+  (outlet, language, since, until, same_story);
 * JSON Lines: one record per line in its JSON form (``schema.to_json``, as in ``corpus/docs/<id>.json``,
   on one line), which pandas, pyarrow, DuckDB and Hugging Face ``datasets`` read without options;
 * Parquet: the record form typed by ``schema.arrow_schema()`` (lists, nested structs, nulls), written
@@ -55,8 +58,9 @@ class ExportResult:
         return line
 
 
-def _rows(reader: CorpusReader, include_duplicates: bool, changed_since, filters: dict):
-    for rec in reader.records(canonical_only=not include_duplicates, changed_since=changed_since, **filters):
+def _rows(reader: CorpusReader, include_duplicates: bool, one_per_story: bool, changed_since, filters: dict):
+    for rec in reader.records(canonical_only=not include_duplicates, one_per_story=one_per_story,
+                              changed_since=changed_since, **filters):
         yield {name: rec[name] for name in NAMES}
 
 
@@ -97,7 +101,7 @@ def _parquet(rows, sink, row_group_size: int) -> int:
 
 
 def export(source, out: str | os.PathLike | IO[bytes] | None = None, *, format: str = "jsonl",
-           include_duplicates: bool = False, changed_since: str | None = None,
+           include_duplicates: bool = False, one_per_story: bool = False, changed_since: str | None = None,
            row_group_size: int = ROW_GROUP_ROWS, **filters) -> ExportResult:
     """Write the corpus ``source`` (a reader, a store spec or path) to ``out`` (a path, a binary
     stream; None: standard output, JSON Lines only). Returns what was written."""
@@ -105,12 +109,14 @@ def export(source, out: str | os.PathLike | IO[bytes] | None = None, *, format: 
         raise ValueError(f"format must be one of {', '.join(FORMATS)}, not {format!r}")
     if row_group_size < 1:
         raise ValueError("row_group_size must be at least 1")
+    if one_per_story and include_duplicates:
+        raise ValueError("one document per story leaves near-duplicate copies out: not with include_duplicates")
     reader = source if isinstance(source, CorpusReader) else open_corpus(source)
     errors_before = len(reader.errors)
     if changed_since:
         reader.changed_since(changed_since)  # an unknown run fails here, before any file is made
     result = ExportResult(format=format, changed=reader.last_changed if changed_since else None)
-    rows = _rows(reader, include_duplicates, changed_since, filters)
+    rows = _rows(reader, include_duplicates, one_per_story, changed_since, filters)
     write = (lambda sink: _jsonl(rows, sink)) if format == "jsonl" else \
         (lambda sink: _parquet(rows, sink, row_group_size))
     if out is None or out == "-":

@@ -11,6 +11,10 @@ unknown, lists as lists), older schema versions upgraded on read. Records are re
 S3 a few at a time, ahead, in order); a record that cannot be read is skipped, logged and listed in
 ``reader.errors``, never the end of the iteration.
 
+``one_per_story=True`` gives one document per same-story cluster (``same_story``: copies of one report
+edited, rewritten or cut, each text kept) and every record alone in its story; ``story(ID)`` gives a
+story's members. Near-duplicates (``duplicate_of``) are the other relation: ``canonical_only``.
+
 ``changed_since=RUN`` keeps the records whose stored version changed after run ``RUN`` (a run id as
 in ``corpus/runs/<run>.json``): from the run manifests (``corpus/manifests/``) when they reach back to
 that run, else by time (``stored_at`` after the run finished). ``reader.last_changed`` says which.
@@ -158,19 +162,20 @@ class CorpusReader:
             if name.endswith(".json") and "/" not in name:
                 yield name[:-5]
 
-    def _read(self, doc_id: str, with_text: bool) -> dict | None:
+    def _read(self, doc_id: str, with_text: bool, say: bool = True) -> dict | None:
         key = f"{DOCS}{doc_id}.json"
         try:
             return self.corpus.get(doc_id, with_text=with_text)
         except (SchemaError, ValueError) as exc:  # a broken record: skipped, said, never the end of it
-            self.errors.append((key, str(exc)))
-            log.warning("skipped %s: %s", key, exc)
+            if say:  # (not on the first of one_per_story's two passes: the second says it)
+                self.errors.append((key, str(exc)))
+                log.warning("skipped %s: %s", key, exc)
             return None
 
-    def _stream(self, ids: Iterable[str], with_text: bool) -> Iterator[dict]:
+    def _stream(self, ids: Iterable[str], with_text: bool, say: bool = True) -> Iterator[dict]:
         if self.read_ahead == 1:
             for doc_id in ids:
-                rec = self._read(doc_id, with_text)
+                rec = self._read(doc_id, with_text, say)
                 if rec is not None:
                     yield rec
             return
@@ -178,7 +183,7 @@ class CorpusReader:
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="corpus-reader") as pool:
             window: deque = deque()
             for doc_id in ids:
-                window.append(pool.submit(self._read, doc_id, with_text))
+                window.append(pool.submit(self._read, doc_id, with_text, say))
                 if len(window) >= self.read_ahead:
                     rec = window.popleft().result()
                     if rec is not None:
@@ -189,7 +194,8 @@ class CorpusReader:
                     yield rec
 
     def records(self, *, outlet: str | Iterable[str] | None = None, language: str | Iterable[str] | None = None,
-                since=None, until=None, canonical_only: bool = False, changed_since: str | None = None,
+                since=None, until=None, canonical_only: bool = False, one_per_story: bool = False,
+                same_story: str | Iterable[str] | None = None, changed_since: str | None = None,
                 with_text: bool = True) -> Iterator[dict]:
         """Records in id order, filtered:
 
@@ -198,29 +204,57 @@ class CorpusReader:
           publication day, a datetime with the publication time in UTC; a record without a date is
           outside every range;
         - ``canonical_only``: leave out near-duplicates (``duplicate_of`` set);
+        - ``one_per_story``: one document per same-story cluster, chosen within the selection (the
+          other filters): the member believed original (``story_original``; when it is a
+          near-duplicate, its canonical copy) if it is selected, else the first selected member by
+          (``published``, ``id``), a member without a date last; plus every record alone in its
+          story. Implies ``canonical_only``. Reads the selection twice (the first pass without text);
+        - ``same_story``: a story id or several: that story's members;
         - ``changed_since``: a run id: records whose stored version changed after that run;
         - ``with_text=False`` leaves ``text`` out (less to read for records of schema version 1).
         """
         outlets, languages = _as_set(outlet, "outlet"), _as_set(language, "language")
+        stories = _as_set(same_story, "same_story")
         since, until = _bound(since, "since"), _bound(until, "until")
         if since is not None and until is not None and type(since) is type(until) and since > until:
             raise CorpusError(f"since {since} is after until {until}")
         changed = self.changed_since(changed_since) if changed_since else None
-        ids = sorted(changed.ids) if changed is not None and changed.ids is not None else self.ids()
-        for rec in self._stream(ids, with_text):
-            if outlets is not None and rec.get("outlet") not in outlets:
-                continue
-            if languages is not None and rec.get("language") not in languages:
-                continue
-            if canonical_only and rec.get("duplicate_of"):
-                continue
-            if not _in_range(rec.get("published"), since, until):
-                continue
-            if changed is not None and changed.after is not None:
-                stored = _parse_instant(rec.get("stored_at") or rec.get("fetched_at"))
-                if stored is None or stored <= changed.after:
+
+        def selection(with_text: bool, say: bool = True) -> Iterator[dict]:
+            ids = sorted(changed.ids) if changed is not None and changed.ids is not None else self.ids()
+            for rec in self._stream(ids, with_text, say):
+                if outlets is not None and rec.get("outlet") not in outlets:
                     continue
+                if languages is not None and rec.get("language") not in languages:
+                    continue
+                if stories is not None and rec.get("same_story") not in stories:
+                    continue
+                if not _in_range(rec.get("published"), since, until):
+                    continue
+                if changed is not None and changed.after is not None:
+                    stored = _parse_instant(rec.get("stored_at") or rec.get("fetched_at"))
+                    if stored is None or stored <= changed.after:
+                        continue
+                yield rec
+
+        left_out = _not_chosen(selection(False, say=False)) if one_per_story else set()
+        for rec in selection(with_text):
+            if (canonical_only or one_per_story) and rec.get("duplicate_of"):
+                continue
+            if rec["id"] in left_out:
+                continue
             yield rec
+
+    def story(self, story_id: str, *, with_text: bool = True) -> list[dict]:
+        """The members of one same-story cluster (its near-duplicate copies included): the original
+        first, then by (``published``, ``id``); ``[]`` for an unknown story. Reads every record (the
+        store keeps no index of stories)."""
+        if not isinstance(story_id, str) or not story_id:
+            raise CorpusError(f"not a story id: {story_id!r}")
+        members = list(self.records(same_story=story_id, with_text=with_text))
+        original = next((m["story_original"] for m in members if m.get("story_original")), None)
+        members.sort(key=lambda r: (r["id"] != original, _date_order(r.get("published")), r["id"]))
+        return members
 
     # -- runs -------------------------------------------------------------------------------------
     def runs(self) -> list[str]:
@@ -286,6 +320,38 @@ class CorpusReader:
             previous = root.get("previous")
             root = self._json(f"{MANIFESTS}{previous}.json") if isinstance(previous, str) and previous else None
         return None
+
+
+def _date_order(published: str | None) -> tuple:
+    """Sort key of ``published``: by UTC day, a day before a time on it, no date last."""
+    key = published_key(published)
+    return (0, *key) if key is not None else (1, "", "")
+
+
+def _not_chosen(records: Iterable[dict]) -> set[str]:
+    """Ids of the selected story members that ``one_per_story`` leaves out (all but one per story)."""
+    members: dict[str, list[tuple]] = {}
+    original: dict[str, str] = {}
+    canonical_of: dict[str, str] = {}    # a near-duplicate copy -> its canonical copy
+    for rec in records:
+        story = rec.get("same_story")
+        if not story:
+            continue
+        if rec.get("story_original"):
+            original.setdefault(story, rec["story_original"])
+        if rec.get("duplicate_of"):
+            canonical_of[rec["id"]] = rec["duplicate_of"]
+        else:
+            members.setdefault(story, []).append((_date_order(rec.get("published")), rec["id"]))
+    out: set[str] = set()
+    for story, rows in members.items():
+        ids = {doc_id for _, doc_id in rows}
+        chosen = original.get(story)
+        chosen = canonical_of.get(chosen, chosen)
+        if chosen not in ids:
+            chosen = min(rows)[1]
+        out.update(ids - {chosen})
+    return out
 
 
 def _run_time(run: str) -> str | None:

@@ -82,6 +82,8 @@ def build_record(page: dict, document, *, extractor: dict, extra: dict | None = 
         "extractor": dict(extractor),
         "duplicate_of": None,
         "also_at": [],
+        "same_story": None,      # the same-story cluster and its original: set by the deduplicator
+        "story_original": None,
         "replayed": bool(page.get("replayed")),  # answered by a replay web (demo, tests), not the live site
     }
     if extra:

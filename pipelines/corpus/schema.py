@@ -1,4 +1,4 @@
-"""The corpus record: its fields and types (schema version 2), and its two encodings.
+"""The corpus record: its fields and types (schema version 3), and its two encodings.
 
 A record has the same fields in every document (``FIELDS``). It exists in two forms:
 
@@ -22,7 +22,8 @@ A record has the same fields in every document (``FIELDS``). It exists in two fo
   (``2024-07-25T02:30:00+00:00``), which both read as timestamps.
 
 :func:`normalize` makes a complete record from any version (``schema_version`` missing = version 1:
-the record as ``build_record`` made it before version 2; ``topic.matched`` was a map term -> count);
+the record as ``build_record`` made it before version 2; ``topic.matched`` was a map term -> count;
+version 2 had no ``same_story`` and ``story_original``, read as unknown: alone in its story);
 :func:`to_json` and :func:`from_json` convert between the forms, ``from_json(to_json(r)) == r`` for a
 normalized record (except an author name containing ``"; "``).
 """
@@ -38,7 +39,7 @@ from typing import Any
 __all__ = ["SCHEMA_VERSION", "FIELDS", "NAMES", "Field", "SchemaError", "normalize", "to_json", "from_json",
            "arrow_schema", "unknown_fields", "published_key", "NOT_SCORED"]
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 NOT_SCORED = "not-scored"  # topic.reason in the JSON form of a record that was never scored
 
 
@@ -54,7 +55,7 @@ class Field:
 
 
 FIELDS: tuple[Field, ...] = (
-    Field("schema_version", "version", "version of this schema (2)"),
+    Field("schema_version", "version", "version of this schema (3)"),
     Field("id", "str", "16 hex digits of SHA-256 of the canonical URL; the file name"),
     Field("url", "str", "the URL the page was fetched from, after redirects"),
     Field("requested_url", "str", "the URL that was asked for (before redirects, tracking parameters and all)"),
@@ -75,6 +76,10 @@ FIELDS: tuple[Field, ...] = (
     Field("topic", "topic", "ASEAN-Russia relevance: score, side strengths, verdict, matched terms"),
     Field("duplicate_of", "str", "id of the canonical copy, for a near-duplicate; unknown for a canonical"),
     Field("also_at", "also_at", "the other copies of a canonical record: id, url, outlet"),
+    Field("same_story", "str", "id of the record's same-story cluster (copies of one report edited, rewritten or "
+                               "cut, each text kept); unknown when the record is alone in its story"),
+    Field("story_original", "str", "id of the story member believed original, on every member (itself "
+                                   "included); unknown when the record is alone in its story"),
     Field("fetched_at", "instant", "when the page of this version was fetched (UTC)"),
     Field("stored_at", "instant", "when this version of the record was written to the store (UTC)"),
     Field("http_status", "status", "HTTP status of the fetch"),
@@ -349,7 +354,7 @@ def _version(record: dict) -> int:
 
 
 def normalize(record: dict) -> dict:
-    """The complete record of schema version 2, from a record of any version in either form.
+    """The complete record of the current schema version, from a record of any version in either form.
 
     Every field is present, in ``FIELDS`` order; fields the schema does not know are kept after them
     (``Corpus.put`` refuses them). ``text_sha256`` is filled in from the text when missing.
