@@ -9,9 +9,12 @@ carries ``credit`` (its credited outlet) and ``word_count`` instead. Rules, each
    text; else members that credit no other outlet beat members that do.
 3. Earliest publication date (full datetimes compared when all candidates have a time; a missing date
    loses to a present one).
-4. Highest priority.  5. Longest text.  6. Smallest id.
+4. Highest priority.  5. The incumbent (``incumbent``: the member that is the canonical now), so that
+   identical copies never take turns.  6. Longest text.  7. Smallest id.
 
-Re-running on the grown cluster switches the canonical when a better original arrives.
+Re-running on the grown cluster switches the canonical when a better original arrives; ``decide`` also
+says which rule took the incumbent's place (the deduplicator keeps a demoted incumbent's text unless
+that rule is ``rel=canonical`` or a credit: a claimed date alone never strips an existing text).
 """
 from __future__ import annotations
 
@@ -128,16 +131,45 @@ def _by_date(members: list[dict]) -> list[dict]:
     return same_day
 
 
-def choose_canonical(members: Sequence[dict]) -> str:
-    """Id of the canonical member of a duplicate cluster (see module docstring for the rules)."""
+def _by_priority(members: list[dict]) -> list[dict]:
+    best = max(int(m.get("priority") or 0) for m in members)
+    return [m for m in members if int(m.get("priority") or 0) == best]
+
+
+def _by_incumbent(members: list[dict]) -> list[dict]:
+    return [m for m in members if m.get("incumbent")]
+
+
+def _by_length(members: list[dict]) -> list[dict]:
+    best = max(_length(m) for m in members)
+    return [m for m in members if _length(m) == best]
+
+
+RULES = (("rel_canonical", _by_rel_canonical), ("credit", _by_credit), ("date", _by_date),
+         ("priority", _by_priority), ("incumbent", _by_incumbent), ("length", _by_length))
+
+
+def decide(members: Sequence[dict]) -> tuple[str, str | None]:
+    """(id of the canonical member, name of the rule that set the incumbent aside, or None when the
+    incumbent stays or there is none). See the module docstring for the rules."""
     if not members:
         raise ValueError("empty cluster")
-    cands = list(members)
-    for rule in (_by_rel_canonical, _by_credit, _by_date):
+    cands, ousted = list(members), None
+    for name, rule in RULES:
         narrowed = rule(cands)
         if narrowed:
+            if ousted is None and any(m.get("incumbent") for m in cands) and not any(m.get("incumbent") for m in narrowed):
+                ousted = name
             cands = narrowed
-    return min(cands, key=lambda m: (-int(m.get("priority") or 0), -_length(m), str(m["id"])))["id"]
+    winner = min(cands, key=lambda m: str(m["id"]))
+    if ousted is None and any(m.get("incumbent") for m in members) and not winner.get("incumbent"):
+        ousted = "id"
+    return winner["id"], ousted
+
+
+def choose_canonical(members: Sequence[dict]) -> str:
+    """Id of the canonical member of a duplicate cluster (see module docstring for the rules)."""
+    return decide(members)[0]
 
 
 def _credit(member: dict) -> str | None:

@@ -25,14 +25,31 @@ from typing import Callable
 
 import numpy as np
 
-from pipelines.dedup.canonical import choose_canonical, credited_outlet
-from pipelines.dedup import DedupConfig, NearDupIndex, ParamsMismatch, cluster, shingle_hashes
+from pipelines.dedup.canonical import choose_canonical, credited_outlet, decide
+from pipelines.dedup import DedupConfig, NearDupIndex, ParamsMismatch, normalize_words, shingle_hashes
+from pipelines.dedup.stories import Stories
 
 __all__ = ["Deduplicator", "INDEX_KEY", "COVERED"]
 
 log = logging.getLogger(__name__)
 INDEX_KEY = "dedup/index.bin"
 COVERED = 0.8  # a duplicate whose shingles are this much inside the canonical's keeps no text
+STRONG = ("rel_canonical", "credit")  # rules that may strip the text of a canonical they set aside (so may a
+# registry priority higher than the old canonical's outlet; a claimed earlier date alone may not)
+CUT_START = 0.2  # a cut copy starts within the first fifth of the longer text ...
+CUT_SHARE = 0.5  # ... or is at least half as long
+
+
+def _cut_copy(a: str, b: str) -> bool:
+    """Whether the shorter of two texts that one contains is a cut copy of the longer (its start, or half
+    of it), not a passage the longer one quotes."""
+    wa, wb = normalize_words(a), normalize_words(b)
+    short, long_ = (wa, wb) if len(wa) <= len(wb) else (wb, wa)
+    if not short or len(short) >= CUT_SHARE * len(long_):
+        return True
+    probe = short[:8]
+    limit = max(1, int(CUT_START * len(long_)))
+    return any(long_[i:i + len(probe)] == probe for i in range(0, min(limit, len(long_) - len(probe) + 1)))
 
 
 def _coverage(part: str, whole: str, k: int) -> float:
@@ -48,8 +65,17 @@ class Deduplicator:
         self.corpus = corpus
         self.cfg = cfg or DedupConfig()
         self.priority = priority or (lambda outlet: 50)
-        self.index = NearDupIndex(self.cfg)
+        self._cache: dict[str, dict | None] = {}
+        self.index = self._new_index(self._text_of)
         self.dirty = False
+        self.stories = Stories(corpus, self.index, self._get, self.priority)
+
+    def _new_index(self, texts) -> NearDupIndex:
+        """An empty index that reads the texts it verifies against through ``texts`` (id -> text)."""
+        try:
+            return NearDupIndex(self.cfg, texts=texts)
+        except TypeError:  # an index that keeps its own shingles
+            return NearDupIndex(self.cfg)
 
     # -- persistence ---------------------------------------------------------------------
     def load(self) -> "Deduplicator":
@@ -60,7 +86,7 @@ class Deduplicator:
                 self.index = NearDupIndex.from_bytes(data, self.cfg)
             except (ParamsMismatch, ValueError) as exc:
                 log.warning("dedup index not usable (%s): rebuilding from the records", exc)
-                self.index = NearDupIndex(self.cfg)
+                self.index = self._new_index(self._text_of)
         # the run's manifest names every live document and whether it keeps a text: only those with a
         # text that the index lacks are read (a store without a manifest: list the records)
         documents = self.corpus.documents() if hasattr(self.corpus, "documents") else None
@@ -86,6 +112,7 @@ class Deduplicator:
         if items:
             self.index.add_many(items, tags=tags)
             self.dirty = True
+        self.stories.index = self.index
         return self
 
     def _changed_texts(self) -> list[str]:
@@ -134,44 +161,109 @@ class Deduplicator:
             ids.add(other["id"])
         return ids
 
+    def _near(self, record: dict, matches: list) -> list:
+        """The matches that make ``record`` a near-duplicate. A match by containment alone counts only for a
+        cut copy (the shorter text is the start of the longer, or at least half of it): a short flash that a
+        longer article quotes is not that article (the story step may still link them). Containment-only
+        matches never join two clusters: the best one is kept."""
+        text = record.get("text") or ""
+        strong = [m for m in matches if m.exact or m.jaccard >= self.cfg.threshold]
+        weak = []
+        for m in matches:
+            if m in strong:
+                continue
+            other = self._get(m.doc_id)
+            if other and other.get("text") and _cut_copy(text, other["text"]):
+                weak.append(m)
+        if strong:
+            return strong
+        return weak[:1]
+
     def resolve(self, record: dict) -> list[dict]:
-        """Place ``record`` (with its text) in its cluster.
+        """Place ``record`` (with its text) in its near-duplicate cluster and its story.
 
         Returns the records to write: ``record`` first (with ``duplicate_of``,
-        ``also_at`` and, for a duplicate, its text dropped when covered), then
-        every other member whose links changed.
+        ``also_at``, ``same_story``, ``story_original`` and, for a duplicate, its text dropped when covered),
+        then every other record whose links changed.
         """
+        self._cache = {}
+        try:
+            return self._resolve(record)
+        finally:
+            self._cache = {}
+
+    def _resolve(self, record: dict) -> list[dict]:
         text = record.get("text") or ""
         record["credit"] = record.get("credit") or credited_outlet(text)
+        self._cache[record["id"]] = record
         matches = self.index.find(text, exclude=record["id"]) if text else []
+        matches = self._near(record, matches)
         self.index.add(record["id"], text, tag=record.get("text_sha256"))
         self.dirty = True
         ids = {record["id"]}
         for match in matches:
             ids |= self._cluster_ids(match.doc_id)
         old = self.corpus.get(record["id"], with_text=False)
+        if old:
+            for key in ("same_story", "story_original"):
+                record.setdefault(key, old.get(key))
         if old and old.get("duplicate_of") and old["duplicate_of"] in ids:
             ids |= self._cluster_ids(record["id"])
         if len(ids) == 1:
             record["duplicate_of"], record["also_at"] = None, []
             if old and old.get("also_at"):  # it was the canonical of copies: they still point here
                 record["also_at"] = old["also_at"]
-            return [record] + self._detach(old, record)
+            members = {record["id"]: record}
+            for a in record["also_at"]:
+                if (rec := self._get(a["id"])) is not None:
+                    members[a["id"]] = rec
+            out = [record] + self._detach(old, record)
+            return self._with_story(record["id"], members, out)
         members = {record["id"]: record}
         for doc_id in sorted(ids - {record["id"]}):
-            rec = self.corpus.get(doc_id)
+            rec = self._get(doc_id)
             if rec is not None:
                 members[doc_id] = rec
-        canonical = choose_canonical([self._member(m) for m in members.values()])
-        out = [record]
-        for doc_id, rec in members.items():
-            before = (rec.get("duplicate_of"), rec.get("also_at"), bool(rec.get("text")))
-            self._link(rec, canonical, members)
-            if doc_id != record["id"] and before != (rec.get("duplicate_of"), rec.get("also_at"), bool(rec.get("text"))):
-                out.append(rec)
-        return out + self._detach(old, record)
+        head_before = {i for i, m in members.items() if i != record["id"] and not m.get("duplicate_of")}
+        canonical, ousted = decide([dict(self._member(m), incumbent=m["id"] in head_before) for m in members.values()])
+        before = {i: (m.get("duplicate_of"), m.get("also_at"), bool(m.get("text"))) for i, m in members.items()}
+        strong = ousted in STRONG or any(self.priority(members[canonical].get("outlet")) > self.priority(members[i].get("outlet"))
+                                         for i in head_before)
+        for rec in members.values():
+            self._link(rec, canonical, members, keep_text=rec["id"] in head_before and not strong)
+        out = [record] + [m for i, m in members.items()
+                          if i != record["id"] and before[i] != (m.get("duplicate_of"), m.get("also_at"), bool(m.get("text")))]
+        return self._with_story(canonical, members, out + self._detach(old, record))
 
-    def _link(self, rec: dict, canonical: str, members: dict[str, dict]) -> None:
+    def _with_story(self, canonical: str, members: dict[str, dict], out: list[dict]) -> list[dict]:
+        """The story step (``pipelines/dedup/stories.py``) for the cluster; merges the records it changes."""
+        head = members[canonical]
+        if not head.get("text"):
+            return out
+        story_before = {i: (m.get("same_story"), m.get("story_original")) for i, m in members.items()}
+        others = self.stories.place(head, members)
+        seen = {r["id"] for r in out}
+        for i, m in members.items():
+            if i not in seen and story_before[i] != (m.get("same_story"), m.get("story_original")):
+                out.append(m)
+                seen.add(i)
+        for rec in others:
+            if rec["id"] not in seen:
+                out.append(rec)
+                seen.add(rec["id"])
+        return out
+
+    def _get(self, doc_id: str) -> dict | None:
+        """A record with its text, read once per ``resolve``."""
+        if doc_id not in self._cache:
+            self._cache[doc_id] = self.corpus.get(doc_id)
+        return self._cache[doc_id]
+
+    def _text_of(self, doc_id: str) -> str | None:
+        rec = self._get(doc_id) if self._cache is not None else self.corpus.get(doc_id)
+        return (rec or {}).get("text") or None
+
+    def _link(self, rec: dict, canonical: str, members: dict[str, dict], keep_text: bool = False) -> None:
         if rec["id"] == canonical:
             rec["duplicate_of"] = None
             rec["also_at"] = [{"id": m["id"], "url": m["url"], "outlet": m.get("outlet")}
@@ -180,7 +272,9 @@ class Deduplicator:
             return
         rec["duplicate_of"], rec["also_at"] = canonical, []
         head_text = members[canonical].get("text") or ""
-        if rec.get("text") and head_text:
+        if rec.get("text") and keep_text:  # a canonical set aside by a claimed date or less: its text stays
+            rec["text_kept"] = "was the canonical copy; the new one is not credited or declared as original"
+        elif rec.get("text") and head_text:
             if _coverage(rec["text"], head_text, self.cfg.shingle_size) >= COVERED:
                 rec["text"] = ""
                 rec.pop("text_kept", None)
@@ -202,23 +296,50 @@ class Deduplicator:
 
     # -- batch -------------------------------------------------------------------------------
     def rebuild(self) -> list[dict]:
-        """Recompute every cluster from the records; returns the records that changed.
+        """Recompute every cluster and story from the records; returns the records that changed.
 
-        Records that keep their text are clustered afresh; a duplicate whose text
-        was not kept stays with the cluster its ``duplicate_of`` names.
+        Records that keep their text are clustered afresh (the same rules as ``resolve``: a containment-only
+        match counts for a cut copy, and joins one cluster); a duplicate whose text was not kept stays with
+        the cluster its ``duplicate_of`` names. Stories are then placed cluster by cluster, oldest first.
         """
         records = {r["id"]: r for r in self.corpus.iter_records()}
-        with_text = [(i, r["text"]) for i, r in records.items() if r.get("text")]
-        self.index = NearDupIndex(self.cfg)
-        self.index.add_many(with_text, tags={i: r.get("text_sha256") for i, r in records.items()})
+        with_text = {i: r["text"] for i, r in records.items() if r.get("text")}
+        self.index = self._new_index(with_text.get)
+        self.index.add_many(sorted(with_text.items()), tags={i: r.get("text_sha256") for i, r in records.items()})
         self.dirty = True
-        groups = {i: set(group) for group in cluster(with_text, self.cfg) for i in group}
+        parent = {i: i for i in with_text}
+
+        def root(x: str) -> str:
+            while parent[x] != x:
+                parent[x] = parent[parent[x]]
+                x = parent[x]
+            return x
+
+        weak: dict[str, list] = {}
+        for i in sorted(with_text):
+            for m in self.index.find_id(i):
+                if m.exact or m.jaccard >= self.cfg.threshold:
+                    a, b = root(i), root(m.doc_id)
+                    if a != b:
+                        parent[max(a, b)] = min(a, b)
+                elif _cut_copy(with_text[i], with_text[m.doc_id]):
+                    weak.setdefault(i, []).append(m)
+        for i, ms in sorted(weak.items()):  # containment alone: a text still alone joins its best match only
+            if root(i) == i and not any(root(j) == i for j in with_text if j != i):
+                best = ms[0].doc_id
+                parent[i] = root(best)
+        groups: dict[str, set[str]] = {}
+        for i in with_text:
+            groups.setdefault(root(i), set()).add(i)
+        groups = {i: g for g in groups.values() for i in g}
         for doc_id, rec in records.items():
             if not rec.get("text") and rec.get("duplicate_of") in groups:
                 group = groups[rec["duplicate_of"]]
                 group.add(doc_id)
                 groups[doc_id] = group
-        changed, done = [], set()
+        state = {i: (r.get("duplicate_of"), r.get("also_at") or [], bool(r.get("text")), r.get("same_story"),
+                     r.get("story_original")) for i, r in records.items()}
+        clusters, done = [], set()
         for doc_id, group in groups.items():
             if doc_id in done:
                 continue
@@ -226,11 +347,21 @@ class Deduplicator:
             members = {i: records[i] for i in sorted(group)}
             canonical = choose_canonical([self._member(m) for m in members.values()])
             for rec in members.values():
-                before = (rec.get("duplicate_of"), rec.get("also_at") or [], bool(rec.get("text")))
+                rec["same_story"], rec["story_original"] = None, None
                 if len(members) == 1:
                     rec["duplicate_of"], rec["also_at"] = None, []
                 else:
                     self._link(rec, canonical, members)
-                if before != (rec.get("duplicate_of"), rec.get("also_at") or [], bool(rec.get("text"))):
-                    changed.append(rec)
-        return changed
+            clusters.append((canonical, members))
+        self._cache = records  # the stories read the records from memory
+        self.stories.index = self.index
+        self.stories.clear()
+        try:
+            for canonical, members in sorted(clusters, key=lambda c: (str(records[c[0]].get("published") or ""), c[0])):
+                if records[canonical].get("text"):
+                    self.stories.place(records[canonical], members)
+        finally:
+            self._cache = {}
+        return [r for i, r in records.items() if state[i] != (r.get("duplicate_of"), r.get("also_at") or [],
+                                                              bool(r.get("text")), r.get("same_story"),
+                                                              r.get("story_original"))]
