@@ -233,3 +233,29 @@ def test_duckdb_and_datasets_read_the_story_columns_of_mixed_v2_and_v3_records(s
         got = load_with_datasets(kind, os.fspath(tmp_path / name), tmp_path / kind)
         assert got["features"] == sorted(NAMES)
         assert [comparable(r) for r in got["rows"]] == everything
+
+
+# -- INDEX.md -----------------------------------------------------------------------------------------
+def test_index_lists_each_story_together_from_the_manifest_and_from_the_records(tmp_path):
+    corpus = Corpus(open_store(tmp_path / "s"))
+    corpus.begin_run("test")
+    for r in (member("a1", ST_A, "a1", published="2024-07-02", title="Lavrov [meets] <b>ASEAN</b>"),
+              member("a0", ST_A, "a1", outlet="paper.example", published="2024-07-03"),
+              member("a2", ST_A, "a1", outlet="paper.example", published="2024-07-01"),
+              member("a2d", ST_A, "a1", outlet="mirror.example", duplicate_of=hid("a2"), text=None),
+              rec("s1")):
+        corpus.put(r)
+        corpus.noted([r])
+    corpus.finish_run("r1")
+    index = (tmp_path / "s" / "corpus" / "INDEX.md").read_text()
+    assert corpus.write_index() is False  # the same bytes from the manifest entries and from every record
+    section = index.split("## Same-story clusters", 1)[1].strip().splitlines()
+    assert section[2] == f"- story `{ST_A}`: 3 documents"
+    assert section[3].startswith(f"  - `{hid('a1')}` (original) wire\\.example, 2024-07-02: "
+                                 "Lavrov \\[meets\\] &lt;b&gt;ASEAN&lt;/b&gt; <https://wire.example/a1>")
+    assert [line.split("`")[1] for line in section[3:]] == [hid("a1"), hid("a2"), hid("a0")]  # original, then by date
+    assert hid("s1") not in index.split("## Same-story clusters", 1)[1]
+    empty = Corpus(open_store(tmp_path / "t"))
+    empty.put(rec("s2"))
+    empty.write_index()
+    assert "Same-story" not in (tmp_path / "t" / "corpus" / "INDEX.md").read_text()  # no story, no section

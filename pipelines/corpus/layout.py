@@ -18,7 +18,7 @@ from typing import Any, Iterator
 
 from pipelines.corpus.markdown import md_code, md_link, md_plain, md_text
 from pipelines.corpus.record import VOLATILE_FIELDS, text_sha256, utc_now
-from pipelines.corpus.schema import SchemaError, from_json, to_json, unknown_fields
+from pipelines.corpus.schema import SchemaError, from_json, published_key, to_json, unknown_fields
 from pipelines.store import BlobStore
 
 DOCS, TEXTS, HISTORY, RUNS = "corpus/docs/", "corpus/text/", "corpus/history/", "corpus/runs/"
@@ -228,6 +228,7 @@ class Corpus:
                 md_text(r.get("title")), md_link(url), md_plain(_status(r)),
             ]) + " |")
         lines += _cluster_lines(recs)
+        lines += _story_lines(recs)
         return ("\n".join(lines) + "\n").encode("utf-8")
 
     def write_index_bytes(self, data: bytes) -> None:
@@ -334,13 +335,39 @@ def _cluster_lines(recs: list[dict]) -> list[str]:
     if not heads:
         return []
     out = ["", "## Near-duplicate clusters", "",
-           "One canonical copy per story; the other copies keep their own records (`duplicate_of`).", ""]
+           "One canonical copy per text; the other copies keep their own records (`duplicate_of`).", ""]
     for head in sorted(heads, key=lambda r: str(r.get("id"))):
         out.append(f"- {md_code(head.get('id'))} {md_text(head.get('outlet'))}: {md_text(head.get('title'))}")
         for other in head["also_at"]:
             rec = by_id.get(other.get("id")) or {}
             out.append(f"  - also at {md_code(other.get('id'))} {md_text(other.get('outlet'))}: "
                        f"{md_text(rec.get('title') or '')} {md_link(other.get('url'))}".rstrip())
+    return out
+
+
+def _story_lines(recs: list[dict]) -> list[str]:
+    """A section listing each same-story cluster: its members together, the original first, then by
+    date; each member's near-duplicate copies are in the section above."""
+    stories: dict[str, list[dict]] = {}
+    for r in recs:
+        if r.get("same_story") and not r.get("duplicate_of"):
+            stories.setdefault(str(r["same_story"]), []).append(r)
+    if not stories:
+        return []
+    out = ["", "## Same-story clusters", "",
+           "Copies of one report, edited, rewritten or cut: each keeps its text (`same_story`); "
+           "the one believed original is marked.", ""]
+    for story in sorted(stories):
+        members = stories[story]
+        original = next((str(m["story_original"]) for m in members if m.get("story_original")), None)
+        members.sort(key=lambda r: (str(r.get("id")) != original, published_key(r.get("published")) or ("~",),
+                                    str(r.get("id"))))
+        out.append(f"- story {md_code(story)}: {len(members)} document{'s' if len(members) != 1 else ''}")
+        for m in members:
+            mark = " (original)" if str(m.get("id")) == original else ""
+            out.append(f"  - {md_code(m.get('id'))}{mark} {md_text(m.get('outlet'))}, "
+                       f"{md_text(str(m.get('published') or '')[:10])}: {md_text(m.get('title'))} "
+                       f"{md_link(m.get('canonical_url') or m.get('url') or '')}".rstrip())
     return out
 
 

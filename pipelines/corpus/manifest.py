@@ -15,7 +15,8 @@ and ``shards`` (prefix -> shard key), and the ``index_sha256`` of the ``INDEX.md
 it. Each entry (``entry_of``) holds what INDEX.md and ``corpus diff`` need: ``sha`` (the text
 hash), ``status`` (canonical / duplicate / gone), ``duplicate_of``, ``also_at``, ``outlet``,
 ``published``, ``title``, ``url`` (canonical), ``text`` (whether the record keeps a text of its
-own) and, for a gone page, ``gone`` / ``http_status``.
+own), for a member of a same-story cluster ``same_story`` / ``story_original``, and for a gone
+page ``gone`` / ``http_status``.
 
 A run (``ManifestRun``) loads the latest root and its shards, takes the records the run wrote
 (``note``), and at the end writes only the shards whose entries changed, its root, INDEX.md (from
@@ -116,6 +117,9 @@ def entry_of(record: dict, text: bool | None = None) -> dict:
         entry["http_status"] = code
         if record.get("gone"):
             entry["gone"] = record["gone"]
+    if record.get("same_story"):  # only when set: entries of records alone in their story are unchanged
+        entry["same_story"] = record["same_story"]
+        entry["story_original"] = record.get("story_original")
     return json.loads(json.dumps(entry, default=str))  # stored form (tuples -> lists, dates -> str)
 
 
@@ -290,7 +294,8 @@ def _link(entry: dict) -> str:
     if entry["status"] == "gone":
         return f"gone (HTTP {entry.get('http_status')})"
     n = len(entry.get("also_at") or [])
-    return f"canonical, also at {n}" if n else "canonical"
+    link = f"canonical, also at {n}" if n else "canonical"
+    return f"{link}, story {entry['same_story']}" if entry.get("same_story") else link
 
 
 def diff(store, a: Manifest, b: Manifest) -> dict:
