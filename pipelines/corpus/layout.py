@@ -165,7 +165,8 @@ class Corpus:
                 if old != raw:  # an older schema version (or form): upgraded in place, not a new version
                     self.store.write(key, dumps_json(old), content_type="application/json")
                 return "unchanged"
-            self._archive(doc_id, old)
+            if _content(old) != _content(stored) or bool(old.get("text")) != bool(text):
+                self._archive(doc_id, old)  # links alone (a new copy, a story) are not a new version
         text_key = f"{TEXTS}{doc_id}.txt"
         if text or not stored["duplicate_of"]:
             self.store.write(text_key, f"{_one_line(stored['title'])}\n\n{text}\n".encode("utf-8"),
@@ -322,6 +323,14 @@ def _stable(rec: dict) -> dict:
     """The part of a record (JSON form) whose change makes a new version: not the fetch's own facts
     (VOLATILE, with ``stored_at`` and ``schema_version``), not the text (``text_sha256`` stands for it)."""
     return {k: v for k, v in rec.items() if k not in VOLATILE and k != "text"}
+
+
+LINKS = ("duplicate_of", "also_at", "same_story", "story_original", "text_kept")
+
+
+def _content(rec: dict) -> dict:
+    """The stable part without the links to other records."""
+    return {k: v for k, v in _stable(rec).items() if k not in LINKS}
 
 
 def _is_record_key(key: str) -> bool:

@@ -6,7 +6,7 @@ outlets' own reports of the same meeting share names, places, dates and even quo
 the evidence is chosen for what separates the two on real syndication (``bench/dedup.py`` on
 ``../shared/data/syndication-dev``), not for what they share.
 
-Evidence, each in [0, 1], summed into ``score``:
+Evidence, each in [0, 1], summed into ``score`` (0 to 4):
 
 * ``containment``: share of the shorter text's 2-word shingles found in the longer one (rewording keeps
   short runs of words; a cut or truncated copy is contained whole);
@@ -14,18 +14,22 @@ Evidence, each in [0, 1], summed into ``score``:
   keeps the order of the report's facts and phrases; an independent report tells them in its own order);
 * ``rare``: overlap of the two texts' word sets, each word weighted by its rarity in the language
   (``wordfreq``, shipped word frequencies, no download): shared rare words are shared wording, not
-  shared topic.
+  shared topic;
+* ``names``: longest common subsequence of the names and numbers (capitalised words not opening a
+  sentence, figures), over the shorter text's count: a rewrite, even one that changes most words, keeps
+  the report's people, places and figures in the report's order.
 
 A pair is the same story when ``score >= threshold``; vetoes first: texts in different languages
 (translations are left apart, see the README), too short to judge, dateline credits of two different
 wires ("(AP) —" against "(Reuters) -"), or publication dates further apart than ``max_days`` when the
 texts are not near-verbatim.  On the development set the largest score of any pair that is not a copy
-is 1.38; the threshold keeps a margin above it.
+is 1.80; the threshold keeps a margin of 0.1 above it (chosen with the other groups only, every group's
+own distractor pairs stay below it: ``bench/dedup.py``).
 
 API::
 
     StoryConfig(threshold, min_words, max_days, verbatim)
-    evidence(text_a, text_b) -> Evidence          # the three measures and the score
+    evidence(text_a, text_b) -> Evidence          # the four measures and the score
     same_story(a, b, cfg) -> Evidence | None       # a, b: dicts with text, language, published
     wire_credit(text) -> str | None                # "AP", "Reuters", "TASS", ... from the dateline
 """
@@ -74,7 +78,7 @@ class StoryConfig:
     """threshold: least ``score`` of a same-story pair. min_words: shorter texts are never judged.
     max_days: publication dates further apart than this veto a pair below ``verbatim`` containment."""
 
-    threshold: float = 1.45
+    threshold: float = 1.9
     min_words: int = 60
     max_days: int = 30
     verbatim: float = 0.8
@@ -84,6 +88,7 @@ class Evidence(NamedTuple):
     containment: float
     order: float
     rare: float
+    names: float
     score: float
     credits: tuple[str | None, str | None] = (None, None)
 
@@ -98,6 +103,23 @@ def wire_credit(text: str | None) -> str | None:
 
 def content_words(words: list[str]) -> list[str]:
     return [w for w in words if w not in STOPWORDS]
+
+
+_TOKEN = re.compile(r"[^\W_]+(?:['’][^\W_]+)?|[.!?:;\n]")
+
+
+def names_and_numbers(text: str) -> list[str]:
+    """Capitalised words that do not open a sentence, and figures, in order, case-folded."""
+    out, start = [], True
+    for m in _TOKEN.finditer(text or ""):
+        w = m.group()
+        if w in ".!?:;\n":
+            start = True
+            continue
+        if w[0].isdigit() or (w[0].isupper() and not start):
+            out.append(w.casefold().replace("’", "").replace("'", ""))
+        start = False
+    return out
 
 
 @lru_cache(maxsize=1 << 18)
@@ -115,18 +137,20 @@ def _weight(words: set[str], lang: str) -> float:
 
 
 def evidence(text_a: str, text_b: str, language: str | None = None) -> Evidence:
-    """The three measures of shared wording between two texts (see the module docstring)."""
+    """The four measures of shared wording between two texts (see the module docstring)."""
     wa, wb = normalize_words(text_a), normalize_words(text_b)
     if not wa or not wb:
-        return Evidence(0.0, 0.0, 0.0, 0.0, (wire_credit(text_a), wire_credit(text_b)))
+        return Evidence(0.0, 0.0, 0.0, 0.0, 0.0, (wire_credit(text_a), wire_credit(text_b)))
     _, containment = overlap(word_shingles(wa, 2), word_shingles(wb, 2))
     ca, cb = content_words(wa), content_words(wb)
     order = LCSseq.similarity(ca, cb) / max(1, min(len(ca), len(cb)))
     lang = (language or "en").split("-")[0].lower()
     sa, sb = set(wa), set(wb)
     rare = _weight(sa & sb, lang) / max(1e-9, min(_weight(sa, lang), _weight(sb, lang)))
-    score = containment + order + rare
-    return Evidence(round(containment, 4), round(order, 4), round(rare, 4), round(score, 4),
+    na, nb = names_and_numbers(text_a), names_and_numbers(text_b)
+    names = LCSseq.similarity(na, nb) / max(1, min(len(na), len(nb))) if na and nb else 0.0
+    score = containment + order + rare + names
+    return Evidence(round(containment, 4), round(order, 4), round(rare, 4), round(names, 4), round(score, 4),
                     (wire_credit(text_a), wire_credit(text_b)))
 
 
