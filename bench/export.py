@@ -5,7 +5,7 @@
     .venv/bin/python bench/export.py --docs 10000 --keep /tmp/bench-corpus
 
 Synthetic records (~640-word texts, 5% near-duplicates without their own text, 3% without a date,
-every field of the schema set as a crawl sets it) are written straight to a local store folder in
+30% in same-story clusters of three, every field of the schema set as a crawl sets it) are written straight to a local store folder in
 their JSON form, as ``Corpus.put`` writes them (without its per-file fsync, to make 10^5 quickly).
 Each measurement runs in a fresh Python process, so its peak RSS (``ru_maxrss``) is the export's own.
 """
@@ -35,6 +35,8 @@ reader = open_corpus(store)
 start = time.perf_counter()
 if kind == "reader":
     rows = sum(1 for _ in reader.records())
+elif kind == "story":
+    rows = sum(1 for _ in reader.records(one_per_story=True))
 else:
     rows = export(reader, out, format=kind, include_duplicates=True).rows
 seconds = time.perf_counter() - start
@@ -59,6 +61,8 @@ def synthetic(n: int, folder: Path, seed: int = 7) -> int:
     total = 0
     for i in range(n):
         doc_id = f"{rng.getrandbits(64):016x}"
+        if i % 10 == 0:
+            story_head = doc_id  # stories of three: records i, i+1, i+2 of every ten, the first original
         paras = [" ".join(rng.choices(vocab, k=rng.randint(40, 120))) for _ in range(rng.randint(5, 9))]
         text = "\n\n".join(paras)
         dup = rng.random() < 0.05
@@ -76,6 +80,8 @@ def synthetic(n: int, folder: Path, seed: int = 7) -> int:
                       "matched": [{"term": "ASEAN", "side": "asean", "count": rng.randint(1, 9)},
                                   {"term": "Russia", "side": "russia", "count": rng.randint(1, 9)}]},
             "duplicate_of": f"{rng.getrandbits(64):016x}" if dup else None, "also_at": [],
+            "same_story": f"st-{i // 10:016x}" if i % 10 < 3 else None,
+            "story_original": story_head if i % 10 < 3 else None,
             "fetched_at": f"2026-11-{rng.randint(1, 27):02d}T10:00:00+00:00", "http_status": 200,
             "content_type": "text/html", "etag": f'"{doc_id}"', "last_modified": "Mon, 01 Jan 2024 00:00:00 GMT",
             "extractor": {"name": "corpus-extract", "version": "1.0"}, "replayed": False,
@@ -117,11 +123,12 @@ def main() -> None:
                   f"in {time.perf_counter() - start:.0f} s")
         print(f"\n| what | rows | seconds | rows/s | peak RSS | output |")
         print("|---|---|---|---|---|---|")
-        for kind in ("reader", "jsonl", "parquet"):
+        for kind in ("reader", "story", "jsonl", "parquet"):
             out = base / f"out.{kind}"
             m = measure(kind, store, out)
             size = f"{out.stat().st_size / 1e6:.0f} MB" if out.exists() else "-"
-            label = {"reader": "reader only (`records()`)", "jsonl": "`corpus export --format jsonl`",
+            label = {"reader": "reader only (`records()`)", "story": "reader, `records(one_per_story=True)`",
+                     "jsonl": "`corpus export --format jsonl`",
                      "parquet": "`corpus export --format parquet`"}[kind]
             print(f"| {label} | {m['rows']} | {m['seconds']:.1f} | {m['rows'] / m['seconds']:,.0f} | "
                   f"{m['peak_rss_mb']:.0f} MB | {size} |")
