@@ -124,7 +124,7 @@ def test_round_trip_and_parameter_mismatch():
     index.add_many((n, text(n)) for n in ("000_orig.txt", "003_orig.txt", "004_orig.txt"))
     index.add("short", "just a few words")
     blob = index.to_bytes()
-    loaded = NearDupIndex.from_bytes(blob, DedupConfig())
+    loaded = NearDupIndex.from_bytes(blob, DedupConfig(), texts=index.texts)  # texts: read for verification
     assert len(loaded) == 4 and set(loaded.ids()) == set(index.ids())
     for probe in ("003_trunc.txt", "000_combo.txt"):
         assert loaded.find(text(probe)) == index.find(text(probe)) != []

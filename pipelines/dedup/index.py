@@ -1,34 +1,38 @@
-"""NearDupIndex: exact-hash short-circuit, MinHashLSH candidates (explicit bands/rows), exact verification.
+"""NearDupIndex: exact-hash short-circuit, LSH candidates, a cheap pre-filter, exact verification on texts.
 
-Per document the index keeps the 16-byte text hash, the sorted uint32 shingle hashes (verification)
-and the uint32 signature (persistence), all as ``bytes``; the LSH band tables live in datasketch.
-A document may carry a ``tag`` (the deduplicator gives the record's ``text_sha256``): what version of
-the text it was indexed from, persisted, so a loader can tell which entries are stale.
+Compact: about 1.5 KiB per document in memory (``bench/dedup_scale.py``), no shingle set kept. Per
+document (a row): the 16-byte hash of its normalised words, its shingle count, one byte of each MinHash
+value (``bbit``: a b-bit MinHash, enough to estimate Jaccard to +-0.05) and its tag; the id in a dict.
+Band keys (one uint32 per LSH band: the band's MinHash values hashed), the exact hash and the story
+anchors live in ``Postings`` (sorted uint64 runs ``key << 32 | row``), not in Python dicts.
+
+A query's LSH candidates are pre-filtered on the b-bit estimate (Jaccard, or containment from Jaccard and
+the two shingle counts, with margins of about three standard deviations); only those left are verified
+on their text, read through ``texts(doc_id) -> str | None`` (the deduplicator reads the record from the
+store, ``cluster()`` passes ``dict.get``). ``NearDupIndex(cfg)`` without ``texts`` keeps the texts it is
+given itself (small indexes, tests). The decision rule is the package's (exact hash; Jaccard >=
+threshold; containment >= containment with >= min_contained shingles).
+
+A document may carry a ``tag`` (the deduplicator gives the record's ``text_sha256``): the version of the
+text it was indexed from, persisted, so a loader can tell which entries are stale.
+Persistence (append-only segments): ``pipelines.dedup.persist``.
 """
 from __future__ import annotations
 
-import json
-import struct
-from dataclasses import dataclass
-from typing import Iterable, Iterator, NamedTuple
+from collections.abc import MutableMapping
+from typing import Callable, Iterable, Iterator, NamedTuple
 
 import numpy as np
-import xxhash
-from datasketch import MinHashLSH
 
-from pipelines.dedup.shingles import (
-    SCHEME,
-    DedupConfig,
-    normalize_words,
-    overlap,
-    signature_matrix,
-    text_hash,
-    to_minhash,
-    word_shingles,
-)
+from pipelines.dedup.features import Features, featurize
+from pipelines.dedup.postings import Postings
+from pipelines.dedup.shingles import DedupConfig, _fmix64, overlap
 
-MAGIC = b"NDIX"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+ANCHOR_POSTINGS_MAX = 2000  # story_candidates ignores an anchor shared by more documents (a common phrase)
+J_MARGIN = 0.15  # pre-filter: estimated Jaccard >= threshold - J_MARGIN ...
+C_MARGIN = 0.3  # ... or estimated containment >= containment - C_MARGIN (b-bit estimate, 128 values)
+_BB = 1.0 / 256
 
 
 class ParamsMismatch(ValueError):
@@ -42,68 +46,189 @@ class Match(NamedTuple):
     exact: bool
 
 
-@dataclass(frozen=True)
-class _Doc:
-    thash: bytes
-    shingles: bytes  # sorted unique uint32
-    sig: bytes  # uint32 * num_perm, b"" when the text is too short for LSH
+def band_keys(sig: np.ndarray, bands: int, rows: int) -> np.ndarray:
+    """(n, bands) uint32: each LSH band's MinHash values (and the band number) hashed to 32 bits."""
+    n = len(sig)
+    m = sig[:, : bands * rows].reshape(n, bands, rows).astype(np.uint64)
+    with np.errstate(over="ignore"):
+        h = m[:, :, 0].copy()
+        for j in range(1, rows):
+            h = h * np.uint64(0x100000001B3) + m[:, :, j]
+        h = h + np.arange(1, bands + 1, dtype=np.uint64) * np.uint64(0x9E3779B97F4A7C15)
+        return (_fmix64(h) >> np.uint64(32)).astype(np.uint32)
 
 
-class _Probe(NamedTuple):
-    thash: bytes
-    shingles: np.ndarray
-    sig: np.ndarray | None
+class _Tags(MutableMapping):
+    """doc_id -> tag. A 64-hex tag (a sha256) is kept as 32 bytes in the index's row array."""
+
+    def __init__(self, index: "NearDupIndex") -> None:
+        self._ix = index
+
+    def __getitem__(self, doc_id: str) -> str:
+        ix = self._ix
+        row = ix._rows.get(doc_id)
+        if row is None:
+            raise KeyError(doc_id)
+        if ix._tagged[row]:
+            return ix._tag[row].tobytes().hex()
+        if row in ix._tag_other:
+            return ix._tag_other[row]
+        raise KeyError(doc_id)
+
+    def __setitem__(self, doc_id: str, tag: str) -> None:
+        ix = self._ix
+        row = ix._rows[doc_id]
+        ix._set_tag(row, tag)
+        if row < ix._saved_rows:
+            ix._retagged.add(doc_id)
+
+    def __delitem__(self, doc_id: str) -> None:
+        ix = self._ix
+        row = ix._rows.get(doc_id)
+        if row is None or not (ix._tagged[row] or row in ix._tag_other):
+            raise KeyError(doc_id)
+        ix._tagged[row] = False
+        ix._tag_other.pop(row, None)
+        if row < ix._saved_rows:
+            ix._retagged.add(doc_id)
+
+    def __iter__(self) -> Iterator[str]:
+        ix = self._ix
+        return (i for i, r in ix._rows.items() if ix._tagged[r] or r in ix._tag_other)
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+
+def _hex32(tag: str) -> bytes | None:
+    if len(tag) != 64:
+        return None
+    try:
+        raw = bytes.fromhex(tag)
+    except ValueError:
+        return None
+    return raw if raw.hex() == tag else None  # lower-case only: the tag reads back as it was given
 
 
 class NearDupIndex:
-    """Incremental near-duplicate index; see the package docstring for the decision rule."""
+    """Incremental near-duplicate index; see the module docstring."""
 
-    def __init__(self, cfg: DedupConfig = DedupConfig()) -> None:
+    def __init__(self, cfg: DedupConfig = DedupConfig(), texts: Callable[[str], str | None] | None = None) -> None:
         self.cfg = cfg
-        self._docs: dict[str, _Doc] = {}
-        self._exact: dict[bytes, set[str]] = {}
-        self.tags: dict[str, str] = {}  # doc_id -> the version of the text it was indexed from
-        self._lsh = MinHashLSH(threshold=cfg.threshold, num_perm=cfg.num_perm, params=(cfg.bands, cfg.rows))
+        self._own: dict[str, str] | None = None
+        if texts is None:
+            self._own = {}
+            texts = self._own.get
+        self.texts = texts
+        self._rows: dict[str, int] = {}
+        self._row_id: list[str | None] = []
+        self._n = 0  # rows used
+        cap = 0
+        self._thash = np.zeros((cap, 2), dtype=np.uint64)
+        self._nsh = np.zeros(cap, dtype=np.uint32)
+        self._bbit = np.zeros((cap, cfg.num_perm), dtype=np.uint8)
+        self._tag = np.zeros((cap, 32), dtype=np.uint8)
+        self._tagged = np.zeros(cap, dtype=bool)
+        self._signed = np.zeros(cap, dtype=bool)
+        self._alive = np.zeros(cap, dtype=bool)
+        self._tag_other: dict[int, str] = {}
+        self._exact = Postings()
+        self._lsh = Postings()
+        self._anchors = Postings()
+        self.tags = _Tags(self)
+        # persistence state (pipelines.dedup.persist): rows >= _saved_rows and these ids changed since the save
+        self._saved_rows = 0
+        self._removed: set[str] = set()
+        self._retagged: set[str] = set()
+        self._persisted: dict | None = None
+        self.texts_read = 0  # candidate texts read for verification (the pre-filter keeps this small)
 
     def __len__(self) -> int:
-        return len(self._docs)
+        return len(self._rows)
 
     def __contains__(self, doc_id: object) -> bool:
-        return doc_id in self._docs
+        return doc_id in self._rows
 
     def ids(self) -> Iterator[str]:
-        return iter(self._docs)
+        return iter(list(self._rows))
 
-    # -- building -------------------------------------------------------------------------
-    def _probes(self, texts: list[str]) -> list[_Probe]:
-        cfg = self.cfg
-        words = [normalize_words(t) for t in texts]
-        sets = [word_shingles(w, cfg.shingle_size) for w in words]
-        long_idx = [i for i, w in enumerate(words) if len(w) >= cfg.min_words]
-        mat = signature_matrix([sets[i] for i in long_idx], cfg.num_perm, cfg.seed)
-        sigs: list[np.ndarray | None] = [None] * len(texts)
-        for row, i in zip(mat, long_idx):
-            sigs[i] = row
-        return [_Probe(text_hash(w), s, g) for w, s, g in zip(words, sets, sigs)]
+    @property
+    def dirty(self) -> bool:
+        """Whether anything changed since the last save or load."""
+        return self._n > self._saved_rows or bool(self._removed) or bool(self._retagged)
 
-    def _insert(self, doc_id: str, p: _Probe) -> None:
-        if doc_id in self._docs:
-            self.remove(doc_id)
-        sig = b"" if p.sig is None else p.sig.tobytes()
-        self._docs[doc_id] = _Doc(p.thash, p.shingles.astype(np.uint32).tobytes(), sig)
-        self._exact.setdefault(p.thash, set()).add(doc_id)
-        if p.sig is not None:
-            self._lsh.insert(doc_id, to_minhash(p.sig, self.cfg.seed), check_duplication=False)
+    def memory_bytes(self) -> int:
+        """Bytes held in numpy arrays (the dict of ids and the id strings come on top)."""
+        arrays = (self._thash, self._nsh, self._bbit, self._tag, self._tagged, self._signed, self._alive)
+        return sum(a.nbytes for a in arrays) + self._exact.nbytes + self._lsh.nbytes + self._anchors.nbytes
 
+    # -- rows ------------------------------------------------------------------------------------
+    def _grow(self, need: int) -> None:
+        cap = len(self._nsh)
+        if need <= cap:
+            return
+        new = max(need, cap + cap // 4, 1024)
+        for name in ("_thash", "_nsh", "_bbit", "_tag", "_tagged", "_signed", "_alive"):
+            old = getattr(self, name)
+            arr = np.zeros((new,) + old.shape[1:], dtype=old.dtype)
+            arr[:cap] = old
+            setattr(self, name, arr)
+
+    def _set_tag(self, row: int, tag: str | None) -> None:
+        self._tag_other.pop(row, None)
+        self._tagged[row] = False
+        if not tag:
+            return
+        raw = _hex32(tag)
+        if raw is None:
+            self._tag_other[row] = tag
+        else:
+            self._tag[row] = np.frombuffer(raw, dtype=np.uint8)
+            self._tagged[row] = True
+
+    def _append_raw(self, ids: list[str], thash: np.ndarray, nsh: np.ndarray, signed: np.ndarray,
+                    bbit: np.ndarray, lsh_keys: np.ndarray, lsh_counts: np.ndarray, anc_keys: np.ndarray,
+                    anc_counts: np.ndarray, tags: list[str | None]) -> None:
+        """Add rows for ids not in the index; lsh_keys/anc_keys: each row's keys concatenated (counts per row)."""
+        n = len(ids)
+        first = self._n
+        self._grow(first + n)
+        rows = np.arange(first, first + n, dtype=np.uint32)
+        self._thash[first : first + n] = thash
+        self._nsh[first : first + n] = nsh
+        self._signed[first : first + n] = signed
+        self._bbit[first : first + n] = bbit
+        self._alive[first : first + n] = True
+        self._n += n
+        for i, doc_id in enumerate(ids):
+            self._rows[doc_id] = first + i
+            self._set_tag(first + i, tags[i])
+        self._row_id.extend(ids)
+        self._exact.add((thash[:, 0] & np.uint64(0xFFFFFFFF)).astype(np.uint32), rows)
+        self._lsh.add(lsh_keys, np.repeat(rows, lsh_counts))
+        self._anchors.add(anc_keys, np.repeat(rows, anc_counts))
+
+    def _kill(self, doc_id: str) -> bool:
+        row = self._rows.pop(doc_id, None)
+        if row is None:
+            return False
+        self._alive[row] = False
+        self._tagged[row] = False
+        self._tag_other.pop(row, None)
+        self._row_id[row] = None
+        if row < self._saved_rows:
+            self._removed.add(doc_id)
+        self._retagged.discard(doc_id)
+        return True
+
+    # -- building --------------------------------------------------------------------------------
     def add(self, doc_id: str, text: str, tag: str | None = None) -> None:
         """Index (or re-index, replacing the old version of) one document."""
-        self._insert(doc_id, self._probes([text])[0])
-        if tag:
-            self.tags[doc_id] = tag
+        self.add_many([(doc_id, text)], tags={doc_id: tag} if tag else None)
 
     def add_many(self, items: Iterable[tuple[str, str]], batch: int = 512,
                  tags: dict[str, str] | None = None) -> None:
-        """Index many (doc_id, text) pairs; signatures are computed per batch; ``tags``: doc_id -> tag."""
+        """Index many (doc_id, text) pairs, a batch at a time; ``tags``: doc_id -> tag."""
         buf: list[tuple[str, str]] = []
         for item in items:
             buf.append(item)
@@ -113,124 +238,147 @@ class NearDupIndex:
         if buf:
             self._add_batch(buf, tags)
 
-    def _add_batch(self, buf: list[tuple[str, str]], tags: dict[str, str] | None = None) -> None:
-        for (doc_id, _), p in zip(buf, self._probes([t for _, t in buf])):
-            self._insert(doc_id, p)
-            if tags and tags.get(doc_id):
-                self.tags[doc_id] = tags[doc_id]
+    def _add_batch(self, buf: list[tuple[str, str]], tags: dict[str, str] | None) -> None:
+        last = {doc_id: i for i, (doc_id, _) in enumerate(buf)}  # an id twice in a batch: the last text wins
+        if len(last) != len(buf):
+            buf = [buf[i] for i in sorted(last.values())]
+        for doc_id, _ in buf:
+            self._kill(doc_id)
+        cfg = self.cfg
+        f = featurize([t for _, t in buf], cfg, sets=False)
+        ids = [doc_id for doc_id, _ in buf]
+        bkeys = band_keys(f.sig, cfg.bands, cfg.rows)
+        nsh = np.diff(f.set_off).astype(np.uint32)  # shingle windows (an upper bound of the set size)
+        self._append_raw(ids, f.thash, nsh, f.signed, (f.sig & np.uint32(0xFF)).astype(np.uint8),
+                         bkeys[f.signed].ravel(), f.signed * cfg.bands, f.anc, np.diff(f.anc_off),
+                         [tags.get(i) if tags else None for i in ids])
+        if self._own is not None:
+            for doc_id, text in buf:
+                self._own[doc_id] = text
 
     def remove(self, doc_id: str) -> None:
         """Forget a document (no error if unknown)."""
-        doc = self._docs.pop(doc_id, None)
-        self.tags.pop(doc_id, None)
-        if doc is None:
-            return
-        peers = self._exact.get(doc.thash)
-        if peers is not None:
-            peers.discard(doc_id)
-            if not peers:
-                del self._exact[doc.thash]
-        if doc.sig:
-            self._lsh.remove(doc_id)
+        if self._kill(doc_id):
+            if self._own is not None:
+                self._own.pop(doc_id, None)
+            dead = self._n - len(self._rows)
+            if dead > 4096 and dead > self._n // 4:
+                self.compact()
 
-    # -- querying -------------------------------------------------------------------------
+    def compact(self) -> None:
+        """Drop removed rows from memory and renumber the others."""
+        n = self._n
+        alive = self._alive[:n]
+        remap = np.cumsum(alive) - 1
+        for name in ("_thash", "_nsh", "_bbit", "_tag", "_tagged", "_signed", "_alive"):
+            setattr(self, name, getattr(self, name)[:n][alive].copy())
+        for p in (self._exact, self._lsh, self._anchors):
+            p.compact(alive, remap)
+        self._tag_other = {int(remap[r]): t for r, t in self._tag_other.items()}
+        self._saved_rows = int(alive[: self._saved_rows].sum())
+        self._row_id = [i for i in self._row_id if i is not None]
+        self._rows = {doc_id: r for r, doc_id in enumerate(self._row_id)}
+        self._n = len(self._row_id)
+
+    # -- querying --------------------------------------------------------------------------------
     def find(self, text: str, *, exclude: str | None = None) -> list[Match]:
         """Verified duplicates of `text` among indexed documents, best first (exact copies first)."""
-        return self._find(self._probes([text])[0], exclude)
+        return self._find(featurize([text], self.cfg, with_anchors=False), exclude)
 
     def find_id(self, doc_id: str) -> list[Match]:
-        """Verified duplicates of an indexed document (itself excluded), from stored data only."""
-        d = self._docs[doc_id]
-        sig = np.frombuffer(d.sig, dtype=np.uint32) if d.sig else None
-        return self._find(_Probe(d.thash, np.frombuffer(d.shingles, dtype=np.uint32), sig), doc_id)
+        """Verified duplicates of an indexed document (itself excluded); its text is read through ``texts``."""
+        if doc_id not in self._rows:
+            raise KeyError(doc_id)
+        text = self.texts(doc_id)
+        if text is None:
+            return []
+        return self.find(text, exclude=doc_id)
 
-    def _find(self, p: _Probe, exclude: str | None) -> list[Match]:
+    def _find(self, f: Features, exclude: str | None) -> list[Match]:
+        cfg = self.cfg
         out: dict[str, Match] = {}
-        for doc_id in self._exact.get(p.thash, ()):
-            if doc_id != exclude:
-                out[doc_id] = Match(doc_id, 1.0, 1.0, True)
-        if p.sig is not None:
-            for doc_id in self._lsh.query(to_minhash(p.sig, self.cfg.seed)):
-                if doc_id == exclude or doc_id in out:
-                    continue
-                other = np.frombuffer(self._docs[doc_id].shingles, dtype=np.uint32)
-                m = self._verify(doc_id, p.shingles, other)
-                if m is not None:
-                    out[doc_id] = m
+        _, rows = self._exact.lookup((f.thash[:, 0] & np.uint64(0xFFFFFFFF)).astype(np.uint32))
+        for r in rows:
+            if self._alive[r] and np.array_equal(self._thash[r], f.thash[0]):
+                doc_id = self._row_id[r]
+                if doc_id != exclude:
+                    out[doc_id] = Match(doc_id, 1.0, 1.0, True)
+        if f.signed[0]:
+            _, rows = self._lsh.lookup(np.unique(band_keys(f.sig, cfg.bands, cfg.rows)[0]))
+            rows = np.unique(rows)
+            rows = rows[self._alive[rows]]
+            cand = self._prefilter(rows, f)
+            names = [self._row_id[r] for r in cand]
+            names = [n for n in names if n != exclude and n not in out]
+            self._verify(f.shingles(0), names, out)
         return sorted(out.values(), key=lambda m: (not m.exact, -m.jaccard, -m.containment, m.doc_id))
 
-    def _verify(self, doc_id: str, a: np.ndarray, b: np.ndarray) -> Match | None:
+    def _prefilter(self, rows: np.ndarray, f: Features) -> np.ndarray:
+        """Candidates whose b-bit MinHash estimate leaves a chance of passing the rule, most similar first."""
         cfg = self.cfg
-        jac, cont = overlap(a, b)
-        if jac >= cfg.threshold or (cont >= cfg.containment and min(len(a), len(b)) >= cfg.min_contained):
-            return Match(doc_id, round(jac, 4), round(cont, 4), False)
-        return None
+        if len(rows) == 0:
+            return rows
+        q = (f.sig[0] & np.uint32(0xFF)).astype(np.uint8)
+        agree = (self._bbit[rows] == q).mean(axis=1)
+        jac = np.clip((agree - _BB) / (1 - _BB), 0.0, 1.0)
+        a = float(len(f.shingles(0)))
+        b = self._nsh[rows].astype(np.float64)
+        inter = jac * (a + b) / (1 + jac)
+        small = np.minimum(a, b)
+        cont = inter / np.maximum(small, 1)
+        keep = (jac >= cfg.threshold - J_MARGIN) | ((cont >= cfg.containment - C_MARGIN) & (small >= cfg.min_contained))
+        order = np.argsort(-jac[keep], kind="stable")
+        return rows[keep][order]
 
-    # -- persistence ----------------------------------------------------------------------
+    def _verify(self, probe: np.ndarray, names: list[str], out: dict[str, Match]) -> None:
+        cfg = self.cfg
+        texts = []
+        for doc_id in names:
+            text = self.texts(doc_id)
+            if text is not None:
+                texts.append((doc_id, text))
+        self.texts_read += len(texts)
+        if not texts:
+            return
+        g = featurize([t for _, t in texts], cfg, with_anchors=False)
+        for i, (doc_id, _) in enumerate(texts):
+            other = g.shingles(i)
+            jac, cont = overlap(probe, other)
+            if jac >= cfg.threshold or (cont >= cfg.containment and min(len(probe), len(other)) >= cfg.min_contained):
+                out[doc_id] = Match(doc_id, round(jac, 4), round(cont, 4), False)
+
+    def story_candidates(self, text: str, exclude: str | None = None, limit: int = 50,
+                         max_postings: int = ANCHOR_POSTINGS_MAX) -> list[tuple[str, int]]:
+        """Documents sharing >= 2 story anchors with `text`: [(doc_id, shared anchors)], most shared first.
+
+        An anchor indexed for more than ``max_postings`` documents (a common phrase) is ignored."""
+        f = featurize([text], self.cfg)
+        anc = f.anchors(0)
+        if len(anc) < 2:
+            return []
+        anc = anc[self._anchors.counts(anc) <= max_postings]
+        _, rows = self._anchors.lookup(anc)
+        if len(rows) == 0:
+            return []
+        rows, counts = np.unique(rows, return_counts=True)
+        keep = (counts >= 2) & self._alive[rows]
+        rows, counts = rows[keep], counts[keep]
+        found = [(self._row_id[r], int(c)) for r, c in zip(rows, counts)]
+        found = [x for x in found if x[0] != exclude]
+        found.sort(key=lambda x: (-x[1], x[0]))
+        return found[:limit]
+
+    # -- one-blob persistence (kept for callers of the old API; the store uses persist.save_index) ------
     def to_bytes(self) -> bytes:
-        """Versioned, self-describing serialisation (header JSON + packed arrays + xxh64 checksum)."""
-        ids = list(self._docs)
-        docs = [self._docs[i] for i in ids]
-        header = {
-            "format": FORMAT_VERSION,
-            "scheme": SCHEME,
-            "config": self.cfg.to_dict(),
-            "count": len(ids),
-            "tags": True,  # a 7th part: one tag per id ("" for none); readers that know 6 parts ignore it
-        }
-        parts = [
-            "\n".join(ids).encode("utf-8"),
-            b"".join(d.thash for d in docs),
-            np.array([len(d.shingles) // 4 for d in docs], dtype="<u4").tobytes(),
-            np.array([bool(d.sig) for d in docs], dtype=np.uint8).tobytes(),
-            b"".join(d.shingles for d in docs),
-            b"".join(d.sig for d in docs),
-            "\n".join(self.tags.get(i, "") for i in ids).encode("utf-8"),
-        ]
-        head = json.dumps(header, sort_keys=True).encode("utf-8")
-        body = struct.pack("<I", len(head)) + head + b"".join(struct.pack("<Q", len(x)) + x for x in parts)
-        return MAGIC + struct.pack("<H", FORMAT_VERSION) + struct.pack("<Q", xxhash.xxh64_intdigest(body)) + body
+        """The whole index as one checksummed blob (a snapshot segment)."""
+        from pipelines.dedup.persist import encode_snapshot
+
+        return encode_snapshot(self)
 
     @classmethod
-    def from_bytes(cls, data: bytes, cfg: DedupConfig | None = None) -> "NearDupIndex":
-        """Load an index. If `cfg` is given and differs from the stored parameters -> ParamsMismatch."""
-        if data[:4] != MAGIC or len(data) < 14:
-            raise ParamsMismatch("not a NearDupIndex blob")
-        (version,) = struct.unpack_from("<H", data, 4)
-        if version != FORMAT_VERSION:
-            raise ParamsMismatch(f"index format {version} != {FORMAT_VERSION}: rebuild")
-        (checksum,) = struct.unpack_from("<Q", data, 6)
-        body = memoryview(data)[14:]
-        if xxhash.xxh64_intdigest(body) != checksum:
-            raise ValueError("NearDupIndex blob is corrupt (checksum)")
-        (hlen,) = struct.unpack_from("<I", body, 0)
-        header = json.loads(bytes(body[4 : 4 + hlen]))
-        stored = DedupConfig(**header["config"])
-        if header.get("scheme") != SCHEME or (cfg is not None and cfg != stored):
-            raise ParamsMismatch(f"index built with {stored}, asked for {cfg}: rebuild")
-        pos, parts = 4 + hlen, []
-        for _ in range(7 if header.get("tags") else 6):
-            (n,) = struct.unpack_from("<Q", body, pos)
-            parts.append(bytes(body[pos + 8 : pos + 8 + n]))
-            pos += 8 + n
-        count = header["count"]
-        ids = parts[0].decode("utf-8").split("\n") if count else []
-        lens = np.frombuffer(parts[2], dtype="<u4").astype(np.int64)
-        has_sig = np.frombuffer(parts[3], dtype=np.uint8)
-        offs = np.concatenate(([0], np.cumsum(lens) * 4))
-        siglen = stored.num_perm * 4
-        index = cls(stored)
-        sig_pos = 0
-        with index._lsh.insertion_session(buffer_size=100000) as session:
-            for i, doc_id in enumerate(ids):
-                sig = b""
-                if has_sig[i]:
-                    sig = parts[5][sig_pos : sig_pos + siglen]
-                    sig_pos += siglen
-                    session.insert(doc_id, to_minhash(np.frombuffer(sig, dtype=np.uint32), stored.seed), check_duplication=False)
-                thash = parts[1][16 * i : 16 * i + 16]
-                index._docs[doc_id] = _Doc(thash, parts[4][offs[i] : offs[i + 1]], sig)
-                index._exact.setdefault(thash, set()).add(doc_id)
-        if header.get("tags") and count:
-            index.tags = {i: t for i, t in zip(ids, parts[6].decode("utf-8").split("\n")) if t}
-        return index
+    def from_bytes(cls, data: bytes, cfg: DedupConfig | None = None,
+                   texts: Callable[[str], str | None] | None = None) -> "NearDupIndex":
+        """Load a ``to_bytes`` blob. Other parameters or format -> ParamsMismatch; corrupt -> ValueError."""
+        from pipelines.dedup.persist import decode_snapshot
+
+        return decode_snapshot(data, cfg, texts)

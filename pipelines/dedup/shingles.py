@@ -70,7 +70,6 @@ def text_hash(words: Sequence[str]) -> bytes:
     return xxhash.xxh3_128_digest(" ".join(words).encode("utf-8"))
 
 
-_h64 = xxhash.xxh3_64_intdigest
 
 
 def _fmix64(h: np.ndarray) -> np.ndarray:
@@ -89,9 +88,13 @@ def _position_multipliers(k: int) -> np.ndarray:
 
 def word_shingles(words: Sequence[str], k: int) -> np.ndarray:
     """Sorted unique uint32 hashes of the k-word shingles (a text shorter than k is one shingle)."""
-    if not words:
+    return shingles_of_hashes(word_hashes(words), k)
+
+
+def shingles_of_hashes(w: np.ndarray, k: int) -> np.ndarray:
+    """Sorted unique uint32 k-shingle hashes of a sequence of uint64 word hashes (see word_hashes)."""
+    if len(w) == 0:
         return np.zeros(0, dtype=np.uint32)
-    w = np.fromiter((_h64(t.encode("utf-8")) for t in words), dtype=np.uint64, count=len(words))
     k = min(k, len(w))
     n = len(w) - k + 1
     mult = _position_multipliers(k)
@@ -101,6 +104,93 @@ def word_shingles(words: Sequence[str], k: int) -> np.ndarray:
             acc = acc + w[j : j + n] * mult[j]
         acc = _fmix64(acc)
     return np.unique((acc >> np.uint64(32)).astype(np.uint32))
+
+
+# -- word hashing in numpy (no per-word Python call: the index adds thousands of documents a second) ------
+# A word's hash is a polynomial over its code points with random odd 64-bit multipliers per position, mixed
+# with its length (fmix64). ``text_word_hashes(text)`` tokenises exactly like ``normalize_words`` (NFKC,
+# casefold, in-word apostrophes dropped, runs of str.isalnum() characters) and equals
+# ``word_hashes(normalize_words(text))``.
+_APOSTROPHE_CHARS = "'\u2019\u02bc`"
+
+
+@lru_cache(maxsize=1)
+def _char_classes() -> np.ndarray:
+    """uint8 per code point: 1 alphanumeric (a word character), 2 underscore, 4 apostrophe."""
+    table = np.fromiter((c.isalnum() for c in map(chr, range(0x110000))), dtype=np.uint8, count=0x110000)
+    table[ord("_")] = 2
+    for c in _APOSTROPHE_CHARS:
+        table[ord(c)] = 4
+    return table
+
+
+_CHAR_MULT = np.zeros(0, dtype=np.uint64)
+
+
+def _char_multipliers(n: int) -> np.ndarray:
+    global _CHAR_MULT
+    if len(_CHAR_MULT) < n:
+        rng = np.random.RandomState(0xC0DE)
+        size = max(64, 1 << (n - 1).bit_length())
+        _CHAR_MULT = rng.randint(0, 1 << 62, size=size, dtype=np.uint64) * np.uint64(2) + np.uint64(1)
+    return _CHAR_MULT
+
+
+def _hash_runs(cp: np.ndarray, lens: np.ndarray) -> np.ndarray:
+    """uint64 hash of each run of code points (``cp`` is the runs concatenated, ``lens`` their lengths)."""
+    out = np.empty(len(lens), dtype=np.uint64)
+    if len(lens) == 0:
+        return out
+    lens = lens.astype(np.int64)
+    ends = np.cumsum(lens)
+    starts = ends - lens
+    nonempty = lens > 0
+    with np.errstate(over="ignore"):
+        if len(cp):
+            pos = np.arange(len(cp), dtype=np.int64) - np.repeat(starts, lens)
+            contrib = (cp.astype(np.uint64) + np.uint64(1)) * _char_multipliers(int(lens.max()))[pos]
+            sums = np.add.reduceat(contrib, starts[nonempty])
+        else:
+            sums = np.zeros(0, dtype=np.uint64)
+        out[:] = 0
+        out[nonempty] = sums
+        out = _fmix64(out ^ (lens.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)))
+    return out
+
+
+def _codepoints(text: str) -> np.ndarray:
+    return np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+
+
+def word_hashes(words: Sequence[str]) -> np.ndarray:
+    """uint64 hash of each word, in order."""
+    if not words:
+        return np.zeros(0, dtype=np.uint64)
+    lens = np.fromiter(map(len, words), dtype=np.int64, count=len(words))
+    return _hash_runs(_codepoints("".join(words)), lens)
+
+
+def text_word_hashes(text: str) -> np.ndarray:
+    """``word_hashes(normalize_words(text))`` without building the word list."""
+    if not text:
+        return np.zeros(0, dtype=np.uint64)
+    t = text if text.isascii() else unicodedata.normalize("NFKC", text)
+    cp = _codepoints(t.casefold())
+    cls = _char_classes()[cp]
+    apos = cls == 4
+    if apos.any():
+        wordish = (cls == 1) | (cls == 2)
+        drop = apos.copy()
+        drop[0] = drop[-1] = False
+        drop[1:-1] &= wordish[:-2] & wordish[2:]
+        if drop.any():
+            keep = ~drop
+            cp, cls = cp[keep], cls[keep]
+    isword = (cls == 1).view(np.int8)
+    edges = np.diff(isword, prepend=np.int8(0), append=np.int8(0))
+    starts = np.flatnonzero(edges == 1)
+    ends = np.flatnonzero(edges == -1)
+    return _hash_runs(cp[isword.view(bool)], ends - starts)
 
 
 def shingle_hashes(text: str, k: int) -> np.ndarray:
@@ -122,7 +212,7 @@ def _fmix32(h: np.ndarray) -> np.ndarray:
     return h ^ (h >> np.uint32(16))
 
 
-def signature_matrix(shingle_sets: Sequence[np.ndarray], num_perm: int, seed: int, block: int = 32768) -> np.ndarray:
+def signature_matrix(shingle_sets: Sequence[np.ndarray], num_perm: int, seed: int, block: int = 2048) -> np.ndarray:
     """MinHash hash values, one uint32 row per shingle set, computed over whole batches.
 
     Rows of empty sets are all 0xFFFFFFFF. Equal to datasketch MinHash(scheme="affine32").update_batch.
@@ -141,8 +231,10 @@ def signature_matrix(shingle_sets: Sequence[np.ndarray], num_perm: int, seed: in
         nonempty = np.nonzero(lengths)[0]
         if len(nonempty):
             flat = _fmix32(np.concatenate([group[t] for t in nonempty]).astype(np.uint32))
+            phv = np.empty((len(flat), num_perm), dtype=np.uint32)  # a block of ~2,048 rows stays in cache
             with np.errstate(over="ignore"):
-                phv = flat[:, None] * a[None, :] + b[None, :]
+                np.multiply(flat[:, None], a[None, :], out=phv)
+                phv += b[None, :]
             starts = np.concatenate(([0], np.cumsum(lengths[nonempty])[:-1]))
             out[i + nonempty] = np.minimum.reduceat(phv, starts, axis=0)
         i = j
