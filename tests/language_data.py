@@ -108,6 +108,7 @@ def fundus() -> list[Item]:
             continue
         declared = _declared(path.parent / m["file"])
         lang = _FUNDUS.get(m["file"]) or declared or _FUNDUS_PUBLISHER.get(m["publisher"])
+        lang = {"nb": "no", "nn": "no"}.get(lang, lang)  # Norwegian: one code, as the record gives it
         out.append(Item("fundus", m["file"], lang, declared, m["body"]))
     return out
 

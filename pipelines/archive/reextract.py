@@ -38,6 +38,7 @@ from pipelines.corpus.ingest import ingest
 from pipelines.corpus.layout import Corpus
 from pipelines.corpus.record import canonical_for
 from pipelines.crawl.state import parse_time
+from pipelines.extract.words import count_words
 from pipelines.crawl.urls import canonicalize, doc_id, registered_host
 from pipelines.extract import extractor as extraction
 
@@ -142,8 +143,8 @@ def _newer(a: str | None, b: str | None) -> bool:
     return bool(ta and tb and ta > tb)
 
 
-def _words(text: str | None) -> int:
-    return len((text or "").split())
+def _words(text: str | None, language: str | None = None) -> int:
+    return count_words(text, language)
 
 
 def _cluster(rec: dict) -> tuple:
@@ -154,7 +155,7 @@ def _compare(old: dict, new: dict) -> list[tuple[str, object, object]]:
     """(kind, before, after) of what differs between two versions of a record."""
     out = []
     if old.get("text_sha256") != new.get("text_sha256") and (old.get("text") or new.get("text")):
-        before, after = _words(old.get("text")), _words(new.get("text"))
+        before, after = _words(old.get("text"), old.get("language")), _words(new.get("text"), new.get("language"))
         if new.get("duplicate_of") and not new.get("text"):
             pass  # a duplicate's text is dropped when the canonical covers it: a cluster change
         else:

@@ -13,6 +13,7 @@ from datetime import datetime, timezone
 
 from pipelines.crawl.urls import canonicalize, doc_id, registered_host, same_site
 from pipelines.corpus.schema import SCHEMA_VERSION, normalize
+from pipelines.extract.words import count_words
 
 __all__ = ["build_record", "canonical_for", "text_sha256", "utc_now", "VOLATILE_FIELDS"]
 
@@ -68,12 +69,13 @@ def build_record(page: dict, document, *, extractor: dict, extra: dict | None = 
         "authors": list(document.authors or []),
         "published": document.published,
         "language": document.language,
+        "language_declared": getattr(document, "language_declared", None),
         "description": document.description,
         "sitename": document.sitename,
         "credit": getattr(document, "credit", None),
         "text": document.text,
         "text_sha256": text_sha256(document.text),
-        "word_count": len(document.text.split()),
+        "word_count": count_words(document.text, document.language),
         "fetched_at": page.get("fetched_at") or utc_now(),
         "http_status": page.get("status"),
         "content_type": page.get("content_type"),

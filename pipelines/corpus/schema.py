@@ -66,7 +66,8 @@ FIELDS: tuple[Field, ...] = (
     Field("title", "str", "headline"),
     Field("authors", "authors", "bylines, in page order"),
     Field("published", "date", "publication date as the page gives it: a day, or a time with its offset"),
-    Field("language", "str", "ISO 639-1 code of the text"),
+    Field("language", "str", "ISO 639-1 code of the text: detected from it when confident, else the declared one"),
+    Field("language_declared", "str", "the language the page declares (lang, og:locale, Content-Language)"),
     Field("description", "str", "the page's summary (meta description, og:description)"),
     Field("credit", "str", "the original publisher an 'originally appeared in' credit names"),
     Field("text", "str", "the clean body text; unknown for a duplicate whose canonical copy covers it"),
@@ -371,7 +372,9 @@ def normalize(record: dict) -> dict:
 
         out["text_sha256"] = text_sha256(out["text"])
     if record.get("word_count") is None and out["text"]:
-        out["word_count"] = len(out["text"].split())
+        from pipelines.extract.words import count_words
+
+        out["word_count"] = count_words(out["text"], out["language"])
     if out["stored_at"] is None:  # written before version 2: stored when it was fetched
         out["stored_at"] = out["fetched_at"]
     for name in unknown_fields(record):

@@ -24,6 +24,8 @@ from trafilatura.utils import load_html
 from pipelines.dedup.canonical import credited_outlet
 
 from pipelines.extract.charset import decode_html
+from pipelines.extract.language import choose_language, normalize_code
+from pipelines.extract.words import count_words as _count_words
 from pipelines.extract.profiles import Profile, get_profile, profile_for_url
 from pipelines.extract.sanitise import binary_kind, mostly_controls, sanitise_markup
 
@@ -53,6 +55,8 @@ class Document:
     profile: str | None = None
     credit: str | None = None     # outlet credited as the original ("originally appeared in ..."), kept
                                   # as metadata though the credit line itself is removed as boilerplate
+    language_declared: str | None = None  # the page's own lang/og:locale/Content-Language; `language` is
+                                          # the one detected from the text when confident (language.py)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -81,9 +85,9 @@ class ExtractConfig:
     extra: dict = field(default_factory=dict)  # more trafilatura.bare_extraction keyword arguments
 
 
-def count_words(text: str) -> int:
-    """Words, counting each CJK character as one (scripts written without spaces)."""
-    return len(_TOKEN.findall(text))
+def count_words(text: str, language: str | None = None) -> int:
+    """Words of ``text``: ``pipelines.extract.words.count_words`` (scripts without spaces segmented by ICU)."""
+    return _count_words(text, language)
 
 
 def _norm(par: str) -> str:
@@ -371,7 +375,7 @@ def page_metadata(tree, url: str | None) -> dict:
     canon = [*links, meta.get("og:url"), node.get("url"), page.get("@id") if isinstance(page, dict) else page]
     canon = [_join(url, c) for c in canon if isinstance(c, str) and c.strip()]
     lang = tree.get("lang") or meta.get("og:locale") or meta.get("content-language") or node.get("inLanguage")
-    lang = lang[:2].lower() if isinstance(lang, str) and lang[:2].isalpha() else None
+    lang = normalize_code(lang) if isinstance(lang, str) else None  # "en-US" -> en, "fil" -> tl, "nb" -> no
     desc = meta.get("og:description") or meta.get("description") or node.get("description")
     return {"title": _title(tree, node, meta), "authors": authors, "published": published,
             "language": lang, "canonical_url": next((c for c in canon if c.startswith("http")), None),
@@ -409,7 +413,10 @@ def try_extract(html: str | bytes, url: str | None = None, *, profile: str | Non
         return ExtractionResult(None, "no-article-text")
     if _prose_words(pars) < min_words:
         return ExtractionResult(None, "too-short" if count_words(" ".join(pars)) >= 5 else "no-article-text")
-    doc = Document(text="\n\n".join(pars), profile=outlet.name if outlet else None, credit=credit, **meta)
+    text = "\n\n".join(pars)
+    meta["language_declared"] = meta["language"]
+    meta["language"] = choose_language(text, meta["language"])[0]
+    doc = Document(text=text, profile=outlet.name if outlet else None, credit=credit, **meta)
     return ExtractionResult(doc, None)
 
 

@@ -1,19 +1,21 @@
 """The language of a text, detected from the text itself, and the record's language policy.
 
-``detect_language(text) -> (code, confidence)``: py3langid (langid.py's model, 97 languages, shipped in
-the package, no download), on the first ``SAMPLE_CHARS`` characters; ``code`` is ISO 639-1 (``None``
-when the text has fewer than ``MIN_LETTERS`` letters), ``confidence`` the model's probability in [0, 1].
-The model is loaded once per process, at the first call (0.5 s, about 90 MiB resident), or in the
-extraction forkserver (``pipelines.extract.workers`` preloads ``pipelines.extract.language_model``), whose
-workers then share it.
+``detect_language(text) -> (code, confidence)``: py3langid (langid.py's naive Bayes model, 140 labels,
+shipped in the package, nothing fetched), on the first ``SAMPLE_CHARS`` characters; ``code`` is ISO
+639-1 (ISO 639-3 for a language without one), with the model's varieties of one language added up
+(``zh``, ``wuu`` and ``yue`` are ``zh``); ``(None, 0.0)`` when the text has fewer than ``MIN_LETTERS``
+letters; ``confidence`` is the model's probability in [0, 1]. The model is loaded once per process, at
+the first call (0.5 s, 90 MiB resident with numpy), or in the extraction forkserver
+(``pipelines.extract.workers`` preloads ``pipelines.extract.language_model``), whose workers share it.
 
 ``choose_language(text, declared) -> (language, detected, confidence)``: the record's ``language`` is the
 detected language when the detector is confident (``MIN_CONFIDENCE``), else the page's declared one
-(``lang``, og:locale, Content-Language). Indonesian and Malay are close: when the page declares one of
-the two and the detector says the other, the declaration wins. Measured (bench/language.py, 1095 real
-texts in 25 languages): the detector alone is right on all of them at full length; on their first 3-12
-words, 99.5% of the answers with a confidence of 0.8 or more are right, against 78-99% of all answers.
-A short text (a few words) therefore mostly keeps its declared language.
+(``lang``, og:locale, Content-Language; None when it declares none). Indonesian and Malay are close
+(``CLOSE``): when the detector says one of them, its confidence is that of the pair, and a page that
+declares either keeps its declaration. Measured (bench/language.py, 1095 real texts in 26 languages):
+right on all of them at full length; on the first 3, 5, 8 words of each, 68%, 89%, 96% right, but 99.6%
+or more of the answers with a confidence of 0.8 or more are right, and they are 16%, 48%, 74% of the
+answers: a text of a few words mostly keeps its declared language.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ MIN_CONFIDENCE = 0.8    # below it the declared language is kept
 MIN_LETTERS = 10        # fewer letters than this: nothing to detect
 CLOSE = frozenset({"id", "ms"})  # languages the detector cannot tell apart reliably: a declaration wins
 _ALIAS = {"nb": "no", "nn": "no", "in": "id", "iw": "he", "ji": "yi", "jw": "jv",  # old and regional forms
+          "wuu": "zh", "yue": "zh", "arz": "ar", "ary": "ar", "uzs": "uz",  # varieties the model tells apart
           **dict.fromkeys(("fil", "tgl"), "tl"), **dict.fromkeys(("ind",), "id"),  # ISO 639-2/3 codes pages use
           **dict.fromkeys(("msa", "may", "zsm"), "ms"), "vie": "vi", "tha": "th", "khm": "km", "lao": "lo",
           **dict.fromkeys(("mya", "bur"), "my"), **dict.fromkeys(("zho", "chi", "cmn"), "zh"), "jpn": "ja",
@@ -52,29 +55,46 @@ def load():
 
 
 def normalize_code(code: str | None) -> str | None:
-    """ISO 639-1 of a declared or detected code (``en-US``, ``nb``, ``fil_PH``...), None when it is none."""
+    """The ISO 639-1 code of a declared or detected code (``en-US``, ``nb``, ``fil_PH``, ``ind``...), the
+    ISO 639-3 code of a language without one (``ace``), None when it is no language code (``zxx``)."""
     if not code or not isinstance(code, str):
         return None
     primary = re.split(r"[-_]", code.strip().lower(), maxsplit=1)[0]
     primary = _ALIAS.get(primary, primary)
-    return primary if len(primary) == 2 and primary.isalpha() and primary.isascii() else None
+    if primary == "zxx" or not (2 <= len(primary) <= 3 and primary.isalpha() and primary.isascii()):
+        return None
+    return primary
+
+
+def _ranked(text: str | None) -> list[tuple[str, float]]:
+    """(code, probability) best first, the model's varieties of one language added up (``wuu``, ``yue`` and
+    ``zh``: its Chinese probability is split three ways); [] when the text has too few letters."""
+    sample = (text or "")[:SAMPLE_CHARS]
+    if len(_LETTER.findall(sample[:400])) < MIN_LETTERS and len(_LETTER.findall(sample)) < MIN_LETTERS:
+        return []
+    folded: dict[str, float] = {}
+    for label, p in load().rank(sample):
+        code = normalize_code(label)
+        if code:
+            folded[code] = folded.get(code, 0.0) + float(p)
+    return sorted(folded.items(), key=lambda kv: -kv[1])
 
 
 def detect_language(text: str | None) -> tuple[str | None, float]:
     """(ISO 639-1 code, confidence 0..1) of ``text``; (None, 0.0) when it has too few letters."""
-    sample = (text or "")[:SAMPLE_CHARS]
-    if len(_LETTER.findall(sample[:400])) < MIN_LETTERS and len(_LETTER.findall(sample)) < MIN_LETTERS:
-        return None, 0.0
-    code, confidence = load().classify(sample)
-    return normalize_code(code), float(confidence)
+    ranked = _ranked(text)
+    return ranked[0] if ranked else (None, 0.0)
 
 
 def choose_language(text: str | None, declared: str | None) -> tuple[str | None, str | None, float]:
     """(the record's language, the detected language, its confidence): see the module."""
     declared = normalize_code(declared)
-    detected, confidence = detect_language(text)
-    if detected is None:
-        return declared, None, confidence
-    if declared and detected != declared and {detected, declared} <= CLOSE:
-        return declared, detected, confidence
+    ranked = _ranked(text)
+    if not ranked:
+        return declared, None, 0.0
+    detected, confidence = ranked[0]
+    if detected in CLOSE:  # sure it is one of the two, unsure which: a declaration of either decides
+        confidence = sum(p for code, p in ranked if code in CLOSE)
+        if declared in CLOSE:
+            return declared, detected, confidence
     return (detected if confidence >= MIN_CONFIDENCE else declared), detected, confidence

@@ -16,6 +16,8 @@ from collections import Counter
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
+from pipelines.extract.words import count_words
+
 try:
     import tomllib
 except ImportError:  # Python 3.10
@@ -193,7 +195,7 @@ def score(title: str | None, text: str, cfg: TopicConfig | None = None) -> Topic
     b_a = sum((a for a, _ in paras), Counter())
     b_r = sum((r for _, r in paras), Counter())
 
-    words = len(text.split())
+    words = count_words(text)
     norm = max(1.0, words / cfg.ref_words) ** cfg.length_exponent
 
     def side(matcher: _Matcher, t: Counter, b: Counter) -> float:

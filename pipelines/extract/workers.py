@@ -43,7 +43,7 @@ __all__ = ["PageResult", "ExtractPool", "extract_page", "budget_reason", "defaul
 logger = logging.getLogger(__name__)
 
 PRELOAD = ["pipelines.extract.workers", "pipelines.extract.extractor", "pipelines.extract.listing",
-           "pipelines.extract.markup"]
+           "pipelines.extract.markup", "pipelines.extract.language_model"]  # the last: the language model, shared
 BUDGET = "extraction budget exceeded"
 
 
