@@ -464,19 +464,29 @@ class Backend:
 
 def index_agrees(copy: Path, env: dict) -> tuple[bool, str]:
     """Does the store's near-duplicate index equal what ``corpus dedup --rebuild`` makes of its records?"""
+    from pipelines.dedup import DedupConfig
     from pipelines.dedup.index import NearDupIndex
+    from pipelines.dedup.persist import load_index
+    from pipelines.store.local import LocalStore
 
-    before_path = copy / "dedup" / "index.bin"
-    if not before_path.is_file():
-        return False, "no dedup/index.bin"
-    before = NearDupIndex.from_bytes(before_path.read_bytes())
+    def stored():  # the segments of dedup/index/, or the single blob of earlier versions
+        index = load_index(LocalStore(copy), DedupConfig(), None)
+        if index is None and (copy / "dedup" / "index.bin").is_file():
+            index = NearDupIndex.from_bytes((copy / "dedup" / "index.bin").read_bytes())
+        return index
+
+    before = stored()
+    if before is None:
+        return False, "no dedup index"
     r = run(["dedup", "--rebuild", "--store", copy], clean_env({"XDG_STATE_HOME": str(copy.parent / "xdg")}),
             copy.parent, timeout=300)
     if r.rc != 0:
         return False, f"dedup --rebuild exit {r.rc}"
-    after = NearDupIndex.from_bytes((copy / "dedup" / "index.bin").read_bytes())
-    a = {i: d.thash for i, d in before._docs.items()}
-    b = {i: d.thash for i, d in after._docs.items()}
+    after = stored()
+    if after is None:
+        return False, "no dedup index after the rebuild"
+    a = {i: before.text_hash(i) for i in before.ids()}
+    b = {i: after.text_hash(i) for i in after.ids()}
     relinked = re.search(r"(\d+) records relinked", r.out)
     diffs = len(set(a) ^ set(b)) + sum(1 for i in set(a) & set(b) if a[i] != b[i])
     ok = diffs == 0 and relinked is not None and relinked.group(1) == "0"

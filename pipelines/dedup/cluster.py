@@ -40,6 +40,7 @@ def clusters_of(index: NearDupIndex) -> list[list[str]]:
 
 def cluster(items: Sequence[tuple[str, str]], cfg: DedupConfig = DedupConfig()) -> list[list[str]]:
     """Cluster (doc_id, text) pairs; every id appears in exactly one cluster (singletons included)."""
-    index = NearDupIndex(cfg)
-    index.add_many(items)
+    texts = dict(items)
+    index = NearDupIndex(cfg, texts=texts.get)
+    index.add_many(texts.items())
     return clusters_of(index)

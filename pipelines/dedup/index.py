@@ -313,6 +313,20 @@ class NearDupIndex:
             self._verify(f.shingles(0), names, out)
         return sorted(out.values(), key=lambda m: (not m.exact, -m.jaccard, -m.containment, m.doc_id))
 
+    def candidates(self, text: str) -> tuple[int, int]:
+        """(LSH candidates, candidates left after the pre-filter) for `text`: what a query would verify."""
+        f = featurize([text], self.cfg, with_anchors=False)
+        if not f.signed[0]:
+            return 0, 0
+        _, rows = self._lsh.lookup(np.unique(band_keys(f.sig, self.cfg.bands, self.cfg.rows)[0]))
+        rows = np.unique(rows)
+        rows = rows[self._alive[rows]]
+        return len(rows), len(self._prefilter(rows, f))
+
+    def text_hash(self, doc_id: str) -> bytes:
+        """The 16-byte hash of the normalised words the document was indexed from (KeyError if unknown)."""
+        return self._thash[self._rows[doc_id]].astype("<u8").tobytes()
+
     def _prefilter(self, rows: np.ndarray, f: Features) -> np.ndarray:
         """Candidates whose b-bit MinHash estimate leaves a chance of passing the rule, most similar first."""
         cfg = self.cfg

@@ -39,6 +39,7 @@ PREFIX = "dedup/index/"
 MANIFEST = PREFIX + "manifest.json"
 OLD_BLOB = "dedup/index.bin"
 MAGIC = b"NDSG"
+_TEXTS = b"NDTX"  # to_bytes() of an index keeping its own texts: they follow the segment, this last
 MAX_SEGMENTS = 16
 MAX_DEAD = 0.25
 SNAPSHOT_ROWS = 1 << 17
@@ -149,16 +150,31 @@ def _apply(index: NearDupIndex, header: dict, parts: list) -> None:
 
 
 def encode_snapshot(index: NearDupIndex) -> bytes:
-    """The whole index as one segment."""
+    """The whole index as one segment; an index that keeps its own texts (no ``texts`` callable) adds them."""
     rows = np.flatnonzero(index._alive[: index._n])
-    return _encode(index, rows, index._lsh.entries(0, index._n), index._anchors.entries(0, index._n), [], {})
+    data = _encode(index, rows, index._lsh.entries(0, index._n), index._anchors.entries(0, index._n), [], {})
+    if index._own is None:
+        return data
+    own = json.dumps([index._own.get(index._row_id[r]) for r in rows]).encode("utf-8")
+    return data + own + struct.pack("<QQ", len(own), xxhash.xxh64_intdigest(own)) + _TEXTS
 
 
 def decode_snapshot(data: bytes, cfg: DedupConfig | None = None,
                     texts: Callable[[str], str | None] | None = None) -> NearDupIndex:
+    own = None
+    if data.endswith(_TEXTS) and len(data) > 14 + 16 + len(_TEXTS):
+        n, check = struct.unpack_from("<QQ", data, len(data) - len(_TEXTS) - 16)
+        end = len(data) - len(_TEXTS) - 16
+        own = memoryview(data)[end - n : end]
+        if n > end or xxhash.xxh64_intdigest(own) != check:
+            raise ValueError("NearDupIndex texts are corrupt (checksum)")
+        data = data[: end - n]
     header, parts = _decode(data, cfg)
     index = NearDupIndex(header["cfg"], texts)
     _apply(index, header, parts)
+    if own is not None and index._own is not None:
+        ids = json.loads(bytes(parts[0]))
+        index._own.update((i, t) for i, t in zip(ids, json.loads(bytes(own))) if t is not None)
     _mark_saved(index)
     return index
 
