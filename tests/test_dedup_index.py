@@ -134,6 +134,11 @@ def test_own_texts_when_no_callable_and_compaction_keeps_answers():
     assert index._n == len(index) == 151
     assert index.find(docs["s000007"]) == before and [m.doc_id for m in before] == ["s000007", "copy"]
     assert [m.doc_id for m in index.find(docs["s000009"])] == ["s000009"]
+    blob = index.to_bytes()  # the one-blob form carries the texts of an index that keeps its own
+    loaded = NearDupIndex.from_bytes(blob, CFG)
+    assert loaded.find(docs["s000007"]) == before and sorted(loaded.ids()) == sorted(index.ids())
+    with pytest.raises(ValueError):
+        NearDupIndex.from_bytes(blob[:-40] + bytes([blob[-40] ^ 1]) + blob[-39:], CFG)
 
 
 def test_story_candidates_rank_by_shared_anchors_and_skip_common_phrases():
