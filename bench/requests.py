@@ -121,14 +121,14 @@ def prefill(store, n: int, *, manifest: bool, digits: int | None = None) -> None
     from pipelines.corpus.layout import Corpus, dumps_json
     from pipelines.corpus.manifest import ManifestRun, entry_of
     from pipelines.dedup import DedupConfig, NearDupIndex
-    from pipelines.dedup.deduplicator import INDEX_KEY
+    from pipelines.dedup.persist import save_index
 
     recs = [record(i) for i in range(n)]
     with ThreadPoolExecutor(8) as pool:
         list(pool.map(lambda r: store.write(f"corpus/docs/{r['id']}.json", dumps_json(r)), recs))
     index = NearDupIndex(DedupConfig())
     index.add_many([(r["id"], r["text"]) for r in recs])
-    store.write(INDEX_KEY, index.to_bytes())
+    save_index(store, index)
     corpus = Corpus(store)
     if manifest:
         run = ManifestRun(corpus, "prefill", shard_digits=digits)

@@ -307,6 +307,9 @@ class Store:
             return
         try:
             if self.dedup is not None:
+                for name, count in self.dedup.stories.stats.items():  # same-story pairs verified / rejected / apart
+                    if count:
+                        self.crawler.stats.set_value(f"corpus/dedup/story/{name}", count)
                 self.dedup.save()
             if self.corpus.manifest_run is None:
                 self.corpus.write_index()  # no manifest kept (CORPUS_MANIFEST = False): reads every record

@@ -16,7 +16,7 @@ import pytest
 
 from pipelines.corpus.layout import Corpus, dumps_json, text_sha256
 from pipelines.corpus.manifest import LATEST, OPEN, Manifest, ManifestRun, diff, entry_of, resolve
-from pipelines.dedup.deduplicator import INDEX_KEY, Deduplicator
+from pipelines.dedup.deduplicator import Deduplicator
 from pipelines.store import open_store
 
 REPO = Path(__file__).resolve().parents[1]
@@ -417,9 +417,11 @@ def prefill(store, n: int) -> None:
     recs = [make_record(f"{i % 16:x}{i:015x}", title=f"Synthetic {i}") for i in range(n)]
     with ThreadPoolExecutor(8) as pool:
         list(pool.map(lambda r: store.write(f"corpus/docs/{r['id']}.json", dumps_json(r)), recs))
+    from pipelines.dedup.persist import save_index
+
     index = NearDupIndex(DedupConfig())
     index.add_many([(r["id"], r["text"]) for r in recs])
-    store.write(INDEX_KEY, index.to_bytes())
+    save_index(store, index)
     corpus = Corpus(store)
     run = ManifestRun(corpus, "prefill")
     run.entries = {r["id"]: entry_of(r) for r in recs}

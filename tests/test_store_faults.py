@@ -196,7 +196,7 @@ def test_a_short_outage_mid_crawl_costs_nothing(s3_server, replay, proxy, tmp_pa
         Bucket=bucket, Key=keys(s3_server.url, bucket, "c/corpus/runs/")[-1])["Body"].read())
     assert report["stats"].get("corpus/store/error", 0) == 0 and report["page_errors"] == 0
     assert len(doc_ids(s3_server.url, bucket)) == report["stats"]["corpus/store/new"] == 18
-    assert "c/dedup/index.bin" in keys(s3_server.url, bucket) and "c/corpus/INDEX.md" in keys(s3_server.url, bucket)
+    assert "c/dedup/index/manifest.json" in keys(s3_server.url, bucket) and "c/corpus/INDEX.md" in keys(s3_server.url, bucket)
 
 
 def test_a_store_that_stays_down_spools_the_pages_and_the_next_run_stores_them_once(s3_server, replay, proxy,
@@ -247,7 +247,7 @@ def test_a_store_that_stays_down_spools_the_pages_and_the_next_run_stores_them_o
     assert stats.get("corpus/store/unchanged", 0) >= spooled
     # what the failed end of the first run did not write, the second wrote
     names = keys(s3_server.url, bucket)
-    assert {"c/corpus/manifests/latest.json", "c/corpus/INDEX.md", "c/dedup/index.bin",
+    assert {"c/corpus/manifests/latest.json", "c/corpus/INDEX.md", "c/dedup/index/manifest.json",
             "c/state/urls.json"} <= set(names)
     index = client(s3_server.url).get_object(Bucket=bucket, Key="c/corpus/INDEX.md")["Body"].read().decode()
     assert all(f"`{i}`" in index for i in expected)
@@ -257,8 +257,12 @@ def test_a_store_that_stays_down_spools_the_pages_and_the_next_run_stores_them_o
 def test_the_dedup_index_agrees_with_a_rebuild_after_a_kill_between_record_writes_and_its_save(
         s3_server, s3_endpoint, replay, proxy, tmp_path):
     from pipelines.corpus.layout import Corpus
-    from pipelines.dedup import NearDupIndex
-    from pipelines.dedup.deduplicator import INDEX_KEY, Deduplicator
+    from pipelines.dedup import DedupConfig
+    from pipelines.dedup.deduplicator import Deduplicator
+    from pipelines.dedup.persist import load_index
+
+    def persisted():
+        return load_index(store, DedupConfig(), None)
 
     bucket = s3_server.make_bucket()
     store = open_store(f"s3://{bucket}/c")  # moto itself, not through the proxy
@@ -273,7 +277,7 @@ def test_the_dedup_index_agrees_with_a_rebuild_after_a_kill_between_record_write
     assert first.wait(timeout=180) == 0, first.stderr.read()[-2000:]
     target = next(r for r in corpus.iter_records(with_text=False) if "trade-outlook" in r["url"])
     old_sha = target["text_sha256"]
-    assert NearDupIndex.from_bytes(store.read(INDEX_KEY)).tags[target["id"]] == old_sha
+    assert persisted().tags[target["id"]] == old_sha
 
     replay.epoch = 2  # the trade-outlook article changes
     # the changed page is the only one of its outlet due again; a new outlet, crawled slowly, keeps the run going
@@ -285,7 +289,7 @@ def test_the_dedup_index_agrees_with_a_rebuild_after_a_kill_between_record_write
     killed.send_signal(signal.SIGKILL)  # ... and the run dies with its record written
     killed.wait()
     proxy.set_mode("pass")
-    stale = NearDupIndex.from_bytes(store.read(INDEX_KEY))
+    stale = persisted()
     assert stale.tags[target["id"]] == old_sha  # the kill left the index behind the record
 
     # the next run (one page of another outlet: the changed page is not fetched again) loads the index
@@ -293,13 +297,13 @@ def test_the_dedup_index_agrees_with_a_rebuild_after_a_kill_between_record_write
                    "https://rsis.edu.sg/rsis-publication/nts/climate-adaptation-in-southeast-asian-coastal-cities/"],
                   env, tmp_path)
     assert third.wait(timeout=180) in (0, 1), third.stderr.read()[-2000:]
-    loaded = NearDupIndex.from_bytes(store.read(INDEX_KEY))
+    loaded = persisted()
     rebuilt = Deduplicator(Corpus(store))
     rebuilt.rebuild()  # in memory: what `corpus dedup --rebuild` computes
     ids = {r["id"] for r in corpus.iter_records(with_text=False)}
     assert set(rebuilt.index.ids()) <= set(loaded.ids()) <= ids
     for doc_id in rebuilt.index.ids():
-        assert loaded._docs[doc_id] == rebuilt.index._docs[doc_id], doc_id
+        assert loaded.text_hash(doc_id) == rebuilt.index.text_hash(doc_id), doc_id
         assert loaded.tags[doc_id] == rebuilt.index.tags[doc_id]
     assert loaded.tags[target["id"]] != old_sha
 

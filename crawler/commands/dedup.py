@@ -1,4 +1,4 @@
-"""``corpus dedup --rebuild``: recompute every near-duplicate cluster of a store from its records."""
+"""``corpus dedup --rebuild``: recompute every near-duplicate cluster and same-story cluster of a store from its records."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from crawler.commands.common import add_store
 
 
 def register(sub) -> None:
-    parser = sub.add_parser("dedup", help="near-duplicate clusters of a store")
-    parser.add_argument("--rebuild", action="store_true", help="recompute all clusters from the records")
+    parser = sub.add_parser("dedup", help="near-duplicate and same-story clusters of a store")
+    parser.add_argument("--rebuild", action="store_true", help="recompute all clusters and stories from the records")
     parser.add_argument("--registry", metavar="FILE", help="outlet registry (outlet priorities)")
     add_store(parser)
     parser.set_defaults(func=run)
@@ -33,6 +33,9 @@ def run(args) -> int:
     records = list(corpus.iter_records(with_text=False))
     dups = sum(1 for r in records if r.get("duplicate_of"))
     clusters = sum(1 for r in records if r.get("also_at"))
+    stories = {r["same_story"] for r in records if r.get("same_story")}
+    in_stories = sum(1 for r in records if r.get("same_story"))
     print(f"{len(records)} records: {clusters} cluster{'s' if clusters != 1 else ''}, {dups} duplicates; "
+          f"{len(stories)} same-story cluster{'s' if len(stories) != 1 else ''} of {in_stories} records; "
           f"{sum(o != 'unchanged' for o in outcomes)} records relinked")
     return 0

@@ -22,6 +22,8 @@ import re
 from datetime import date, datetime, timezone
 from typing import Sequence
 
+from pipelines.extract.words import count_words
+
 _CREDIT = re.compile(
     r"(?:originally|first)\s+(?:appeared|published|ran)\s+(?:in|on|at|by)\s+(?:the\s+)?"
     r"(?P<name>[A-Z0-9][\w&'’.\-]*(?:\s+(?:[A-Z0-9][\w&'’.\-]*|of|and|for|the|on|de|&))*)"
@@ -181,4 +183,4 @@ def _credit(member: dict) -> str | None:
 def _length(member: dict) -> int:
     """Length in words: of the text, or the stored ``word_count`` when the text is not kept."""
     text = member.get("text")
-    return len(text.split()) if text else int(member.get("word_count") or 0)
+    return count_words(text, member.get("language")) if text else int(member.get("word_count") or 0)

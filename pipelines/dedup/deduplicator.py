@@ -1,12 +1,13 @@
 """Near-duplicates across the corpus: one canonical copy per cluster, the others linked to it.
 
 Pure Python on a :class:`~pipelines.corpus.Corpus` (no Scrapy).  The MinHash
-index (``pipelines.dedup``) persists in the store as ``dedup/index.bin``,
+index (``pipelines.dedup``) keeps no texts: it reads a candidate's text from its record to verify it.
+It persists in the store under ``dedup/index/`` as append-only segments (``pipelines/dedup/persist.py``),
 versioned with its parameters: loaded at start, reconciled with the records
 (a crash between a record write and the index save loses nothing: each entry
 carries the ``text_sha256`` of the text it was signed from, and an entry whose
-record now has another text is signed again), saved atomically at the end, so each crawl and ``corpus fetch`` deduplicates
-against everything already in the corpus.
+record now has another text is signed again), and each save writes only what changed, so each crawl and
+``corpus fetch`` deduplicates against everything already in the corpus.
 
 Each incoming record is matched against the index; its cluster is the union
 of the clusters of the records it matches.  ``choose_canonical`` picks the
@@ -26,13 +27,14 @@ from typing import Callable
 import numpy as np
 
 from pipelines.dedup.canonical import choose_canonical, credited_outlet, decide
-from pipelines.dedup import DedupConfig, NearDupIndex, ParamsMismatch, normalize_words, shingle_hashes
-from pipelines.dedup.stories import Stories
+from pipelines.dedup import DedupConfig, NearDupIndex, normalize_words, shingle_hashes
+from pipelines.dedup.persist import MANIFEST, load_index, save_index
+from pipelines.dedup.stories import STORIES, Stories
 
 __all__ = ["Deduplicator", "INDEX_KEY", "COVERED"]
 
 log = logging.getLogger(__name__)
-INDEX_KEY = "dedup/index.bin"
+INDEX_KEY = MANIFEST  # dedup/index/manifest.json, beside its segments (pipelines/dedup/persist.py)
 COVERED = 0.8  # a duplicate whose shingles are this much inside the canonical's keeps no text
 STRONG = ("rel_canonical", "credit")  # rules that may strip the text of a canonical they set aside (so may a
 # registry priority higher than the old canonical's outlet; a claimed earlier date alone may not)
@@ -72,21 +74,13 @@ class Deduplicator:
 
     def _new_index(self, texts) -> NearDupIndex:
         """An empty index that reads the texts it verifies against through ``texts`` (id -> text)."""
-        try:
-            return NearDupIndex(self.cfg, texts=texts)
-        except TypeError:  # an index that keeps its own shingles
-            return NearDupIndex(self.cfg)
+        return NearDupIndex(self.cfg, texts=texts)
 
     # -- persistence ---------------------------------------------------------------------
     def load(self) -> "Deduplicator":
         """Load the persisted index (or rebuild it) and reconcile it with the records."""
-        data = self.corpus.store.read(INDEX_KEY)
-        if data:
-            try:
-                self.index = NearDupIndex.from_bytes(data, self.cfg)
-            except (ParamsMismatch, ValueError) as exc:
-                log.warning("dedup index not usable (%s): rebuilding from the records", exc)
-                self.index = self._new_index(self._text_of)
+        index = load_index(self.corpus.store, self.cfg, self._text_of)  # None: absent, unusable or other parameters
+        self.index = index if index is not None else self._new_index(self._text_of)
         # the run's manifest names every live document and whether it keeps a text: only those with a
         # text that the index lacks are read (a store without a manifest: list the records)
         documents = self.corpus.documents() if hasattr(self.corpus, "documents") else None
@@ -137,11 +131,10 @@ class Deduplicator:
         return changed
 
     def save(self) -> bool:
-        if not self.dirty:
-            return False
-        self.corpus.store.write(INDEX_KEY, self.index.to_bytes(), content_type="application/octet-stream")
+        """Write what changed in the index since the last load or save (one segment); False if nothing did."""
+        wrote = save_index(self.corpus.store, self.index)
         self.dirty = False
-        return True
+        return wrote
 
     # -- clusters --------------------------------------------------------------------------
     def _member(self, rec: dict) -> dict:
@@ -298,70 +291,83 @@ class Deduplicator:
     def rebuild(self) -> list[dict]:
         """Recompute every cluster and story from the records; returns the records that changed.
 
-        Records that keep their text are clustered afresh (the same rules as ``resolve``: a containment-only
-        match counts for a cut copy, and joins one cluster); a duplicate whose text was not kept stays with
-        the cluster its ``duplicate_of`` names. Stories are then placed cluster by cluster, oldest first.
+        The records that keep a text are replayed through ``resolve`` in the order they were first
+        fetched (``fetched_at``, then id) on an in-memory view, so a rebuild gives what incremental runs in
+        that order gave, with today's rules. A duplicate whose text was not kept follows the cluster of
+        the record its ``duplicate_of`` names.
         """
         records = {r["id"]: r for r in self.corpus.iter_records()}
-        with_text = {i: r["text"] for i, r in records.items() if r.get("text")}
-        self.index = self._new_index(with_text.get)
-        self.index.add_many(sorted(with_text.items()), tags={i: r.get("text_sha256") for i, r in records.items()})
-        self.dirty = True
-        parent = {i: i for i in with_text}
-
-        def root(x: str) -> str:
-            while parent[x] != x:
-                parent[x] = parent[parent[x]]
-                x = parent[x]
-            return x
-
-        weak: dict[str, list] = {}
-        for i in sorted(with_text):
-            for m in self.index.find_id(i):
-                if m.exact or m.jaccard >= self.cfg.threshold:
-                    a, b = root(i), root(m.doc_id)
-                    if a != b:
-                        parent[max(a, b)] = min(a, b)
-                elif _cut_copy(with_text[i], with_text[m.doc_id]):
-                    weak.setdefault(i, []).append(m)
-        for i, ms in sorted(weak.items()):  # containment alone: a text still alone joins its best match only
-            if root(i) == i and not any(root(j) == i for j in with_text if j != i):
-                best = ms[0].doc_id
-                parent[i] = root(best)
-        groups: dict[str, set[str]] = {}
-        for i in with_text:
-            groups.setdefault(root(i), set()).add(i)
-        groups = {i: g for g in groups.values() for i in g}
-        for doc_id, rec in records.items():
-            if not rec.get("text") and rec.get("duplicate_of") in groups:
-                group = groups[rec["duplicate_of"]]
-                group.add(doc_id)
-                groups[doc_id] = group
-        state = {i: (r.get("duplicate_of"), r.get("also_at") or [], bool(r.get("text")), r.get("same_story"),
-                     r.get("story_original")) for i, r in records.items()}
-        clusters, done = [], set()
-        for doc_id, group in groups.items():
-            if doc_id in done:
+        view = _MemoryView()
+        replay = Deduplicator(view, self.cfg, self.priority)
+        order = sorted((r for r in records.values() if r.get("text")),
+                       key=lambda r: (str(r.get("fetched_at") or ""), r["id"]))
+        for rec in order:
+            fresh = dict(rec, duplicate_of=None, also_at=[], same_story=None, story_original=None)
+            fresh.pop("text_kept", None)
+            for out in replay.resolve(fresh):
+                view.put(out)
+        for doc_id, rec in sorted(records.items()):  # copies without a text of their own
+            if rec.get("text") or doc_id in view.records:
                 continue
-            done |= group
-            members = {i: records[i] for i in sorted(group)}
-            canonical = choose_canonical([self._member(m) for m in members.values()])
-            for rec in members.values():
-                rec["same_story"], rec["story_original"] = None, None
-                if len(members) == 1:
-                    rec["duplicate_of"], rec["also_at"] = None, []
-                else:
-                    self._link(rec, canonical, members)
-            clusters.append((canonical, members))
-        self._cache = records  # the stories read the records from memory
-        self.stories.index = self.index
+            head = view.records.get(rec.get("duplicate_of") or "")
+            if head is not None and head.get("duplicate_of"):
+                head = view.records.get(head["duplicate_of"])
+            if head is None:
+                view.put(dict(rec, duplicate_of=None, also_at=[], same_story=None, story_original=None))
+                continue
+            view.put(dict(rec, duplicate_of=head["id"], also_at=[], same_story=head.get("same_story"),
+                          story_original=head.get("story_original")))
+            head["also_at"] = sorted(head.get("also_at", []) + [{"id": doc_id, "url": rec["url"], "outlet": rec.get("outlet")}],
+                                     key=lambda a: a["id"])
+            if head.get("same_story"):
+                story = view.read_json(f"{STORIES}{head['same_story']}.json")
+                story["members"] = sorted(set(story["members"]) | {doc_id})
         self.stories.clear()
-        try:
-            for canonical, members in sorted(clusters, key=lambda c: (str(records[c[0]].get("published") or ""), c[0])):
-                if records[canonical].get("text"):
-                    self.stories.place(records[canonical], members)
-        finally:
-            self._cache = {}
-        return [r for i, r in records.items() if state[i] != (r.get("duplicate_of"), r.get("also_at") or [],
-                                                              bool(r.get("text")), r.get("same_story"),
-                                                              r.get("story_original"))]
+        for key, obj in sorted(view.json.items()):
+            self.corpus.write_json(key, obj)
+        self.index = replay.index
+        self.index.texts = self._text_of
+        self.stories.index = self.index
+        self.dirty = True
+        links = ("duplicate_of", "also_at", "same_story", "story_original", "text_kept")
+        changed = []
+        for doc_id, rec in records.items():
+            new = view.records[doc_id]
+            if any((rec.get(k) or None) != (new.get(k) or None) for k in links) or bool(rec.get("text")) != bool(new.get("text")):
+                changed.append(new)
+        return changed
+
+
+class _MemoryView:
+    """What ``Deduplicator`` and ``Stories`` use of a corpus, in memory (the rebuild's replay)."""
+
+    def __init__(self) -> None:
+        self.records: dict[str, dict] = {}
+        self.json: dict[str, object] = {}
+        self.store = self
+
+    def get(self, doc_id: str, *, with_text: bool = True) -> dict | None:
+        rec = self.records.get(doc_id)
+        return None if rec is None else dict(rec)
+
+    def put(self, record: dict) -> None:
+        self.records[record["id"]] = dict(record)
+
+    def read_json(self, key: str):
+        return self.json.get(key)
+
+    def write_json(self, key: str, obj, *, if_changed: bool = False) -> bool:
+        self.json[key] = obj
+        return True
+
+    def exists(self, key: str) -> bool:
+        return key in self.json
+
+    def delete(self, key: str) -> None:
+        self.json.pop(key, None)
+
+    def list(self, prefix: str):
+        return sorted(k for k in self.json if k.startswith(prefix))
+
+    def read(self, key: str):
+        return None

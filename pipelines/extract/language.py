@@ -48,10 +48,27 @@ def load():
     if _IDENT is None:
         with _LOCK:
             if _IDENT is None:
-                from py3langid.langid import MODEL_FILE, LanguageIdentifier
+                from py3langid.langid import MODEL_DIR, MODEL_FILE, LanguageIdentifier
 
-                _IDENT = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+                ptc, pc, classes, nextmove, row, output = _read_model(MODEL_DIR / MODEL_FILE)
+                _IDENT = LanguageIdentifier(ptc, pc, classes, nextmove, output, norm_probs=True, tk_row=row)
     return _IDENT
+
+
+def _read_model(path):
+    """py3langid's model, decompressed in memory. Its own loader goes through a temporary file, which on a
+    full disk (or under a file-size limit) failed the extraction workers' start with a traceback."""
+    import io
+    import lzma
+
+    import numpy as np
+    from py3langid.modelio import _to_array
+
+    with lzma.open(path) as src:
+        buf = io.BytesIO(src.read())
+    with np.load(buf, allow_pickle=False) as data:
+        return (np.asarray(data["ptc"]), np.asarray(data["pc"]), data["classes"].tolist(),
+                _to_array(data["nextmove"]), _to_array(data["nextmove_row"]), data["out_feat"].tolist())
 
 
 def normalize_code(code: str | None) -> str | None:
