@@ -2,6 +2,7 @@
 and the cost of an incremental save, at 10^4, 10^5 and 10^6 documents.
 
 Usage: .venv/bin/python bench/dedup_scale.py [--sizes 10000 100000 1000000]
+       .venv/bin/python bench/dedup_scale.py --caps 100000   (story_candidates against the anchor-postings cap)
 
 Each size runs in a fresh subprocess (memory is the process's resident set growth while the index is built,
 texts excluded: they live in a dict standing for the store, created before the baseline is taken).
@@ -76,6 +77,14 @@ def synthetic(n: int, seed: int = 7) -> tuple[dict[str, str], list[tuple[str, st
 
 
 def rss() -> int:
+    """Resident bytes of this process, after handing freed heap pages back (glibc malloc_trim): memory held,
+    not what the allocator keeps of freed temporaries."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
     with open("/proc/self/statm") as fh:
         return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
@@ -89,13 +98,18 @@ def measure(n: int) -> dict:
     ids = sorted(texts)
     base_ids, more_ids = ids[:n], ids[n:]
     gc.collect()
+    before_warmup = rss()
+    NearDupIndex(cfg, texts=texts.get).add_many((i, texts[i]) for i in base_ids[:512])  # lazy tables, imports
+    gc.collect()
     base = rss()
+    fixed = base - before_warmup
     index = NearDupIndex(cfg, texts=texts.get)
     t0, c0 = time.perf_counter(), time.process_time()
-    index.add_many((i, texts[i]) for i in base_ids)
+    index.add_many((i[:1] + i[1:], texts[i]) for i in base_ids)  # ids of its own (not the texts dict's keys)
     wall, cpu = time.perf_counter() - t0, time.process_time() - c0
     gc.collect()
     mem = rss() - base
+    arrays = index.memory_bytes()
     # queries: planted copies (found) and ordinary documents (usually nothing), by text
     probes = [c for c, _ in planted if c in index][:1000] + base_ids[:: max(1, n // 1000)][:1000]
     index.texts_read = 0
@@ -126,7 +140,7 @@ def measure(n: int) -> dict:
         after = {f.name: f.stat().st_size for f in (Path(tmp) / PREFIX).iterdir()}
         inc_bytes = sum(size for name, size in after.items() if before.get(name) != size)
         assert wrote and load_index(store, cfg, texts.get) is not None
-    return {"n": n, "add_per_s": n / wall, "add_cpu_per_s": n / cpu, "mem_per_doc": mem / n,
+    return {"n": n, "fixed_mib": fixed / 2**20, "add_per_s": n / wall, "add_cpu_per_s": n / cpu, "mem_per_doc": mem / n, "arrays_per_doc": arrays / n,
             "q_per_s": len(probes) / q_wall, "found": found / len(probes), "reads_per_query": reads,
             "planted_recall": sum(hits) / max(1, len(hits)), "story_q_per_s": 500 / s_wall,
             "disk_per_doc": disk / n, "load_s": load_s, "inc_s": inc_s, "inc_bytes": inc_bytes, "inc_docs": len(more_ids)}
@@ -135,8 +149,8 @@ def measure(n: int) -> dict:
 def scale_table(sizes=(10**4, 10**5, 10**6)) -> list[dict]:
     """Print the markdown table (one subprocess per size); returns the rows."""
     print("| docs | add docs/s (1 core) | find() q/s | texts read/query | planted recall | story_candidates q/s "
-          "| memory/doc | persisted/doc | load | incremental save (+1%) |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+          "| memory/doc (RSS) | of which arrays | persisted/doc | load | incremental save (+1%) |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     rows = []
     for n in sizes:
         out = subprocess.run([sys.executable, __file__, "--one", str(n)], capture_output=True, text=True, check=True)
@@ -144,19 +158,46 @@ def scale_table(sizes=(10**4, 10**5, 10**6)) -> list[dict]:
         rows.append(r)
         print(f"| {r['n']:,} | {r['add_per_s']:,.0f} | {r['q_per_s']:,.0f} | {r['reads_per_query']:.2f} | "
               f"{r['planted_recall']:.3f} | {r['story_q_per_s']:,.0f} | {r['mem_per_doc'] / 1024:.2f} KiB | "
+              f"{r['arrays_per_doc'] / 1024:.2f} KiB | "
               f"{r['disk_per_doc'] / 1024:.2f} KiB | {r['load_s']:.1f} s | {r['inc_s']:.2f} s, "
               f"{r['inc_bytes'] / 2**20:.1f} MiB ({r['inc_docs']:,} docs) |", flush=True)
-    print(f"\n{NOTE}")
+    print(f"\n{NOTE} Once per process, not per document: {max(r['fixed_mib'] for r in rows):.0f} MiB "
+          "(tables and caches allocated by the first batch, before the baseline).")
     return rows
+
+
+def cap_table(n: int = 10**5, caps=(200, 2000, 20000, None)) -> None:
+    """story_candidates against the cap on an anchor's postings (ANCHOR_POSTINGS_MAX), on n documents."""
+    texts, planted = synthetic(n)
+    index = NearDupIndex(DedupConfig(), texts=texts.get)
+    index.add_many(texts.items())
+    probes = planted[:300]
+    print(f"\n| cap ({n:,} docs) | story_candidates q/s | anchors over the cap | candidates/query | planted source found |")
+    print("|---|---|---|---|---|")
+    from pipelines.dedup.features import anchors
+
+    postings = np.concatenate([index._anchors.counts(anchors(texts[c])) for c, _ in probes])
+    for cap in caps:
+        limit = cap or 2**62
+        t0 = time.perf_counter()
+        found = [index.story_candidates(texts[c], exclude=c, max_postings=limit) for c, _ in probes]
+        qps = len(probes) / (time.perf_counter() - t0)
+        hit = np.mean([any(d == src for d, _ in f) for f, (_, src) in zip(found, probes)])
+        print(f"| {cap if cap else 'none'} | {qps:,.0f} | {np.mean(postings > limit):.3f} | "
+              f"{np.mean([len(f) for f in found]):.1f} | {hit:.3f} |")
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--sizes", type=int, nargs="+", default=[10**4, 10**5, 10**6])
+    ap.add_argument("--caps", type=int, metavar="DOCS", help="only the anchor-postings cap table, on DOCS documents")
     ap.add_argument("--one", type=int, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.one:
         print(json.dumps(measure(args.one)))
+        return
+    if args.caps:
+        cap_table(args.caps)
         return
     scale_table(tuple(args.sizes))
 

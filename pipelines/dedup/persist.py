@@ -51,7 +51,6 @@ def _encode(index: NearDupIndex, rows: np.ndarray, lsh: tuple[np.ndarray, np.nda
             anc: tuple[np.ndarray, np.ndarray], removes: list[str], retags: dict[str, str]) -> bytes:
     """A segment of `rows` (ascending, alive); lsh/anc: (keys, rows) of those rows, sorted by row."""
     cfg = index.cfg
-    pos = {int(r): i for i, r in enumerate(rows)}
 
     def grouped(pair: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         keys, krows = pair
@@ -60,8 +59,8 @@ def _encode(index: NearDupIndex, rows: np.ndarray, lsh: tuple[np.ndarray, np.nda
             keys, krows = keys[keep], krows[keep]
         counts = np.zeros(len(rows), dtype="<u4")
         if len(krows):
-            idx = np.fromiter((pos[int(r)] for r in np.unique(krows)), dtype=np.int64)
-            counts[idx] = np.unique(krows, return_counts=True)[1]
+            present, n = np.unique(krows, return_counts=True)
+            counts[np.searchsorted(rows, present)] = n  # rows ascending
         return counts, keys.astype("<u4")
 
     lsh_counts, lsh_keys = grouped(lsh)
