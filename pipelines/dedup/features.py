@@ -159,9 +159,10 @@ def sign_flat(flat: np.ndarray, off: np.ndarray, which: np.ndarray, num_perm: in
     return out
 
 
-def featurize(texts: Sequence[str], cfg, with_anchors: bool = True, sets: bool = True) -> Features:
+def featurize(texts: Sequence[str], cfg, with_anchors: bool = True, sets: bool = True, sign: bool = True) -> Features:
     """Features of a batch of texts (see the module docstring). ``sets=False``: the shingle columns hold
-    every window in text order, repeats included (signatures are the same; an add needs no sorted set)."""
+    every window in text order, repeats included (signatures are the same; an add needs no sorted set).
+    ``sign=False``: no MinHash (``sig`` rows stay 0xFFFFFFFF), for anchors alone."""
     n = len(texts)
     w, nwords = _batch_words(texts)
     woff = np.concatenate(([0], np.cumsum(nwords)))
@@ -172,7 +173,7 @@ def featurize(texts: Sequence[str], cfg, with_anchors: bool = True, sets: bool =
     flat, set_off = _batch_shingles(w, nwords, cfg.shingle_size, unique=sets)
     signed = nwords >= cfg.min_words
     sig = np.full((n, cfg.num_perm), np.uint32(0xFFFFFFFF), dtype=np.uint32)
-    which = np.flatnonzero(signed)
+    which = np.flatnonzero(signed) if sign else np.zeros(0, dtype=np.int64)
     if len(which):
         sig[which] = sign_flat(flat, set_off, which, cfg.num_perm, cfg.seed)
     if with_anchors:

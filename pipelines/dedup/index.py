@@ -1,6 +1,6 @@
 """NearDupIndex: exact-hash short-circuit, LSH candidates, a cheap pre-filter, exact verification on texts.
 
-Compact: about 1.5 KiB per document in memory (``bench/dedup_scale.py``), no shingle set kept. Per
+Compact: about 1.3 KiB per document in memory at 10^6 documents (``bench/dedup_scale.py``), no shingle set kept. Per
 document (a row): the 16-byte hash of its normalised words, its shingle count, one byte of each MinHash
 value (``bbit``: a b-bit MinHash, enough to estimate Jaccard to +-0.05) and its tag; the id in a dict.
 Band keys (one uint32 per LSH band: the band's MinHash values hashed), the exact hash and the story
@@ -366,7 +366,7 @@ class NearDupIndex:
         """Documents sharing >= 2 story anchors with `text`: [(doc_id, shared anchors)], most shared first.
 
         An anchor indexed for more than ``max_postings`` documents (a common phrase) is ignored."""
-        f = featurize([text], self.cfg)
+        f = featurize([text], self.cfg, sets=False, sign=False)
         anc = f.anchors(0)
         if len(anc) < 2:
             return []
