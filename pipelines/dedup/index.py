@@ -200,10 +200,18 @@ class NearDupIndex:
         self._bbit[first : first + n] = bbit
         self._alive[first : first + n] = True
         self._n += n
-        for i, doc_id in enumerate(ids):
-            self._rows[doc_id] = first + i
-            self._set_tag(first + i, tags[i])
+        self._rows.update(zip(ids, range(first, first + n)))
         self._row_id.extend(ids)
+        joined = "".join(t or "" for t in tags)
+        if n and len(joined) == 64 * n and all(t and len(t) == 64 for t in tags) and joined == joined.lower():
+            try:  # every tag a sha256 in hex: all at once
+                self._tag[first : first + n] = np.frombuffer(bytes.fromhex(joined), dtype=np.uint8).reshape(n, 32)
+                self._tagged[first : first + n] = True
+                tags = []
+            except ValueError:
+                pass
+        for i, tag in enumerate(tags):
+            self._set_tag(first + i, tag)
         self._exact.add((thash[:, 0] & np.uint64(0xFFFFFFFF)).astype(np.uint32), rows)
         self._lsh.add(lsh_keys, np.repeat(rows, lsh_counts))
         self._anchors.add(anc_keys, np.repeat(rows, anc_counts))

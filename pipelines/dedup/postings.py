@@ -32,7 +32,9 @@ class Postings:
         """Insert pairs (keys uint32, rows uint32, same length)."""
         if len(keys) == 0:
             return
-        run = (keys.astype(np.uint64) << _SHIFT) | rows.astype(np.uint64)
+        run = keys.astype(np.uint64)
+        run <<= _SHIFT
+        run |= rows
         run.sort()
         self.runs.append(run)
         self.fresh.append(fresh)
