@@ -1,16 +1,15 @@
-"""Dedup benchmark: precision/recall on tests/dedup_eval, parameter sweep, throughput and memory.
+"""Dedup benchmark: near-duplicates on tests/dedup_eval (precision/recall, parameter sweep); near-duplicate
+and same-story precision/recall by kind on real syndication (bench/dedup_syndication.py); the index's
+throughput, memory and persistence at 10^4, 10^5, 10^6 documents (bench/dedup_scale.py).
 
-Usage: .venv/bin/python bench/dedup.py [--quick]   (prints markdown tables; --quick: 10^4 docs only, fewer seeds)
+Usage: .venv/bin/python bench/dedup.py [--quick] [--sizes N ...]   (prints markdown tables)
 """
 from __future__ import annotations
 
 import argparse
-import gc
 import itertools
 import json
 import sys
-import time
-import tracemalloc
 from dataclasses import replace
 from pathlib import Path
 
@@ -19,8 +18,11 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from pipelines.dedup import DedupConfig, NearDupIndex, cluster, overlap, shingle_hashes, signature_matrix  # noqa: E402
-from pipelines.dedup.shingles import to_minhash  # noqa: E402
+from pipelines.dedup import DedupConfig, NearDupIndex, cluster, overlap, shingle_hashes  # noqa: E402
+
+sys.path.insert(0, str(ROOT / "bench"))
+import dedup_scale  # noqa: E402
+import dedup_syndication  # noqa: E402
 
 EVAL = ROOT / "tests" / "dedup_eval"
 
@@ -126,133 +128,26 @@ def sweep(items, truth, seeds: int) -> None:
         print(f"| {j} | {c if c < 1 else 'off'} | {p:.3f} | {rc:.3f} |")
 
 
-# ---- synthetic corpus ---------------------------------------------------------------------------------
-def synthetic(n: int, seed: int = 7, dup_rate: float = 0.05):
-    """n documents of ~600 Zipf-distributed words; dup_rate of them are planted near-duplicates.
-
-    Returns (items, planted) with planted = [(dup_id, source_id, kind)].
-    """
-    rng = np.random.default_rng(seed)
-    vocab = np.array(["".join(rng.choice(list("abcdefghijklmnopqrstuvwxyz"), rng.integers(2, 10))) for _ in range(30000)])
-    probs = 1.0 / np.arange(1, len(vocab) + 1) ** 1.05
-    probs /= probs.sum()
-    items, planted = [], []
-    for i in range(n):
-        if i > 10 and rng.random() < dup_rate:
-            src_id, src = items[int(rng.integers(0, len(items)))]
-            words = src.split()
-            kind = ("edits", "trunc", "boiler")[int(rng.integers(0, 3))]
-            if kind == "edits":  # ~3% of words replaced
-                for t in rng.choice(len(words), max(1, len(words) // 33), replace=False):
-                    words[t] = vocab[rng.integers(0, 5000)]
-            elif kind == "trunc":  # paywall: first 30-50%
-                words = words[: int(len(words) * rng.uniform(0.3, 0.5))]
-            else:  # boilerplate header and footer
-                words = list(vocab[rng.integers(0, 3000, 80)]) + words + list(vocab[rng.integers(0, 3000, 60)])
-            items.append((f"d{i}", " ".join(words)))
-            planted.append((f"d{i}", src_id, kind))
-        else:
-            length = int(np.clip(rng.lognormal(np.log(600), 0.4), 150, 3000))
-            items.append((f"d{i}", " ".join(vocab[rng.choice(len(vocab), length, p=probs)])))
-    return items, planted
-
-
-def memory_per_doc(items, cfg: DedupConfig) -> float:
-    """Bytes per indexed document (tracemalloc over building the index)."""
-    gc.collect()
-    tracemalloc.start()
-    base = tracemalloc.get_traced_memory()[0]
-    index = NearDupIndex(cfg)
-    index.add_many(items)
-    mem = tracemalloc.get_traced_memory()[0] - base
-    tracemalloc.stop()
-    del index
-    return mem / len(items)
-
-
-def planted_recall(index: NearDupIndex, planted) -> dict[str, float]:
-    hits: dict[str, list[int]] = {}
-    for dup, src, kind in planted:
-        hits.setdefault(kind, []).append(int(any(m.doc_id == src for m in index.find_id(dup))))
-    out = {k: sum(v) / len(v) for k, v in sorted(hits.items())}
-    out["all"] = sum(map(sum, hits.values())) / len(planted)
-    return out
-
-
-def bands_table(n: int, mem_n: int) -> None:
-    items, planted = synthetic(n, seed=11)
-    print(f"\n## LSH banding on {n:,} synthetic docs ({len(planted)} planted near-dups; shingle 4, J>=0.5 or C>=0.8)")
-    print("| num_perm | bands x rows | P(cand) J=0.3 / 0.5 | planted recall edits / trunc / boiler | LSH cands/query | find() q/s | mem/doc |")
-    print("|---|---|---|---|---|---|---|")
-    for num_perm, b, r in ((256, 128, 2), (128, 64, 2), (96, 48, 2), (64, 32, 2), (48, 24, 2), (128, 32, 4), (64, 16, 4), (128, 16, 8)):
-        cfg = DedupConfig(num_perm=num_perm, bands=b, rows=r)
-        index = NearDupIndex(cfg)
-        index.add_many(items)
-        rec = planted_recall(index, planted)
-        probes = [index._docs[f"d{i}"] for i in range(0, n, max(1, n // 500))]
-        cands = np.mean([len(index._lsh.query(to_minhash(np.frombuffer(d.sig, dtype=np.uint32), cfg.seed))) for d in probes])
-        t0 = time.perf_counter()
-        for i in range(0, n, max(1, n // 1000)):
-            index.find_id(f"d{i}")
-        qps = len(range(0, n, max(1, n // 1000))) / (time.perf_counter() - t0)
-        del index
-        mem = memory_per_doc(items[:mem_n], cfg)
-        print(f"| {num_perm} | {b}x{r} | {cfg.candidate_probability(0.3):.3f} / {cfg.candidate_probability(0.5):.3f} | "
-              f"{rec['edits']:.3f} / {rec['trunc']:.3f} / {rec['boiler']:.3f} | {cands:.1f} | {qps:,.0f} | {mem / 1024:.1f} KiB |")
-
-
-def throughput(n: int, cfg: DedupConfig, mem_n: int) -> tuple[float, float]:
-    items, planted = synthetic(n)
-    texts = [t for _, t in items]
-    t0 = time.perf_counter()
-    sets = [shingle_hashes(t, cfg.shingle_size) for t in texts]
-    t1 = time.perf_counter()
-    signature_matrix(sets, cfg.num_perm, cfg.seed)
-    t2 = time.perf_counter()
-    del sets
-    index = NearDupIndex(cfg)
-    t3 = time.perf_counter()
-    index.add_many(items)
-    t4 = time.perf_counter()
-    queries = texts[:2000]
-    t5 = time.perf_counter()
-    assert all(index.find(q) for q in queries)  # every document finds at least itself (exact)
-    t6 = time.perf_counter()
-    rec = planted_recall(index, planted)
-    blob = index.to_bytes()
-    t7 = time.perf_counter()
-    NearDupIndex.from_bytes(blob, cfg)
-    t8 = time.perf_counter()
-    del index
-    mem = memory_per_doc(items[:mem_n], cfg)
-    words = np.mean([len(t.split()) for t in texts])
-    print(f"| {n:,} | {words:.0f} | {n / (t1 - t0):,.0f} | {n / (t2 - t1):,.0f} | {n / (t4 - t3):,.0f} | "
-          f"{len(queries) / (t6 - t5):,.0f} | {rec['all']:.3f} | {mem / 1024:.1f} KiB | {len(blob) / n / 1024:.2f} KiB | {t8 - t7:.1f} s |")
-    return mem, len(blob) / n
-
-
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--quick", action="store_true", help="fewer LSH seeds, one ingest order, 10^4 documents only")
+    ap.add_argument("--sizes", type=int, nargs="*", default=None, help="index sizes for the scale table")
     args = ap.parse_args()
     cfg = DedupConfig()
     items, truth = load_eval()
-    print(f"# Dedup benchmark\n\nChosen: {cfg}\n\n## Eval set: {len(items)} docs, {len(set(truth.values()))} articles")
+    print(f"# Dedup benchmark\n\nChosen: {cfg}\n\n## Synthetic eval set (tests/dedup_eval): {len(items)} docs, "
+          f"{len(set(truth.values()))} articles")
     p, r = score(items, truth, cfg)
-    print(f"precision {p:.3f}  recall {r:.3f}")
+    print(f"near-duplicate precision {p:.3f}  recall {r:.3f}")
     print("\nDirect recall per variant kind (find() of variant against originals):")
     for kind, rec in direct_recall(items, truth, cfg).items():
         print(f"  {kind:9s} {rec:.2f}")
-    sweep(items, truth, seeds=3 if args.quick else 10)
-    bands_table(10_000, 2_000 if args.quick else 5_000)
-    print("\n## Throughput with the chosen config (synthetic ~600-word docs, 5% planted near-dups; 1 core)")
-    print("| docs | words/doc | shingling docs/s | signatures docs/s | index add docs/s (all steps) | find() q/s | planted recall | mem/doc (tracemalloc) | persisted/doc | from_bytes |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
-    sizes = (10_000,) if args.quick else (10_000, 100_000)
-    for n in sizes:
-        mem, disk = throughput(n, cfg, 2_000 if args.quick else 10_000)
-    print(f"\nProjection to 10^7 docs: memory ~{mem * 1e7 / 2**30:.0f} GiB, persisted ~{disk * 1e7 / 2**30:.0f} GiB "
-          f"(linear: per-doc costs above times 10^7)")
+    if not args.quick:
+        sweep(items, truth, seeds=10)
+    dedup_syndication.main(["--orders", "1" if args.quick else "5"])
+    sizes = args.sizes or ((10**4,) if args.quick else (10**4, 10**5, 10**6))
+    print("\n## The index at scale (bench/dedup_scale.py)")
+    dedup_scale.scale_table(tuple(sizes))
 
 
 if __name__ == "__main__":

@@ -17,4 +17,12 @@ yang dan di ke dari untuk dengan pada ini itu dalam akan tidak juga oleh sebagai
 karena kerana kata ia mereka kami kita adalah para serta bagi hingga namun ialah iaitu tersebut lebih
 """.split())
 
-STOPWORDS = ENGLISH | MALAY_INDONESIAN
+VIETNAMESE = frozenset("""
+và của là có được cho với các những trong này đã không một người khi về để
+""".split())
+
+RUSSIAN = frozenset("""
+и в во не на с со что как а по к из у за о от для это его ее их же бы ли но
+""".split())
+
+STOPWORDS = ENGLISH | MALAY_INDONESIAN | VIETNAMESE | RUSSIAN

@@ -45,20 +45,9 @@ import numpy as np
 from rapidfuzz.distance import LCSseq
 
 from pipelines.dedup.shingles import normalize_words, overlap, word_shingles
+from pipelines.dedup.stopwords import STOPWORDS
 
 __all__ = ["StoryConfig", "Evidence", "evidence", "same_story", "wire_credit", "content_words"]
-
-# function words dropped before the order measure (English, Indonesian/Malay, a few Vietnamese, Russian)
-STOPWORDS = frozenset("""
-a an the of and or but to in on at by for with from as into onto over after before about than then that
-this these those it its is was were be been being are am has have had having not no nor so such also
-he she they we you i his her their our your them him us who whom whose which what when where while will
-would shall should can could may might must do does did said says say told mr ms mrs dr
-yang dan di ke dari untuk dengan pada ini itu dalam akan tidak juga oleh sebagai atau bahwa telah sudah
-karena kata ia mereka kami kita adalah para serta bagi hingga namun
-và của là có được cho với các những trong này đã không một người khi về để
-и в во не на с со что как а по к из у за о от для это его ее их же бы ли но
-""".split())
 
 _WIRES = {
     "ap": "AP", "associated press": "AP", "reuters": "Reuters", "afp": "AFP", "bloomberg": "Bloomberg",
