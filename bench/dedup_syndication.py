@@ -109,19 +109,25 @@ def direct(rows: list[dict], langs: list[str | None]) -> dict:
 
 
 def margins(rows: list[dict]) -> str:
-    """Largest score of a pair that is not a copy, smallest of a verbatim and of an edited pair."""
-    worst, low = 0.0, {"verbatim": 4.0, "edited": 4.0}
+    """Largest score of a pair that is not a copy, smallest of a verbatim and of an edited pair; and the
+    threshold rule held out: for each group, the margin over the other groups' negatives, applied to its own."""
+    margin = StoryConfig().threshold - 1.8
+    scores = []
     for a, b in itertools.combinations(rows, 2):
         kind = pair_kind(a, b)
-        if kind == "translated":
-            continue
-        sc = evidence(a["text"], b["text"]).score
-        if kind is None:
-            worst = max(worst, sc)
-        else:
-            low[kind] = min(low[kind], sc)
+        if kind != "translated":
+            scores.append((kind, a["group"] or b["group"], a["group"], b["group"], evidence(a["text"], b["text"]).score))
+    neg = [(g1, g2, sc) for kind, _, g1, g2, sc in scores if kind is None]
+    worst = max(sc for _, _, sc in neg)
+    low = {k: min(sc for kind, _, _, _, sc in scores if kind == k) for k in ("verbatim", "edited")}
+    crossed = 0
+    for group in {r["group"] for r in rows if r["group"]}:
+        limit = max(sc for g1, g2, sc in neg if group not in (g1, g2)) + margin
+        crossed += sum(1 for g1, g2, sc in neg if group in (g1, g2) and sc >= limit)
     return (f"score (0-4) of the closest pair that is not a copy: {worst:.3f}; threshold {StoryConfig().threshold}; "
-            f"lowest verbatim pair {low['verbatim']:.3f}, lowest edited pair {low['edited']:.3f}")
+            f"lowest verbatim pair {low['verbatim']:.3f}, lowest edited pair {low['edited']:.3f}; "
+            f"groups held out in turn (threshold = other groups' closest negative + {margin:.2f}): "
+            f"{crossed} held-out negative pairs over it")
 
 
 def fmt(name: str, s: dict) -> str:
