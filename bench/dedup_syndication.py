@@ -130,6 +130,42 @@ def margins(rows: list[dict]) -> str:
             f"{crossed} held-out negative pairs over it")
 
 
+WCXB = ROOT.parent / "shared" / "data" / "wcxb-dev" / "ground-truth"
+
+
+def with_background(rows: list[dict]) -> str:
+    """The cost of the story step among unrelated real articles: the 711 wcxb-dev bodies (1,600 sites'
+    articles of every kind) then syndication-dev, through resolve() on a local store."""
+    if not WCXB.is_dir():
+        return "wcxb-dev absent: background cost not measured"
+    texts = []
+    for path in sorted(WCXB.glob("*.json")):
+        truth = json.loads(path.read_text(encoding="utf-8")).get("ground_truth") or {}
+        if len((truth.get("main_content") or "").split()) >= 100:
+            texts.append({"url": json.loads(path.read_text(encoding="utf-8"))["url"], "outlet": "wcxb",
+                          "text": truth["main_content"], "title": truth.get("title")})
+    texts += rows
+    with tempfile.TemporaryDirectory() as tmp:
+        corpus = Corpus(LocalStore(tmp))
+        dedup = Deduplicator(corpus).load()
+        reads, get = [0], corpus.get
+
+        def counted(*a, **k):
+            reads[0] += 1
+            return get(*a, **k)
+
+        corpus.get = counted
+        t0 = time.perf_counter()
+        for row in texts:
+            for rec in dedup.resolve(as_record(row, None)):
+                corpus.put(rec)
+        elapsed = time.perf_counter() - t0
+    st = dedup.stories.stats
+    return (f"{len(texts)} records (wcxb-dev bodies, then syndication-dev): {len(texts) / elapsed:.0f} records/s "
+            f"through resolve(), {reads[0] / len(texts):.1f} record reads and "
+            f"{(st['verified'] + st['rejected']) / len(texts):.2f} story verifications per record")
+
+
 def fmt(name: str, s: dict) -> str:
     return (f"| {name} | {s['precision']:.3f} ({s['false_pairs']} false of {s['pairs']}) | "
             + " | ".join(f"{s[k]:.3f} ({s[k + '_n']})" for k in KINDS) + " |")
@@ -164,6 +200,7 @@ def main(argv=None) -> int:
         rates.append(len(rows) / elapsed)
     print(f"\n{margins(rows)}; verifier {per_pair * 1e3:.2f} ms per pair; "
           f"resolve() {min(rates):.0f}-{max(rates):.0f} records/s on a local store (index, verification, record reads)")
+    print(f"\nAmong unrelated articles: {with_background(rows)}")
     return 0
 
 

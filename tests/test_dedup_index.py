@@ -162,6 +162,9 @@ def test_story_candidates_rank_by_shared_anchors_and_skip_common_phrases():
     index.add_many(crowd.items())
     assert len(index.story_candidates(phrase)) == 30
     assert index.story_candidates(phrase, max_postings=20) == []
+    # min_share: the rewrite shares most of its anchors with the original, a same-topic story only a few
+    shared = dict(index.story_candidates(rewrite, min_share=0.1))
+    assert "orig" in shared and "other" not in shared and "other" in counts
 
 
 # ---- persistence ----------------------------------------------------------------------------------------

@@ -26,7 +26,7 @@ import numpy as np
 
 from pipelines.dedup.features import Features, featurize
 from pipelines.dedup.postings import Postings
-from pipelines.dedup.shingles import DedupConfig, _fmix64, overlap
+from pipelines.dedup.shingles import normalize_words, DedupConfig, _fmix64, overlap
 
 FORMAT_VERSION = 2
 ANCHOR_POSTINGS_MAX = 2000  # story_candidates ignores an anchor shared by more documents (a common phrase)
@@ -370,20 +370,28 @@ class NearDupIndex:
                 out[doc_id] = Match(doc_id, round(jac, 4), round(cont, 4), False)
 
     def story_candidates(self, text: str, exclude: str | None = None, limit: int = 50,
-                         max_postings: int = ANCHOR_POSTINGS_MAX) -> list[tuple[str, int]]:
+                         max_postings: int = ANCHOR_POSTINGS_MAX, min_share: float = 0.0) -> list[tuple[str, int]]:
         """Documents sharing >= 2 story anchors with `text`: [(doc_id, shared anchors)], most shared first.
 
-        An anchor indexed for more than ``max_postings`` documents (a common phrase) is ignored."""
+        An anchor indexed for more than ``max_postings`` documents (a common phrase) is ignored. With
+        ``min_share``, a document must also share that part of the smaller of the two anchor sets (the
+        other's size estimated from its shingle count at this text's anchors per shingle): two long
+        unrelated texts share a few common phrases, copies of one report share a part of their anchors."""
         f = featurize([text], self.cfg, sets=False, sign=False)
         anc = f.anchors(0)
         if len(anc) < 2:
             return []
+        n_query = len(anc)
         anc = anc[self._anchors.counts(anc) <= max_postings]
         _, rows = self._anchors.lookup(anc)
         if len(rows) == 0:
             return []
         rows, counts = np.unique(rows, return_counts=True)
         keep = (counts >= 2) & self._alive[rows]
+        if min_share > 0:
+            per_shingle = n_query / max(1, len(normalize_words(text)))
+            other = self._nsh[rows].astype(np.float64) * per_shingle
+            keep &= counts >= min_share * np.minimum(n_query, np.maximum(other, 2))
         rows, counts = rows[keep], counts[keep]
         found = [(self._row_id[r], int(c)) for r, c in zip(rows, counts)]
         found = [x for x in found if x[0] != exclude]
