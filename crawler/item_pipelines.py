@@ -209,6 +209,8 @@ class Store:
         if self.use_dedup:
             registry = load_registry(self.crawler.settings.get("CORPUS_REGISTRY") or None)
             self.dedup = Deduplicator(self.corpus, priority=registry.priority).load()
+            if self.dedup.index_rebuilt:  # the persisted index was damaged or of other parameters
+                self.crawler.stats.set_value("corpus/dedup/index_rebuilt", 1)
         self._store_pending()
 
     def _store_pending(self):

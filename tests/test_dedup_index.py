@@ -241,6 +241,28 @@ def test_too_many_removals_compact_and_old_blob_counts_as_absent(tmp_path):
     assert load_index(store, DedupConfig(shingle_size=5), docs.get) is None  # other parameters: rebuild
 
 
+@pytest.mark.parametrize("manifest", [b"[]", b"null", b'"x"', b'{"segments": [{"key": "../../etc/passwd"}]}',
+                                      b'{"segments": [{"key": "dedup/index/seg-1.bin/../../x"}]}'])
+def test_a_manifest_of_another_shape_loads_as_none(blob_store, manifest):
+    """Valid JSON that is no manifest, or names a key that is not one of our segments: rebuilt, never read
+    (a reviewer's `[]` was an AttributeError that ended the run as interrupted, `..` a store error)."""
+    blob_store.write(MANIFEST, manifest)
+    assert load_index(blob_store, CFG, None) is None
+
+
+def test_anchors_are_capped_per_text():
+    """A huge page keeps at most MAX_ANCHORS anchors, the smallest hashes, the same sample in every copy
+    (a 14 MB page added 295 KB to the index)."""
+    from pipelines.dedup.features import MAX_ANCHORS
+
+    words = [f"w{i}" for i in range(6000)]
+    long_text, copy = " ".join(words), " ".join(words[:2000])
+    full = featurize([long_text], CFG).anchors(0)
+    assert len(full) == MAX_ANCHORS == len(anchors(long_text)) and np.all(np.diff(full.astype(np.int64)) > 0)
+    part = anchors(copy)
+    assert len(np.intersect1d(full, part)) >= 0.9 * np.count_nonzero(part <= full[-1])
+
+
 @pytest.mark.parametrize("damage", ["flip", "truncate", "missing", "manifest"])
 def test_a_damaged_index_loads_as_none(blob_store, damage):
     docs = synthetic(120)

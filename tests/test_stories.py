@@ -140,19 +140,45 @@ def test_a_flash_quoted_by_a_longer_article_is_not_merged_into_it(rows, corpus):
     assert got["duplicate_of"] is None and got["text"] == flash["text"]
 
 
-def test_a_round_up_does_not_chain_two_stories(rows, corpus):
-    a = next(r for r in rows if r["group"] == "s13-verbatim")
-    b = next(r for r in rows if r["group"] == "s28-verbatim")
-    a2 = next(r for r in rows if r["group"] == "s13-verbatim" and r["url"] != a["url"])
-    b2 = next(r for r in rows if r["group"] == "s28-verbatim" and r["url"] != b["url"])
-    roundup = dict(a, url="https://example.org/week-in-review", outlet="Round-up",
-                   text="The week in review.\n\n" + a["text"] + "\n\nElsewhere in the region.\n\n" + b["text"])
+@pytest.mark.parametrize("cut", [0.5, 1.0])
+def test_a_round_up_does_not_chain_two_stories(rows, corpus, cut):
+    """A digest of two reports (halves or whole) matches each on its own part: it must not join them,
+    neither as near-duplicates nor as one story (found by a reviewer: two clusters joined by one digest)."""
+    one = [r for r in rows if r["group"] == "s01-verbatim"][:2]
+    two = [r for r in rows if r["group"] == "s03-edited" and r["kind"] != "translated"][:2]
+    half = lambda t: " ".join(t.split()[: int(len(t.split()) * cut)])
+    roundup = dict(one[0], url=f"https://example.org/week-in-review-{cut}", outlet="Round-up",
+                   text=half(one[0]["text"]) + "\n\nElsewhere in the region.\n\n" + half(two[0]["text"]))
     dedup = Deduplicator(corpus).load()
-    for r in (a2, b2, roundup):
+    for r in (*one, *two, roundup):
         store_all(corpus, dedup, rec(r))
-    ga, gb = corpus.get(doc_id(a2["url"])), corpus.get(doc_id(b2["url"]))
-    assert not (ga.get("same_story") and ga.get("same_story") == gb.get("same_story"))
-    assert ga.get("duplicate_of") is None or ga.get("duplicate_of") != gb.get("duplicate_of")
+    got = {r["url"]: corpus.get(doc_id(r["url"]), with_text=False) for r in (*one, *two)}
+    head = lambda g: g.get("duplicate_of") or g["id"]
+    story = lambda g: g.get("same_story") or head(g)
+    assert {story(got[r["url"]]) for r in one}.isdisjoint({story(got[r["url"]]) for r in two})
+    assert {head(got[r["url"]]) for r in one}.isdisjoint({head(got[r["url"]]) for r in two})
+
+
+def test_a_digest_already_in_one_story_does_not_pull_another_story_in(rows, corpus):
+    """A reviewer's case: two stories, then a digest of half of each (it joins one story), then a digest of
+    both in full. The full digest is a near-duplicate of one report and a copy of the first digest; the
+    first digest must not chain its other story in (it did: one story of six members)."""
+    a, b = rows[0], rows[17]
+    pa, pb = [p for p in a["text"].split("\n") if p.strip()], [p for p in b["text"].split("\n") if p.strip()]
+    digest = dict(a, url="https://example.org/round-up", outlet="Round-up",
+                  text="\n".join(["Today in Asia: two stories."] + pa[: len(pa) // 2 + 1] + ["In other news:"]
+                                  + pb[: len(pb) // 2 + 1]))
+    weekly = dict(a, url="https://example.org/weekly", outlet="Weekly", text="\n".join(pa + pb))
+    for r in (rows[0], rows[2], rows[17], rows[15], digest, weekly):
+        dedup = Deduplicator(corpus).load()  # one run per page, as `corpus fetch` does
+        store_all(corpus, dedup, rec(r))
+        dedup.save()
+    story = {r["url"]: corpus.get(doc_id(r["url"]), with_text=False).get("same_story")
+             for r in (rows[0], rows[2], rows[17], rows[15])}
+    s01 = {story[rows[0]["url"]], story[rows[2]["url"]]}
+    s03 = {story[rows[17]["url"]], story[rows[15]["url"]]}
+    assert rows[0]["group"] != rows[17]["group"] and None not in s01 | s03
+    assert s01.isdisjoint(s03)
 
 
 def test_identical_copies_do_not_take_turns_as_canonical(rows, corpus):
@@ -200,3 +226,29 @@ def test_rebuild_gives_the_stories_of_incremental_ingest(rows, corpus):
     heads = lambda recs: {u: x.get("duplicate_of") for u, x in recs.items()}
     assert heads(after) == heads(before)
     assert all(corpus.get(doc_id(u))["text"] for u, x in before.items() if x.get("duplicate_of") is None)
+
+
+# -- the command line ------------------------------------------------------------------------------------
+
+def test_dedup_rebuild_refuses_a_store_that_is_not_there(corpus_cmd, tmp_path):
+    res = corpus_cmd("dedup", "--rebuild", "--store", tmp_path / "nothing")
+    assert res.returncode == 3 and "no corpus" in res.stderr
+    assert not (tmp_path / "nothing").exists()  # never created
+
+
+def test_a_damaged_index_is_rebuilt_and_the_run_says_so(corpus_cmd, replay, tmp_path):
+    from pipelines.store import open_store
+
+    fast = ["-s", "DOWNLOAD_DELAY=0", "-s", "AUTOTHROTTLE_ENABLED=False", "-s", "CORPUS_OUTLET_POLITENESS=False"]
+    store = tmp_path / "store"
+    first = corpus_cmd("crawl", "--replay", replay.url, "--store", store, *fast, "russia-briefing")
+    assert first.returncode == 0, first.stderr[-2000:]
+    (store / "dedup" / "index" / "manifest.json").write_text("[]")
+    again = corpus_cmd("crawl", "--replay", replay.url, "--store", store, *fast, "russia-briefing")
+    assert again.returncode == 0, again.stderr[-2000:]
+    runs = sorted((store / "corpus" / "runs").glob("*.json"))
+    report = json.loads(runs[-1].read_text())
+    assert report["stats"].get("corpus/dedup/index_rebuilt") == 1
+    assert "Traceback" not in again.stderr
+    assert json.loads((store / "dedup" / "index" / "manifest.json").read_text())["docs"] == len(
+        [r for r in Corpus(open_store(store)).iter_records() if r.get("text")])  # every text indexed, once

@@ -12,7 +12,7 @@ def register(sub) -> None:
     parser.add_argument("--rebuild", action="store_true", help="recompute all clusters and stories from the records")
     parser.add_argument("--registry", metavar="FILE", help="outlet registry (outlet priorities)")
     add_store(parser)
-    parser.set_defaults(func=run)
+    parser.set_defaults(func=run, check_store=False)
 
 
 def run(args) -> int:
@@ -24,6 +24,13 @@ def run(args) -> int:
     if not args.rebuild:
         print("corpus dedup: nothing to do (use --rebuild)", file=sys.stderr)
         return 2
+    from pipelines.corpus.reader import CorpusError, open_corpus
+    from pipelines.store import StoreError
+
+    try:
+        open_corpus(args.store)  # a store that does not exist (or holds no corpus) is an error, never created
+    except CorpusError as exc:
+        raise StoreError(str(exc)) from None
     corpus = Corpus(open_store(args.store))
     dedup = Deduplicator(corpus, priority=load_registry(args.registry or None).priority)
     changed = dedup.rebuild()

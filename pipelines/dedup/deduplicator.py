@@ -26,9 +26,9 @@ from typing import Callable
 
 import numpy as np
 
-from pipelines.dedup.canonical import choose_canonical, credited_outlet, decide
-from pipelines.dedup import DedupConfig, NearDupIndex, normalize_words, shingle_hashes
-from pipelines.dedup.persist import MANIFEST, load_index, save_index
+from pipelines.dedup.canonical import credited_outlet, decide
+from pipelines.dedup import DedupConfig, NearDupIndex, normalize_words, overlap, shingle_hashes
+from pipelines.dedup.persist import MANIFEST, OLD_BLOB, load_index, save_index
 from pipelines.dedup.stories import STORIES, Stories
 
 __all__ = ["Deduplicator", "INDEX_KEY", "COVERED"]
@@ -68,6 +68,7 @@ class Deduplicator:
         self.cfg = cfg or DedupConfig()
         self.priority = priority or (lambda outlet: 50)
         self._cache: dict[str, dict | None] = {}
+        self.index_rebuilt = False
         self.index = self._new_index(self._text_of)
         self.dirty = False
         self.stories = Stories(corpus, self.index, self._get, self.priority)
@@ -80,6 +81,8 @@ class Deduplicator:
     def load(self) -> "Deduplicator":
         """Load the persisted index (or rebuild it) and reconcile it with the records."""
         index = load_index(self.corpus.store, self.cfg, self._text_of)  # None: absent, unusable or other parameters
+        if index is None and any(self.corpus.store.exists(k) for k in (MANIFEST, OLD_BLOB)):
+            self.index_rebuilt = True  # a persisted index that could not be used: the run's stats say so
         self.index = index if index is not None else self._new_index(self._text_of)
         # the run's manifest names every live document and whether it keeps a text: only those with a
         # text that the index lacks are read (a store without a manifest: list the records)
@@ -169,8 +172,37 @@ class Deduplicator:
             if other and other.get("text") and _cut_copy(text, other["text"]):
                 weak.append(m)
         if strong:
-            return strong
+            return self._same_part(text, strong)
         return weak[:1]
+
+    def _same_part(self, text: str, matches: list) -> list:
+        """Matches of one text to several clusters join them only when the clusters' canonical texts are
+        near-duplicates of each other too: a digest of two reports (or of a report and another digest)
+        matches each, and must not make them one cluster. The best-matched cluster is always kept."""
+        heads: dict[str, list] = {}
+        for m in matches:
+            rec = self._get(m.doc_id)
+            head = (rec or {}).get("duplicate_of") or m.doc_id
+            heads.setdefault(head, []).append(m)
+        if len(heads) <= 1:
+            return matches
+        ranked = sorted(heads.items(), key=lambda kv: (-max(m.jaccard for m in kv[1]), kv[0]))
+        best_text = (self._get(ranked[0][0]) or {}).get("text") or ""
+        kept = list(ranked[0][1])
+        for head, group in ranked[1:]:
+            other = (self._get(head) or {}).get("text") or ""
+            if best_text and other and self._near_texts(best_text, other):
+                kept += group
+        return kept
+
+    def _near_texts(self, a: str, b: str) -> bool:
+        """The near-duplicate rule on two texts (exact, Jaccard, or a cut copy contained)."""
+        sa, sb = shingle_hashes(a, self.cfg.shingle_size), shingle_hashes(b, self.cfg.shingle_size)
+        jac, cont = overlap(sa, sb)
+        if jac >= self.cfg.threshold or (len(sa) and np.array_equal(sa, sb)):
+            return True
+        return (cont >= self.cfg.containment and min(len(sa), len(sb)) >= self.cfg.min_contained
+                and _cut_copy(a, b))
 
     def resolve(self, record: dict) -> list[dict]:
         """Place ``record`` (with its text) in its near-duplicate cluster and its story.
@@ -224,6 +256,9 @@ class Deduplicator:
                                          for i in head_before)
         for rec in members.values():
             self._link(rec, canonical, members, keep_text=rec["id"] in head_before and not strong)
+        for i, m in members.items():  # a copy whose text is not kept is found through its canonical copy
+            if not m.get("text") and i in self.index:
+                self.index.remove(i)
         out = [record] + [m for i, m in members.items()
                           if i != record["id"] and before[i] != (m.get("duplicate_of"), m.get("also_at"), bool(m.get("text")))]
         return self._with_story(canonical, members, out + self._detach(old, record))

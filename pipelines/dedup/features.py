@@ -8,7 +8,8 @@ thousands of documents a second on one core.
 Story anchors (``anchors(text)``): the content words (``normalize_words`` minus ``stopwords.STOPWORDS``),
 their 2-word shingles hashed to uint32 with ``word_shingles``, kept when ``hash % 4 == 0`` (a sample that
 is the same in every copy of a text: two copies share anchors wherever they share two consecutive
-content words).
+content words). At most ``MAX_ANCHORS`` per text, the smallest hashes (a bottom-k sample: the same in
+every copy): about 1,900 words of content are sampled whole, a longer text keeps a part.
 """
 from __future__ import annotations
 
@@ -34,8 +35,10 @@ from pipelines.dedup.stopwords import STOPWORDS
 
 ANCHOR_SHINGLE = 2
 ANCHOR_MOD = 4
+MAX_ANCHORS = 256  # anchors kept per text (bottom-k)
 
-__all__ = ["Features", "featurize", "anchors", "content_anchors", "sign_flat", "ANCHOR_MOD", "ANCHOR_SHINGLE"]
+__all__ = ["Features", "featurize", "anchors", "content_anchors", "sign_flat", "ANCHOR_MOD", "ANCHOR_SHINGLE",
+           "MAX_ANCHORS"]
 
 
 class Features(NamedTuple):
@@ -179,7 +182,7 @@ def featurize(texts: Sequence[str], cfg, with_anchors: bool = True, sets: bool =
     if with_anchors:
         content = _content_mask(w)
         ccounts = np.diff(np.concatenate(([0], np.cumsum(content)))[woff])
-        anc, anc_off = _batch_shingles(w[content], ccounts, ANCHOR_SHINGLE, ANCHOR_MOD)
+        anc, anc_off = _cap(*_batch_shingles(w[content], ccounts, ANCHOR_SHINGLE, ANCHOR_MOD))
     else:
         anc, anc_off = np.zeros(0, dtype=np.uint32), np.zeros(n + 1, dtype=np.int64)
     return Features(thash, nwords, flat, set_off, sig, signed, anc, anc_off)
@@ -207,7 +210,18 @@ def content_anchors(words: Sequence[str]) -> np.ndarray:
     """Anchors of an already normalised word list (see ``anchors``)."""
     w = word_hashes(words)
     h = shingles_of_hashes(w[_content_mask(w)], ANCHOR_SHINGLE)
-    return h[h % ANCHOR_MOD == 0]
+    return h[h % ANCHOR_MOD == 0][:MAX_ANCHORS]
+
+
+def _cap(anc: np.ndarray, off: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """At most MAX_ANCHORS anchors per text, the smallest hashes (each text's anchors are sorted): the same
+    sample in every copy, so two copies still share anchors; a 14 MB page added 295 KB to the index."""
+    lengths = np.diff(off)
+    if not len(lengths) or lengths.max() <= MAX_ANCHORS:
+        return anc, off
+    parts = [anc[off[i] : off[i] + min(n, MAX_ANCHORS)] for i, n in enumerate(lengths)]
+    kept = np.minimum(lengths, MAX_ANCHORS)
+    return np.concatenate(parts).astype(anc.dtype), np.concatenate(([0], np.cumsum(kept))).astype(off.dtype)
 
 
 def anchors(text: str) -> np.ndarray:

@@ -24,7 +24,7 @@ from typing import Callable, Iterable, Iterator, NamedTuple
 
 import numpy as np
 
-from pipelines.dedup.features import Features, featurize
+from pipelines.dedup.features import MAX_ANCHORS, Features, featurize
 from pipelines.dedup.postings import Postings
 from pipelines.dedup.shingles import normalize_words, DedupConfig, _fmix64, overlap
 
@@ -390,7 +390,7 @@ class NearDupIndex:
         keep = (counts >= 2) & self._alive[rows]
         if min_share > 0:
             per_shingle = n_query / max(1, len(normalize_words(text)))
-            other = self._nsh[rows].astype(np.float64) * per_shingle
+            other = np.minimum(self._nsh[rows].astype(np.float64) * per_shingle, MAX_ANCHORS)
             keep &= counts >= min_share * np.minimum(n_query, np.maximum(other, 2))
         rows, counts = rows[keep], counts[keep]
         found = [(self._row_id[r], int(c)) for r, c in zip(rows, counts)]

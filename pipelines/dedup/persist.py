@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import struct
 from typing import Callable
 
@@ -40,6 +41,7 @@ MANIFEST = PREFIX + "manifest.json"
 OLD_BLOB = "dedup/index.bin"
 MAGIC = b"NDSG"
 _TEXTS = b"NDTX"  # to_bytes() of an index keeping its own texts: they follow the segment, this last
+_SEGMENT = re.compile(re.escape(PREFIX) + r"seg-\d{8}\.bin")
 MAX_SEGMENTS = 16
 MAX_DEAD = 0.25
 SNAPSHOT_ROWS = 1 << 17
@@ -196,6 +198,11 @@ def load_index(store, cfg: DedupConfig, texts: Callable[[str], str | None] | Non
         return None
     try:
         manifest = json.loads(raw)
+        if not isinstance(manifest, dict) or not isinstance(manifest.get("segments"), list):
+            raise ValueError("the manifest is not an object with a list of segments")
+        for seg in manifest["segments"]:  # only our own segment names: never a key a damaged file makes up
+            if not isinstance(seg, dict) or not _SEGMENT.fullmatch(str(seg.get("key"))):
+                raise ValueError(f"the manifest names an unexpected segment {seg!r:.80}")
         if (manifest.get("format") != FORMAT_VERSION or manifest.get("scheme") != SCHEME
                 or DedupConfig(**manifest["config"]) != cfg):
             raise ParamsMismatch(f"index built with {manifest.get('config')}, asked for {cfg.to_dict()}")
@@ -210,7 +217,7 @@ def load_index(store, cfg: DedupConfig, texts: Callable[[str], str | None] | Non
             _apply(index, header, parts)
         if len(index) != manifest.get("docs", len(index)):
             raise ValueError(f"{len(index)} documents loaded, the manifest says {manifest['docs']}")
-    except (ValueError, KeyError, TypeError) as exc:  # ParamsMismatch is a ValueError
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:  # ParamsMismatch is a ValueError
         log.warning("dedup index not usable (%s): rebuilding from the records", exc)
         return None
     if index._n > len(index):

@@ -52,9 +52,11 @@ class Stories:
         obj = self.corpus.read_json(f"{STORIES}{sid}.json")
         return obj if isinstance(obj, dict) and obj.get("members") else None
 
-    def _write(self, sid: str, members: list[str], original: str | None) -> None:
-        self.corpus.write_json(f"{STORIES}{sid}.json", {"id": sid, "members": sorted(members), "original": original},
-                               if_changed=True)
+    def _write(self, sid: str, members: list[str], original: str | None, partial: list[str] | None = None) -> None:
+        obj = {"id": sid, "members": sorted(members), "original": original}
+        if partial:
+            obj["partial"] = sorted(partial)  # digests: members that matched another story on another part
+        self.corpus.write_json(f"{STORIES}{sid}.json", obj, if_changed=True)
 
     def _delete(self, sid: str) -> None:
         key = f"{STORIES}{sid}.json"
@@ -95,7 +97,12 @@ class Stories:
         groups: dict[str, list[tuple[float, dict]]] = {}
         for score, rec in self._matches(head, ids):
             groups.setdefault(rec.get("same_story") or f"doc:{rec['id']}", []).append((score, rec))
+        for g in [g for g in groups if not g.startswith("doc:") and g not in old]:
+            if not self._joins(head, g, groups[g]):
+                del groups[g]
+                self.stats["apart"] += 1
         chosen: list[str] = []
+        partial = False
         if groups:
             ranked = sorted(groups, key=lambda g: (-groups[g][0][0], g))
             base = shared_part(head["text"], groups[ranked[0]][0][1]["text"])
@@ -107,6 +114,7 @@ class Stories:
                     chosen.append(g)
                 else:
                     self.stats["apart"] += 1  # matched on another part of this text: a round-up, not a copy
+                    partial = True
         members: set[str] = set(ids)
         stories: dict[str, dict] = {}
         for sid in sorted(old) + [g for g in chosen if not g.startswith("doc:")]:
@@ -128,13 +136,16 @@ class Stories:
             return changed + self._leave(old, ids)
         keep = sorted((s for s in stories if s in chosen or s in old),
                       key=lambda s: (-len(stories[s]["members"]), s))
-        sid = keep[0] if keep else _story_id(min(members))
         records = dict(cluster)
         for mid in sorted(members - ids):
             rec = self.get(mid)
             if rec is not None:
                 records[mid] = rec
         members = set(records)
+        # a new story is named after its first canonical texts (not their copies: a rebuild, which places
+        # the copies without a text last, names it alike)
+        sid = keep[0] if keep else _story_id(min(i for i, r in records.items() if not r.get("duplicate_of")) if
+                                             any(not r.get("duplicate_of") for r in records.values()) else min(members))
         prior = stories.get(sid, {}).get("original")
         candidates = [dict(r, priority=self.priority(r.get("outlet")), incumbent=r["id"] == prior,
                            canonical_url=r.get("declared_canonical") or r.get("canonical_url"))
@@ -145,11 +156,29 @@ class Stories:
             rec["same_story"], rec["story_original"] = sid, original
             if mid not in ids and before != (sid, original):
                 changed.append(rec)
-        self._write(sid, sorted(members), original)
+        marked = set().union(*(stories[k].get("partial") or [] for k in keep)) if keep else set()
+        if partial:
+            marked.add(head["id"])
+        self._write(sid, sorted(members), original, sorted(marked & members))
         for other in keep[1:]:
             self._delete(other)
         del dropped_old  # a story of the cluster's old text that it no longer matches keeps its other members
         return changed + self._leave({s for s in old if s not in keep}, ids)
+
+    def _joins(self, head: dict, sid: str, matched: list[tuple[float, dict]]) -> bool:
+        """A text joins an existing story through the members it matched, unless all of them are partial
+        (a digest that also matched another story on another part of itself): then only if it is a copy
+        of the story's original too, or the digest would chain the two stories."""
+        story = self.read(sid) or {}
+        partial = set(story.get("partial") or [])
+        if any(rec["id"] not in partial for _, rec in matched):
+            return True
+        originals = {rec.get("story_original") for _, rec in matched}
+        original = next((o for o in originals if o), None)
+        rec = self.get(original) if original else None
+        if rec is None or not rec.get("text"):
+            return True  # nothing to check against (an original removed, or kept without a text)
+        return same_story(head, rec, self.cfg) is not None
 
     def _leave(self, sids: set[str], ids: set[str]) -> list[dict]:
         """Take ``ids`` out of the stories ``sids``; the rest of each story keeps its links (a story left with
@@ -176,7 +205,7 @@ class Stories:
                 if rec.get("story_original") != original:
                     rec["story_original"] = original
                     changed.append(rec)
-            self._write(sid, rest, original)
+            self._write(sid, rest, original, [p for p in story.get("partial") or [] if p in rest])
         return changed
 
     def forget(self, record: dict) -> list[dict]:
