@@ -374,8 +374,9 @@ def _story_lines(recs: list[dict]) -> list[str]:
         out.append(f"- story {md_code(story)}: {len(members)} document{'s' if len(members) != 1 else ''}")
         for m in members:
             mark = " (original)" if str(m.get("id")) == original else ""
-            out.append(f"  - {md_code(m.get('id'))}{mark} {md_text(m.get('outlet'))}, "
-                       f"{md_text(str(m.get('published') or '')[:10])}: {md_text(m.get('title'))} "
+            day = str(m.get("published") or "")[:10]
+            out.append(f"  - {md_code(m.get('id'))}{mark} {md_text(m.get('outlet'))}"
+                       f"{', ' + md_text(day) if day else ''}: {md_text(m.get('title'))} "
                        f"{md_link(m.get('canonical_url') or m.get('url') or '')}".rstrip())
     return out
 
