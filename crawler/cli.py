@@ -44,6 +44,7 @@ def _main(argv=None) -> int:
     from crawler.commands.common import UsageError, check_store, report_without_run, scrapy_overrides
     from pipelines.crawl.registry import RegistryError
     from pipelines.store import StoreError
+    from pipelines.store.lock import LockHeld
 
     args = build_parser().parse_args(argv)
     try:
@@ -53,6 +54,9 @@ def _main(argv=None) -> int:
             if getattr(args, "check_store", True):
                 check_store(args.store)
         return args.func(args)
+    except LockHeld as exc:  # another run holds the store (crawler/storelock.py): skipped, nothing requested
+        report_without_run(args, exitcodes.LOCKED, str(exc), finish_reason="store_locked", lock_holder=exc.holder)
+        return exitcodes.LOCKED
     except StoreError as exc:
         report_without_run(args, exitcodes.STORE, str(exc))
         return exitcodes.STORE

@@ -34,6 +34,7 @@ CORPUS_STATE_FLUSH_SECONDS = 2.0  # crawl-state journal flush interval (resume a
 CORPUS_STORE_RETRIES = 8          # a store operation that failed transiently is tried again up to this often ...
 CORPUS_STORE_RETRY_SECONDS = 30.0 # ... with backoff (0.25 s doubling to 5 s) within this many seconds; 0 retries: off
 CORPUS_STORE_SPOOL = ""           # "" = $XDG_STATE_HOME/asean-russia-corpus/pending/<store>/ (pages the store did not take)
+CORPUS_STORE_LOCK_LEASE = 180.0   # s after its last renewal when another host's lock on the store (state/lock.json) is taken over
 CORPUS_DEDUP = True               # near-duplicate clusters (pipelines/dedup/deduplicator.py)
 CORPUS_MANIFEST = True            # keep corpus/manifests/ (pipelines/corpus/manifest.py); False: INDEX.md from every record
 CORPUS_OUTLET_POLITENESS = True   # per-outlet delay/concurrency from the registry

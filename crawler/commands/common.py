@@ -130,11 +130,12 @@ def check_store(spec: str) -> None:
     open_store(spec).check()
 
 
-def report_without_run(args, code: int, reason: str) -> str | None:
+def report_without_run(args, code: int, reason: str, *, finish_reason: str = "not_started", **extra) -> str | None:
     """One line and a local run report for a run that had nothing to run (or could not start)."""
     from crawler.runreport import failed_start_report, write_local_report
 
-    report = failed_start_report(args.command, getattr(args, "store", ""), code, reason)
+    report = failed_start_report(args.command, getattr(args, "store", ""), code, reason, finish_reason=finish_reason)
+    report.update(extra)
     where = write_local_report(report, getattr(args, "report", None))
     print(f"corpus: exit {code} ({exitcodes.NAMES[code]}): {reason}" + (f"; run report: {where}" if where else ""),
           file=sys.stderr)

@@ -8,6 +8,7 @@ import sys
 from crawler.commands.common import (UsageError, add_common, finish, scrapy_overrides, settings_from,
                                      warn_default_contact)
 from crawler.runreport import DEFAULT_MAX_ERROR_RATE
+from crawler.storelock import add_wait_option, held
 
 
 def register(sub) -> None:
@@ -27,6 +28,7 @@ def add_crawl_options(parser) -> None:
     parser.add_argument("--max-error-rate", type=float, metavar="RATE",
                         help="exit 1 when more than this share of pages end in error "
                              f"(default {DEFAULT_MAX_ERROR_RATE:g})")
+    add_wait_option(parser)
 
 
 def run_crawl(args, **spider_kwargs):
@@ -43,7 +45,8 @@ def run_crawl(args, **spider_kwargs):
         extra["CORPUS_TOPIC_FILTER"] = False
     settings = settings_from(args, **extra)
     warn_default_contact(settings)
-    return run_spider(OutletSpider, settings, registry=args.registry or None, **spider_kwargs)
+    with held(args, args.command):  # one run per store: exit 75 if another holds it (crawler/storelock.py)
+        return run_spider(OutletSpider, settings, registry=args.registry or None, **spider_kwargs)
 
 
 def report_crawl(crawler, store: str) -> None:

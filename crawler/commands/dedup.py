@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 
 from crawler.commands.common import add_store
+from crawler.storelock import add_wait_option, held
 
 
 def register(sub) -> None:
@@ -12,6 +13,7 @@ def register(sub) -> None:
     parser.add_argument("--rebuild", action="store_true", help="recompute all clusters and stories from the records")
     parser.add_argument("--registry", metavar="FILE", help="outlet registry (outlet priorities)")
     add_store(parser)
+    add_wait_option(parser)
     parser.set_defaults(func=run, check_store=False)
 
 
@@ -31,12 +33,13 @@ def run(args) -> int:
         open_corpus(args.store)  # a store that does not exist (or holds no corpus) is an error, never created
     except CorpusError as exc:
         raise StoreError(str(exc)) from None
-    corpus = Corpus(open_store(args.store))
-    dedup = Deduplicator(corpus, priority=load_registry(args.registry or None).priority)
-    changed = dedup.rebuild()
-    outcomes = [corpus.put(rec) for rec in changed]
-    dedup.save()
-    corpus.write_index()
+    with held(args, "dedup --rebuild"):  # one run per store: exit 75 if another holds it (crawler/storelock.py)
+        corpus = Corpus(open_store(args.store))
+        dedup = Deduplicator(corpus, priority=load_registry(args.registry or None).priority)
+        changed = dedup.rebuild()
+        outcomes = [corpus.put(rec) for rec in changed]
+        dedup.save()
+        corpus.write_index()
     records = list(corpus.iter_records(with_text=False))
     dups = sum(1 for r in records if r.get("duplicate_of"))
     clusters = sum(1 for r in records if r.get("also_at"))

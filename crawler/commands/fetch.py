@@ -14,6 +14,7 @@ import sys
 
 from crawler.commands.common import (UsageError, add_common, check_store, finish, report_without_run,
                                      settings_from)
+from crawler.storelock import add_wait_option, held
 
 
 def register(sub) -> None:
@@ -28,6 +29,7 @@ def register(sub) -> None:
     # --any-topic: kept for old scripts, storing off-topic pages is now the default
     topic.add_argument("--any-topic", action="store_true", help=argparse.SUPPRESS)
     add_common(parser)
+    add_wait_option(parser)
     parser.set_defaults(func=run, check_store=False)  # checked only when there is something to fetch
 
 
@@ -132,7 +134,8 @@ def run(args) -> int:
     if valid:
         settings = settings_from(args, **({} if args.on_topic_only else {"CORPUS_TOPIC_FILTER": False}))
         check_store(args.store)
-        crawler = run_spider(FetchSpider, settings, urls=valid, invalid=invalid, outlets=outlet_lookup())
+        with held(args, "fetch"):  # one run per store: exit 75 if another holds it (crawler/storelock.py)
+            crawler = run_spider(FetchSpider, settings, urls=valid, invalid=invalid, outlets=outlet_lookup())
         if crawler.spider is not None:
             results.update(crawler.spider.results)
         code = finish(crawler)

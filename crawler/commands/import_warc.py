@@ -8,6 +8,7 @@ import sys
 
 from crawler import exitcodes
 from crawler.commands.reextract import add_rebuild_options, print_report, rebuild_arguments
+from crawler.storelock import held
 
 
 def register(sub) -> None:
@@ -36,7 +37,8 @@ def run(args) -> int:
         return exitcodes.USAGE
     kwargs = rebuild_arguments(args)
     store = open_store(args.store)
-    copies, report = import_warcs(store, args.files, outlet=args.outlet, **kwargs)
+    with held(args, "import-warc"):  # one run per store: exit 75 if another holds it (crawler/storelock.py)
+        copies, report = import_warcs(store, args.files, outlet=args.outlet, **kwargs)
     for c in copies:
         how = "copied to" if c.copied else "already in the archive as"
         print(f"{c.source}: {how} {c.key}" + (" (recompressed record by record)" if c.recompressed else ""),

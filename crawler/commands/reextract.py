@@ -10,6 +10,7 @@ import time
 
 from crawler import exitcodes
 from crawler.commands.common import UsageError, add_store, check_settings, scrapy_overrides
+from crawler.storelock import add_wait_option, held
 
 
 def register(sub) -> None:
@@ -31,6 +32,7 @@ def add_rebuild_options(parser) -> None:
     parser.add_argument("-s", "--set", action="append", metavar="NAME=VALUE",
                         help="a CORPUS_* setting (CORPUS_MIN_WORDS, CORPUS_TOPIC_TERMS, ...), like its environment variable")
     add_store(parser)
+    add_wait_option(parser)
 
 
 def rebuild_arguments(args) -> dict:
@@ -94,7 +96,8 @@ def run(args) -> int:
     if args.outlet and args.outlet not in kwargs["registry"].outlets:
         print(f"corpus: note: {args.outlet!r} is not a registry outlet; matching it as a host name", file=sys.stderr)
     store = open_store(args.store)
-    report = reextract(store, outlet=args.outlet, since=args.since, run=args.run, **kwargs)
+    with held(args, "reextract"):  # one run per store: exit 75 if another holds it (crawler/storelock.py)
+        report = reextract(store, outlet=args.outlet, since=args.since, run=args.run, **kwargs)
     if report.warc_files == 0:
         print("corpus: no WARC files under corpus/raw/" + (f" for run {args.run}" if args.run else "")
               + ": nothing to rebuild", file=sys.stderr)
