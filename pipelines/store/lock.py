@@ -16,7 +16,7 @@ Every change of the lock object is a compare-and-swap, so of two runs racing to 
 exactly one wins: local, the read-compare-write runs under an exclusive ``flock`` of the lock's
 folder; S3, a conditional ``PUT`` (``If-Match`` on the ETag read; ``If-None-Match: *`` to create)
 and a conditional ``DELETE``. On S3 the winner reads the lock back after a short pause, so a server
-whose conditional writes are not atomic (moto's is not) still gives one winner.
+that checks a condition and writes in two steps (moto does) still gives one winner.
 """
 from __future__ import annotations
 
