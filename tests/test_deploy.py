@@ -136,8 +136,10 @@ def test_dockerfile_is_small_non_root_and_copies_what_exists():
 
 def test_dockerfile_build_stage_runs_in_a_fresh_venv(tmp_path, replay):
     """The build stage's RUN lines run as written, /opt/venv and /src mapped into tmp_path; `pip install`
-    goes through uv (same resolution from uv's cache, seconds instead of a minute) unless
-    CORPUS_TEST_REAL_PIP=1. Then the image's ENV and WORKDIR, and a crawl of the replay web."""
+    goes through uv (same resolution from uv's cache, seconds instead of half a minute) unless
+    CORPUS_TEST_REAL_PIP=1. Both read this machine's configured package index (pip and uv settings
+    from the environment), as `docker build` would. Then the image's ENV and WORKDIR, and a crawl of
+    the replay web on 127.0.0.1."""
     stages = dockerfile()
     build = stages[0]
     root = tmp_path / "root"
