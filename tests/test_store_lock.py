@@ -239,3 +239,27 @@ def test_an_s3_store_held_by_another_run_is_exit_75(replay, s3_server, s3_endpoi
     assert res.returncode == exitcodes.LOCKED, res.stderr[-3000:]
     assert f"run {lock.run_id} (crawl, pid {os.getpid()}" in res.stderr and replay.requests == []
     assert store.read(LOCK_KEY) is None
+
+
+RACER = """
+import sys, time
+from pipelines.store import open_store
+from pipelines.store.lock import StoreLock
+store, at = open_store(sys.argv[1]), float(sys.argv[2])
+lock = StoreLock(store, command="racer")
+time.sleep(max(0.0, at - time.time()))
+print("won" if lock.try_acquire() else "lost", lock.run_id)
+"""
+
+
+def test_racing_processes_on_a_stale_lock_exactly_one_wins(blob_store, tmp_path):
+    blob_store.write(LOCK_KEY, other_host_lock(renewed_ago=1000))
+    at = time.time() + 3  # every process imported and waiting by then, on a loaded machine too
+    procs = [subprocess.Popen([sys.executable, "-c", RACER, blob_store.describe(), str(at)], cwd=tmp_path,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(6)]
+    outs = [p.communicate(timeout=60) for p in procs]
+    assert all(p.returncode == 0 for p in procs), [err[-1000:] for _, err in outs]
+    results = [out.split() for out, _ in outs]
+    winners = [run for verdict, run in results if verdict == "won"]
+    assert len(winners) == 1, results
+    assert holder_of(blob_store)["run_id"] == winners[0]
