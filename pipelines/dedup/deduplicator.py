@@ -30,6 +30,7 @@ from pipelines.dedup.canonical import credited_outlet, decide
 from pipelines.dedup import DedupConfig, NearDupIndex, normalize_words, overlap, shingle_hashes
 from pipelines.dedup.persist import MANIFEST, OLD_BLOB, load_index, save_index
 from pipelines.dedup.stories import STORIES, Stories
+from pipelines.dedup.story import wire_credit
 
 __all__ = ["Deduplicator", "INDEX_KEY", "COVERED"]
 
@@ -302,6 +303,8 @@ class Deduplicator:
         head_text = members[canonical].get("text") or ""
         if rec.get("text") and keep_text:  # a canonical set aside by a claimed date or less: its text stays
             rec["text_kept"] = "was the canonical copy; the new one is not credited or declared as original"
+        elif rec.get("text") and head_text and wire_credit(rec["text"]) and not wire_credit(head_text):
+            rec["text_kept"] = "the wire's own version (its dateline), which the canonical copy restyled"
         elif rec.get("text") and head_text:
             if _coverage(rec["text"], head_text, self.cfg.shingle_size) >= COVERED:
                 rec["text"] = ""

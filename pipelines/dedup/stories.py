@@ -78,8 +78,8 @@ class Stories:
             if cid in cluster:
                 continue
             rec = self.get(cid)
-            if not rec or not rec.get("text") or rec.get("duplicate_of"):
-                continue
+            if not rec or not rec.get("text") or rec.get("duplicate_of") in cluster:
+                continue  # (a copy that kept its text, such as a wire's own version, is matched too)
             ev = same_story(head, rec, self.cfg)
             if ev is None:
                 self.stats["rejected"] += 1
@@ -95,8 +95,8 @@ class Stories:
         ids = set(cluster)
         old = {r.get("same_story") for r in cluster.values() if r.get("same_story")}
         groups: dict[str, list[tuple[float, dict]]] = {}
-        for score, rec in self._matches(head, ids):
-            groups.setdefault(rec.get("same_story") or f"doc:{rec['id']}", []).append((score, rec))
+        for score, rec in self._matches(head, ids):  # a copy brings its canonical's cluster
+            groups.setdefault(rec.get("same_story") or f"doc:{rec.get('duplicate_of') or rec['id']}", []).append((score, rec))
         for g in [g for g in groups if not g.startswith("doc:") and g not in old]:
             if not self._joins(head, g, groups[g]):
                 del groups[g]
