@@ -252,3 +252,19 @@ def test_a_damaged_index_is_rebuilt_and_the_run_says_so(corpus_cmd, replay, tmp_
     assert "Traceback" not in again.stderr
     assert json.loads((store / "dedup" / "index" / "manifest.json").read_text())["docs"] == len(
         [r for r in Corpus(open_store(store)).iter_records() if r.get("text")])  # every text indexed, once
+
+
+def test_the_wire_copy_keeps_its_text_under_a_restyled_canonical_and_rewrites_find_it(rows, corpus):
+    """s19: a restyled copy first, then the AP wire copy (its near-duplicate), then a full rewrite that
+    matches the wire's wording only. The wire copy keeps its text (it opens with the AP dateline) and the
+    rewrite joins the story through it (it used to stay apart when the wire copy's text was dropped)."""
+    group = {r["outlet"].split()[0]: r for r in rows if r["group"] == "s19-edited"}
+    restyled, wire, rewrite = group["Hindustan"], group["MyMotherLode"], group["USLive"]
+    assert wire_credit(wire["text"]) == "AP" and not wire_credit(restyled["text"])
+    dedup = Deduplicator(corpus).load()
+    for r in (restyled, wire, rewrite):
+        store_all(corpus, dedup, rec(r))
+    got = {k: corpus.get(doc_id(r["url"])) for k, r in (("restyled", restyled), ("wire", wire), ("rewrite", rewrite))}
+    if got["wire"]["duplicate_of"]:
+        assert got["wire"]["text"] and "dateline" in got["wire"]["text_kept"]
+    assert got["rewrite"]["same_story"] and got["rewrite"]["same_story"] == got["wire"]["same_story"]
