@@ -31,7 +31,8 @@ from pipelines.dedup.deduplicator import Deduplicator  # noqa: E402
 from pipelines.dedup.story import StoryConfig, evidence, same_story  # noqa: E402
 from pipelines.store import LocalStore  # noqa: E402
 
-DATA = ROOT.parent / "shared" / "data" / "syndication-dev" / "texts.jsonl"
+SHARED = ROOT.parent / "shared" if (ROOT.parent / "shared").is_dir() else Path("/work/shared")
+DATA = SHARED / "data" / "syndication-dev" / "texts.jsonl"
 ORDER = {"verbatim": 0, "edited": 1, "translated": 2}
 KINDS = ("verbatim", "edited", "translated")
 
@@ -130,7 +131,7 @@ def margins(rows: list[dict]) -> str:
             f"{crossed} held-out negative pairs over it")
 
 
-WCXB = ROOT.parent / "shared" / "data" / "wcxb-dev" / "ground-truth"
+WCXB = SHARED / "data" / "wcxb-dev" / "ground-truth"
 
 
 def with_background(rows: list[dict]) -> str:

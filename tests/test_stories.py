@@ -18,7 +18,10 @@ from pipelines.dedup.deduplicator import Deduplicator
 from pipelines.dedup.stories import STORIES
 from pipelines.dedup.story import StoryConfig, evidence, same_story, wire_credit
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "syndication-dev" / "texts.jsonl"
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+if not SHARED.is_dir():  # a clone elsewhere on this machine (CI's clean clone): the machine's shared folder
+    SHARED = Path("/work/shared")
+DATA = SHARED / "data" / "syndication-dev" / "texts.jsonl"
 
 
 @pytest.fixture(scope="module")
