@@ -27,6 +27,7 @@ from pipelines.dedup.shingles import (
     _permutations,
     _position_multipliers,
     _fmix64,
+    _word_runs,
     normalize_words,
     shingles_of_hashes,
     word_hashes,
@@ -74,21 +75,9 @@ def _batch_words(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
     if len(parts) > 1:
         seps = np.cumsum(np.fromiter((len(p) + 1 for p in parts[:-1]), dtype=np.int64, count=len(parts) - 1)) - 1
         cls[seps] = 8  # the separator between two texts
-    apos = cls == 4
-    if apos.any():
-        wordish = (cls == 1) | (cls == 2)
-        drop = apos
-        drop[0] = drop[-1] = False
-        drop[1:-1] &= wordish[:-2] & wordish[2:]
-        if drop.any():
-            keep = ~drop
-            cp, cls = cp[keep], cls[keep]
-    isword = (cls == 1).view(np.int8)
-    edges = np.diff(isword, prepend=np.int8(0), append=np.int8(0))
-    starts = np.flatnonzero(edges == 1)
-    ends = np.flatnonzero(edges == -1)
+    cp, cls, isword, starts, ends = _word_runs(cp, cls)
     bounds = np.concatenate(([0], np.searchsorted(starts, np.flatnonzero(cls == 8)), [len(starts)]))
-    return _hash_runs(cp[isword.view(bool)], ends - starts), np.diff(bounds)
+    return _hash_runs(cp[isword], ends - starts), np.diff(bounds)
 
 
 def _batch_shingles(w: np.ndarray, counts: np.ndarray, k: int, keep_mod: int = 1,

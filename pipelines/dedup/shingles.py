@@ -176,7 +176,13 @@ def text_word_hashes(text: str) -> np.ndarray:
         return np.zeros(0, dtype=np.uint64)
     t = text if text.isascii() else unicodedata.normalize("NFKC", text)
     cp = _codepoints(t.casefold())
-    cls = _char_classes()[cp]
+    cp, cls, isword, starts, ends = _word_runs(cp, _char_classes()[cp])
+    return _hash_runs(cp[isword], ends - starts)
+
+
+def _word_runs(cp: np.ndarray, cls: np.ndarray):
+    """In-word apostrophes dropped (class 4 between two word characters), then the word runs (class 1):
+    (code points, classes, word mask, run starts, run ends). Shared by one text and a batch."""
     apos = cls == 4
     if apos.any():
         wordish = (cls == 1) | (cls == 2)
@@ -188,9 +194,7 @@ def text_word_hashes(text: str) -> np.ndarray:
             cp, cls = cp[keep], cls[keep]
     isword = (cls == 1).view(np.int8)
     edges = np.diff(isword, prepend=np.int8(0), append=np.int8(0))
-    starts = np.flatnonzero(edges == 1)
-    ends = np.flatnonzero(edges == -1)
-    return _hash_runs(cp[isword.view(bool)], ends - starts)
+    return cp, cls, isword.view(bool), np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
 
 
 def shingle_hashes(text: str, k: int) -> np.ndarray:
