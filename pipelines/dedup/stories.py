@@ -70,7 +70,7 @@ class Stories:
     # -- placing a cluster -------------------------------------------------------------------
     def _matches(self, head: dict, cluster: set[str]) -> list[tuple[float, dict]]:
         text = head.get("text") or ""
-        if not text or not hasattr(self.index, "story_candidates"):
+        if not text:
             return []
         out = []
         for cid, _shared in self.index.story_candidates(text, exclude=head["id"], limit=CANDIDATES,
@@ -128,7 +128,6 @@ class Stories:
                 members.add(g[4:])
                 members |= {a["id"] for a in (self.get(g[4:]) or {}).get("also_at") or []}
         changed: list[dict] = []
-        dropped_old = [sid for sid in old if sid not in chosen and sid in stories]
         if len(members) == len(ids) and not chosen:
             # alone (or only its own copies): leave any story it was in
             for rec in cluster.values():
@@ -162,7 +161,6 @@ class Stories:
         self._write(sid, sorted(members), original, sorted(marked & members))
         for other in keep[1:]:
             self._delete(other)
-        del dropped_old  # a story of the cluster's old text that it no longer matches keeps its other members
         return changed + self._leave({s for s in old if s not in keep}, ids)
 
     def _joins(self, head: dict, sid: str, matched: list[tuple[float, dict]]) -> bool:
