@@ -85,3 +85,21 @@ def corpus_cmd(tmp_path):
                               capture_output=True, text=True, timeout=timeout)
 
     return run
+
+
+@pytest.fixture(scope="session")
+def redis_server():
+    """Debian's redis-server on 127.0.0.1 for the session (tests/redisserver.py); flushed per test by ``redis_url``."""
+    from redisserver import RedisServer, redis_binary
+
+    if redis_binary() is None:
+        pytest.fail("redis-server is not installed: run scripts/bootstrap.sh --test")
+    server = RedisServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def redis_url(redis_server) -> str:
+    redis_server.flush()
+    return redis_server.url
