@@ -204,14 +204,27 @@ class Store:
             self.corpus.mirror_seeds(self.seeds_dir)
         else:
             logger.warning("seeds folder %s not found: not mirrored", self.seeds_dir)
+        shared = getattr(self.crawler.spider, "shared", None)  # a worker of a crawl shared through Redis
         if self.crawler.settings.getbool("CORPUS_MANIFEST", True):  # corpus/manifests/: before the dedup load
-            self.corpus.begin_run(self.crawler.spider.name)
+            self.corpus.begin_run(self.crawler.spider.name, group=shared.run_id if shared else None)
         if self.use_dedup:
             registry = load_registry(self.crawler.settings.get("CORPUS_REGISTRY") or None)
-            self.dedup = Deduplicator(self.corpus, priority=registry.priority).load()
+            self.dedup = self._deduplicator(registry, shared).load()
             if self.dedup.index_rebuilt:  # the persisted index was damaged or of other parameters
                 self.crawler.stats.set_value("corpus/dedup/index_rebuilt", 1)
         self._store_pending()
+
+    def _deduplicator(self, registry, shared):
+        """The near-duplicate resolution: this run's own, or, for a worker of a shared run, the one shared
+        through Redis (``pipelines/dedup/shared.py``: check-and-insert under a Redis lock)."""
+        if shared is None:
+            return Deduplicator(self.corpus, priority=registry.priority)
+        try:
+            from pipelines.dedup.shared import SharedDeduplicator
+        except ImportError:  # TODO(R2): pipelines/dedup/shared.py not there yet: per-worker resolution
+            logger.warning("pipelines/dedup/shared.py not found: near-duplicates resolved per worker")
+            return Deduplicator(self.corpus, priority=registry.priority)
+        return SharedDeduplicator(self.corpus, shared.client, shared.prefix, priority=registry.priority)
 
     def _store_pending(self):
         """Pages an earlier run fetched but could not store: stored now, like fetched pages."""
@@ -307,6 +320,17 @@ class Store:
         self.executor.shutdown(wait=True)
         if self.corpus is None or self.unusable is not None:
             return
+        shared = getattr(self.crawler.spider, "shared", None)
+        if shared is None:
+            self._finish()
+        else:  # the workers of a shared run write the index and their manifest one at a time
+            try:
+                with shared.finish_lock():
+                    self._finish()
+            finally:
+                getattr(self.dedup, "close", lambda: None)()  # the shared deduplicator's lock heartbeat
+
+    def _finish(self):
         try:
             if self.dedup is not None:
                 for name, count in self.dedup.stories.stats.items():  # same-story pairs verified / rejected / apart

@@ -17,6 +17,9 @@ def register(sub) -> None:
     parser.add_argument("--since", metavar="DATE", help="only articles published after DATE (ISO 8601)")
     parser.add_argument("--max-pages", type=int, metavar="N", help="at most N article requests per outlet")
     parser.add_argument("--site", metavar="URL", help="crawl a site that is not in the registry")
+    parser.add_argument("--redis", metavar="URL", default=None,
+                        help="one worker of a crawl shared through Redis at URL (redis://HOST:PORT/DB; "
+                             "default: $CORPUS_REDIS_URL); run it on as many machines as wanted")
     add_crawl_options(parser)
     add_common(parser)
     parser.set_defaults(func=run)
@@ -45,8 +48,16 @@ def run_crawl(args, **spider_kwargs):
         extra["CORPUS_TOPIC_FILTER"] = False
     settings = settings_from(args, **extra)
     warn_default_contact(settings)
-    with held(args, args.command):  # one run per store: exit 75 if another holds it (crawler/storelock.py)
-        return run_spider(OutletSpider, settings, registry=args.registry or None, **spider_kwargs)
+    url = getattr(args, "redis", None) or (settings.get("CORPUS_REDIS_URL") if args.command == "crawl" else "")
+    if not url:
+        with held(args, args.command):  # one run per store: exit 75 if another holds it (crawler/storelock.py)
+            return run_spider(OutletSpider, settings, registry=args.registry or None, **spider_kwargs)
+    from crawler.distributed import joined, worker_lease, worker_settings
+
+    settings.setdict(worker_settings(), priority="cmdline")
+    with joined(url, args.store, worker_lease(settings)) as shared:  # the store's shared run on Redis
+        with held(args, args.command, shared=shared):  # held in the run's name: its workers share it
+            return run_spider(OutletSpider, settings, registry=args.registry or None, shared=shared, **spider_kwargs)
 
 
 def report_crawl(crawler, store: str) -> None:

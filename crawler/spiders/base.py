@@ -91,6 +91,7 @@ class CorpusSpider(scrapy.Spider):
         spider = super().from_crawler(crawler, *args, **kwargs)
         spider.results = {}
         spider.state = None
+        spider.shared = getattr(spider, "shared", None)  # crawler/distributed.py: a worker of a shared run
         spider.lastmods = {}  # canonical URL -> newest lastmod announced in this run
         spider._flushed_at = time.monotonic()
         crawler.signals.connect(spider._on_scraped, signal=signals.item_scraped)
@@ -105,6 +106,8 @@ class CorpusSpider(scrapy.Spider):
             return
         settings = self.crawler.settings
         run_id = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+        if self.shared is not None:  # a worker of a crawl shared through Redis: its own journal, its own report
+            run_id += "-" + self.shared.worker_id[-6:]
         self.run_id = run_id
         self.flush_seconds = settings.getfloat("CORPUS_STATE_FLUSH_SECONDS", 2.0)
         store = open_store_from(settings)  # retries: the journal flush itself writes once (crawl/state.py)
@@ -120,11 +123,25 @@ class CorpusSpider(scrapy.Spider):
         count_store_error(self.crawler.stats, exc)
 
     def _close_state(self, spider, reason=None):
-        if spider is self and self.state is not None:
-            try:
+        if spider is not self or self.state is None:
+            return
+        try:
+            if self.shared is None:
                 self.state.compact()
-            except StoreError as exc:
-                self.store_failed(exc)
+            else:
+                self._close_shared_state(reason)
+        except StoreError as exc:
+            self.store_failed(exc)
+
+    def _close_shared_state(self, reason):
+        """A worker of a shared run writes its journal and leaves the run; the last one to leave folds
+        every worker's journal into the snapshot (reloaded first: compact() drops what it folded in)."""
+        self.state.flush()
+        if self.shared.leave(requeue=reason != "finished") > 0:
+            return
+        with self.shared.finish_lock():
+            CrawlState.load(self.state.store, run_id=self.run_id).compact()
+        self.crawler.stats.set_value("corpus/redis/finaliser", 1)
 
     def _remember(self, url, kind, record=None, page=None):
         if self.state is None:

@@ -75,7 +75,7 @@ class OutletSpider(CorpusSpider):
                     # answered from the copy the robots middleware fetched: one robots.txt fetch per host
                     yield scrapy.Request(f"{root}/robots.txt", callback=self.parse_robots,
                                          meta={**meta, "corpus_robots": True, "dont_retry": True},
-                                         errback=self.on_discovery_error, dont_filter=True)
+                                         errback=self.on_discovery_error, dont_filter=self.shared is None)
             for url in (*outlet.sitemaps, *outlet.news_sitemaps):
                 yield self._route(url, self.parse_sitemap, outlet)
             for url in outlet.feeds:
@@ -102,9 +102,13 @@ class OutletSpider(CorpusSpider):
             self._route_failed(outlet, response.url, problem)
         else:
             self.crawler.stats.inc_value(f"corpus/outlet/{outlet}/discovery_ok")
+            if self.shared is not None:
+                self.shared.count(f"{outlet}/discovery_ok")
 
     def _route_failed(self, outlet: str, url: str, problem: str) -> None:
         self.crawler.stats.inc_value(f"corpus/outlet/{outlet}/discovery_failed")
+        if self.shared is not None:
+            self.shared.count(f"{outlet}/discovery_failed")
         self.discovery_failures.setdefault(outlet, []).append((url, problem))
         self.logger.warning("discovery failed: %s (%s)", url, problem)
 
@@ -203,6 +207,8 @@ class OutletSpider(CorpusSpider):
         self.seen.add(key)
         if first:
             self._stat(outlet, "discovered")
+            if self.shared is not None:  # a shared run: counted run-wide too (crawler/distributed.py)
+                self.shared.saw(outlet.name, key)
         when = parse_time(published) or parse_time(lastmod)
         if self.since and when and when < self.since:
             if first:

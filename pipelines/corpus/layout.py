@@ -238,11 +238,12 @@ class Corpus:
     # -- run manifests (pipelines/corpus/manifest.py) ----------------------------------------
     manifest_run = None  # the ManifestRun of the run in progress, if it keeps the manifest
 
-    def begin_run(self, command: str):
-        """Start a run that keeps the manifest: load the latest one (or build it from the records once)."""
+    def begin_run(self, command: str, group: str | None = None):
+        """Start a run that keeps the manifest: load the latest one (or build it from the records once).
+        ``group``: the shared run this one is a worker of (``corpus crawl --redis``)."""
         from pipelines.corpus.manifest import ManifestRun
 
-        self.manifest_run = ManifestRun(self, command).open()
+        self.manifest_run = ManifestRun(self, command, group=group).open()
         return self.manifest_run
 
     def noted(self, records: list[dict], outcome: str | None = None) -> None:

@@ -396,7 +396,8 @@ def gone_pages(results: dict, known: dict) -> list[tuple[str, int | None]]:
 class ManifestRun:
     """The manifest of one run in progress: the latest entries plus what this run wrote."""
 
-    def __init__(self, corpus, command: str, *, rebuild: str | None = None, shard_digits: int | None = None):
+    def __init__(self, corpus, command: str, *, rebuild: str | None = None, shard_digits: int | None = None,
+                 group: str | None = None):
         self.corpus = corpus
         self.store = corpus.store
         self.command = {"outlet": "crawl"}.get(command, command)  # spider name -> the command
@@ -410,11 +411,15 @@ class ManifestRun:
         if shard_digits is not None and not 0 <= shard_digits <= 4:
             raise ValueError(f"shard digits: 0 to 4, not {shard_digits}")
         self.shard_digits = shard_digits  # for a new or rebuilt manifest (else the latest one's)
-        self.marker = f"{OPEN}{new_run_id()}-{uuid.uuid4().hex[:8]}.json"
+        # ``group``: the runs of the workers of one crawl shared through Redis; their markers are not stale
+        # to each other (the marker of a worker that was killed stays: the next run rebuilds)
+        self.group = f"{OPEN}group-{group}-" if group else None
+        self.marker = f"{self.group or OPEN}{new_run_id()}-{uuid.uuid4().hex[:8]}.json"
 
     # opening ------------------------------------------------------------------------------
     def open(self) -> "ManifestRun":
-        self.stale_markers = [k for k in self.store.list(OPEN) if k != self.marker]
+        self.stale_markers = [k for k in self.store.list(OPEN)
+                              if k != self.marker and not (self.group and k.startswith(self.group))]
         why = self.force_rebuild
         try:
             self.base = Manifest.read(self.store)

@@ -1,0 +1,261 @@
+"""``corpus crawl --redis URL``: this crawl as one worker of a crawl shared through Redis.
+
+scrapy-redis's scheduler and duplicate filter, on the keys of the store's shared run
+(``pipelines/crawl/shared_run.py``), with a reliable queue: a popped request waits in this
+worker's in-flight hash until the engine is done with it (its page stored, dropped or an error,
+its links queued), so the requests of a worker killed with SIGKILL are put back in the queue by
+the others. A worker does not close while requests are queued or other workers still have
+requests in flight (they may discover more); it reclaims the requests of dead workers meanwhile.
+
+Requests travel through Redis as JSON (bytes as base64), not pickle: what is read back from
+Redis is never code.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import logging
+import sys
+from contextlib import contextmanager
+
+from scrapy import signals
+from scrapy.exceptions import DontCloseSpider
+from scrapy_redis.dupefilter import RFPDupeFilter
+from scrapy_redis.queue import PriorityQueue
+from scrapy_redis.scheduler import Scheduler
+
+from pipelines.crawl.shared_run import SharedRun
+from pipelines.crawl.urls import canonicalize
+from pipelines.store import StoreError
+
+logger = logging.getLogger(__name__)
+
+INFLIGHT = "corpus_inflight"   # request.meta: the field of this worker's in-flight hash
+IDLE_POLL = 0.5                # seconds between checks of an idle worker waiting for the others
+
+
+# --- requests as JSON -------------------------------------------------------------------------------
+def _plain(obj):
+    if isinstance(obj, bytes):
+        return {"$b": base64.b64encode(obj).decode("ascii")}
+    if isinstance(obj, dict):
+        if all(isinstance(k, str) for k in obj):
+            return {k: _plain(v) for k, v in obj.items()}
+        return {"$d": [[_plain(k), _plain(v)] for k, v in obj.items()]}
+    if isinstance(obj, (list, tuple, set, frozenset)):
+        return [_plain(v) for v in obj]
+    if obj is None or isinstance(obj, (str, int, float, bool)):
+        return obj
+    raise TypeError(f"cannot queue a request holding {type(obj).__name__} in Redis")
+
+
+def _back(obj):
+    if isinstance(obj, dict):
+        if set(obj) == {"$b"}:
+            return base64.b64decode(obj["$b"])
+        if set(obj) == {"$d"}:
+            return {_back(k): _back(v) for k, v in obj["$d"]}
+        return {k: _back(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_back(v) for v in obj]
+    return obj
+
+
+class JsonSerializer:
+    """scrapy-redis serializer (``loads``/``dumps`` of ``Request.to_dict()``) in JSON."""
+
+    @staticmethod
+    def dumps(obj) -> bytes:
+        return json.dumps(_plain(obj), separators=(",", ":"), sort_keys=True).encode()
+
+    @staticmethod
+    def loads(data):
+        return _back(json.loads(data))
+
+
+# --- the queue and the scheduler ----------------------------------------------------------------
+class CanonicalDupeFilter(RFPDupeFilter):
+    """scrapy-redis's duplicate filter on the corpus's canonical URL (``pipelines/crawl/urls.py``: https, no
+    ``www.``, no tracking parameters): an article found as ``?utm_source=rss`` by one worker and plain by
+    another is fetched once, as one crawl would (its spider skips a canonical URL it requested already)."""
+
+    def request_fingerprint(self, request):
+        data = json.dumps({"method": request.method, "url": canonicalize(request.url),
+                           "body": (request.body or b"").hex()}, sort_keys=True)
+        return hashlib.sha1(data.encode()).hexdigest()
+
+
+class ReliableQueue(PriorityQueue):
+    """scrapy-redis's priority queue whose pop keeps the request in this worker's in-flight hash."""
+
+    def __init__(self, server, spider, key, serializer=None):
+        super().__init__(server, spider, key, serializer)
+        self.shared: SharedRun = spider.shared
+
+    def __len__(self):
+        return self.shared.queued()
+
+    def push(self, request):
+        request.meta.pop(INFLIGHT, None)  # a retry or redirect of a popped request: a new entry when popped
+        self.shared.push(self._encode_request(request), -request.priority)
+
+    def pop(self, timeout=0):
+        got = self.shared.pop()
+        if got is None:
+            return None
+        field, data = got
+        try:
+            request = self._decode_request(data)
+        except Exception:  # noqa: BLE001 - an entry this version cannot read: logged, settled, not retried forever
+            logger.exception("redis: dropping a queued request that cannot be read: %r", data[:200])
+            self.shared.settle(field)
+            return None
+        request.meta[INFLIGHT] = field
+        return request
+
+
+class RedisScheduler(Scheduler):
+    """scrapy-redis's scheduler on the keys of the store's shared run (``spider.shared``)."""
+
+    @classmethod
+    def from_crawler(cls, crawler):
+        spider_shared = crawler.spider.shared if crawler.spider is not None else None
+        if spider_shared is None:
+            raise RuntimeError("the Redis scheduler needs the spider's shared run (corpus crawl --redis)")
+        instance = cls(server=spider_shared.client, persist=True, queue_cls=f"{__name__}.ReliableQueue",
+                       queue_key=spider_shared.queue_key,
+                       dupefilter=CanonicalDupeFilter(spider_shared.client, spider_shared.dupefilter_key),
+                       serializer=JsonSerializer)
+        instance.stats = crawler.stats
+        instance.crawler = crawler
+        return instance
+
+    def open(self, spider):
+        super().open(spider)
+        self.shared: SharedRun = spider.shared
+        engine = self.crawler.engine
+        slot = engine._slot
+        remove = slot.remove_request
+
+        def remove_request(request):  # the engine is done with it: page settled, its links queued
+            field = request.meta.get(INFLIGHT)
+            if field is not None:
+                try:
+                    self.shared.settle(field)
+                except Exception as exc:  # noqa: BLE001 - stays in flight: redone if this worker dies
+                    logger.warning("redis: could not settle %s: %s", request.url, exc)
+            remove(request)
+
+        slot.remove_request = remove_request
+        self.crawler.signals.connect(self._idle, signal=signals.spider_idle)
+
+    def enqueue_request(self, request):
+        if not request.dont_filter and self.df.request_seen(request):
+            if self.stats:
+                self.stats.inc_value("corpus/redis/filtered")
+            return False
+        self.queue.push(request)
+        if self.stats:
+            self.stats.inc_value("corpus/redis/enqueued")
+        return True
+
+    def next_request(self):
+        request = self.queue.pop()
+        if request is not None and self.stats:
+            self.stats.inc_value("corpus/redis/dequeued")
+        return request
+
+    def has_pending_requests(self):
+        return len(self.queue) > 0
+
+    def _idle(self, spider):
+        """Do not close while the run has work: queued requests, or requests other workers have in flight
+        (they may queue more); requests of dead workers go back in the queue first."""
+        if self.shared.reclaim() and self.stats:
+            self.stats.set_value("corpus/redis/reclaimed", self.shared.reclaimed)
+        queued, busy, _others = self.shared.pending()
+        if queued or busy:
+            from twisted.internet import reactor
+
+            reactor.callLater(IDLE_POLL, self._wake)
+            raise DontCloseSpider
+        self._run_wide_discovery(spider)
+
+    def _run_wide_discovery(self, spider):
+        """The run's work is done: this worker's discovery figures become the run's (routes that
+        worked or failed, article URLs discovered), so its report judges discovery as one crawl would
+        (a route another worker fetched is not this worker's failure)."""
+        counts = self.shared.counts()
+        for outlet in getattr(spider, "selected", []):
+            ok, failed = counts.get(f"{outlet.name}/discovery_ok", 0), counts.get(f"{outlet.name}/discovery_failed", 0)
+            name = f"corpus/outlet/{outlet.name}"
+            if ok + failed:
+                self.stats.set_value(f"{name}/discovery_routes", ok + failed)
+                self.stats.set_value(f"{name}/discovery_ok", ok)
+            self.stats.set_value(f"{name}/discovered", self.shared.seen(outlet.name))
+
+    def _wake(self):
+        slot = getattr(self.crawler.engine, "_slot", None)
+        if slot is not None and slot.closing is None:
+            slot.nextcall.schedule()
+
+    def close(self, reason):
+        pass  # the queue and the dupefilter belong to the run: SharedRun.end() deletes them
+
+
+# --- joining a run from the command line --------------------------------------------------------------
+def redis_url(args, settings) -> str:
+    return (getattr(args, "redis", None) or settings.get("CORPUS_REDIS_URL") or "").strip()
+
+
+def worker_settings() -> dict:
+    return {"SCHEDULER": f"{__name__}.RedisScheduler"}
+
+
+@contextmanager
+def joined(url: str, store: str, lease: float):
+    """This process as a worker of the store's shared run on Redis, while the block runs."""
+    import redis
+
+    from crawler.commands.common import UsageError
+
+    if not url.startswith(("redis://", "rediss://", "unix://")):
+        raise UsageError(f"--redis takes redis://HOST:PORT/DB (or rediss://, unix://), not {url!r}")
+    client = redis.Redis.from_url(url, socket_timeout=30, socket_connect_timeout=10, health_check_interval=30)
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        raise SharedRunUnavailable(f"Redis at {url} does not answer: {exc}") from exc
+    shared = SharedRun(client, store, lease=lease)
+    shared.join()
+    shared.start_heartbeat()
+    print(f"corpus: worker {shared.worker_id} of run {shared.run_id} on Redis ({shared.prefix})", file=sys.stderr)
+    try:
+        yield shared
+    finally:
+        try:
+            shared.leave(requeue=True)  # already left at the spider's close; else (crashed) its work goes back
+            if shared.is_last:
+                shared.end()
+        except redis.RedisError as exc:
+            logger.error("redis: could not leave the run cleanly (its heartbeat expires): %s", exc)
+        client.close()
+
+
+class SharedRunUnavailable(StoreError):
+    """Redis cannot be reached: nothing was requested (exit 3, as for a store that cannot be reached)."""
+
+
+def worker_lease(settings) -> float:
+    from crawler.commands.common import UsageError
+
+    value = settings.get("CORPUS_REDIS_WORKER_LEASE")
+    try:
+        lease = float(value)
+    except (TypeError, ValueError):
+        raise UsageError(f"CORPUS_REDIS_WORKER_LEASE takes a number of seconds, not {value!r}") from None
+    if not lease > 0:
+        raise UsageError(f"CORPUS_REDIS_WORKER_LEASE must be more than 0 seconds, not {value!r}")
+    return lease
