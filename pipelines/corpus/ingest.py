@@ -3,13 +3,15 @@
 
 ``ingest`` builds the record (``record.build_record``), places it in its near-duplicate cluster
 (``Deduplicator.resolve``, when a deduplicator is given) and writes it and every other cluster
-member whose links changed (``Corpus.put``).  A record whose content is unchanged writes nothing,
+member whose links changed (``Corpus.put``), holding the deduplicator's ``exclusive()`` lock around
+both when it has one (``pipelines/dedup/shared.py``).  A record whose content is unchanged writes nothing,
 except that a stored record without a ``warc`` location (fetched before the raw archive existed)
 gets the location of this fetch.
 """
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 
 from pipelines.corpus.layout import DOCS
@@ -35,12 +37,16 @@ class Ingested:
 
 def ingest(corpus, dedup, page: dict, document, *, extractor: dict, extra: dict | None = None) -> Ingested:
     record = build_record(page, document, extractor=extractor, extra=extra)
-    records = dedup.resolve(record) if dedup is not None else [record]
-    outcome = corpus.put(record)
-    others = records[1:]
-    relinked = [corpus.put(other) for other in others]  # members of its cluster whose links changed
-    if outcome == "unchanged" and record.get("warc"):
-        _locate(corpus, record)
+    # a deduplicator shared by several workers (pipelines/dedup/shared.py) holds its lock from the
+    # decision to the last record write, so no other worker decides on a half-written cluster
+    hold = getattr(dedup, "exclusive", None)
+    with hold() if hold is not None else nullcontext():
+        records = dedup.resolve(record) if dedup is not None else [record]
+        outcome = corpus.put(record)
+        others = records[1:]
+        relinked = [corpus.put(other) for other in others]  # members of its cluster whose links changed
+        if outcome == "unchanged" and record.get("warc"):
+            _locate(corpus, record)
     return Ingested(record=record, outcome=outcome, relinked=relinked, others=others)
 
 
