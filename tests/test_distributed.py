@@ -108,3 +108,72 @@ def test_three_workers_together_crawl_what_one_crawl_does(single, replay, redis_
     (code, stdout, stderr), = finish([start_worker(replay, store, redis_url, tmp_path)])
     assert code == 0, stdout + stderr
     assert not set(hits(replay)) & set(union)  # (listings and feeds are read again: discovery)
+
+
+def inflight(client, prefix):
+    """worker id -> the URLs it holds in flight (popped, not settled)"""
+    out = {}
+    for key in client.keys(f"{prefix}:run:*:inflight:*"):
+        urls = [json.loads(v.split(b"|", 1)[1])["url"] for v in client.hvals(key)]
+        out[key.decode().rsplit(":", 1)[1]] = urls
+    return out
+
+
+def test_a_worker_killed_with_sigkill_loses_nothing(single, replay, redis_url, corpus_cmd, tmp_path):
+    one_records, one_hits = single
+    store = tmp_path / "shared"
+    client = redis.Redis.from_url(redis_url)
+    prefix = store_prefix(str(store))
+    lease = ["-s", "CORPUS_REDIS_WORKER_LEASE=1.5"]
+    victim = start_worker(replay, store, redis_url, tmp_path, *lease, "-s", "DOWNLOAD_DELAY=0.4")
+    held: list[str] = []
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and victim.poll() is None:
+        held = [u for urls in inflight(client, prefix).values() for u in urls if canonicalize(u) in one_records]
+        if len(held) >= 2 and list((store / "corpus" / "docs").rglob("*.json")):  # articles in flight, some stored
+            break
+        time.sleep(0.05)
+    assert victim.poll() is None and len(held) >= 2, "the victim never held articles in flight"
+    victim.send_signal(signal.SIGKILL)
+    victim.communicate(timeout=10)
+    left = inflight(client, prefix)
+    assert sum(map(len, left.values())) >= 2  # its in-flight requests survived it, in Redis
+    # the run still holds the store's lock: an ordinary crawl is kept out (exit 75), requesting nothing
+    before = len(replay.requests)
+    res = corpus_cmd("crawl", "--replay", replay.url, "--store", store, *FAST, *OUTLETS)
+    assert res.returncode == 75, res.stdout + res.stderr
+    assert len(replay.requests) == before
+    # two workers join the same run, put the dead worker's requests back in the queue and finish the crawl
+    rest = finish([start_worker(replay, store, redis_url, tmp_path, *lease) for _ in range(2)])
+    for code, stdout, stderr in rest:
+        assert code == 0, stdout + stderr
+    assert any("back in the queue" in stderr for _, _, stderr in rest)
+    union = records(store)
+    assert set(union) == set(one_records)
+    assert {r["id"] for r in union.values()} == {r["id"] for r in one_records.values()}
+    # what was fetched twice is only what the dead worker had in flight (fetched again by the others)
+    twice = {u for u, n in hits(replay).items() if n > 1}
+    assert twice <= {canonicalize(u) for urls in left.values() for u in urls}
+    assert client.keys(f"{prefix}:run*") == []  # the run ended
+    assert not (store / "state" / "lock.json").exists()
+
+
+def test_the_queue_is_reliable_and_stores_never_mix(redis_url):
+    client = redis.Redis.from_url(redis_url)
+    a = SharedRun(client, "/tmp/store-one", lease=0.3, worker_id="a")
+    b = SharedRun(client, "/tmp/store-one/", lease=5, worker_id="b")
+    other = SharedRun(client, "s3://bucket/prefix", lease=5, worker_id="c")
+    assert a.join() == b.join() != other.join()  # one run per store; the same store spelt two ways
+    assert a.prefix == b.prefix != other.prefix
+    for n in range(3):
+        a.push(f"request-{n}".encode(), -n)
+    got = [a.pop(), a.pop()]
+    assert [data for _, data in got] == [b"request-2", b"request-1"]  # highest priority first
+    assert a.in_flight() == 2 and b.queued() == 1 and b.pending() == (1, 2, 1)
+    a.settle(got[0][0])
+    time.sleep(0.4)  # a's heartbeat (never renewed) expires: a is taken for dead
+    assert b.reclaim() == 1 and b.workers() == {"b"}
+    assert sorted(data for _, data in [b.pop(), b.pop()]) == [b"request-0", b"request-1"]
+    assert b.pop() is None and other.queued() == 0 and other.pop() is None
+    assert b.leave() == 0 and b.end()
+    assert client.keys(f"{b.prefix}:*") == [] and client.exists(other.run_key)
