@@ -219,11 +219,8 @@ class Store:
         through Redis (``pipelines/dedup/shared.py``: check-and-insert under a Redis lock)."""
         if shared is None:
             return Deduplicator(self.corpus, priority=registry.priority)
-        try:
-            from pipelines.dedup.shared import SharedDeduplicator
-        except ImportError:  # TODO(R2): pipelines/dedup/shared.py not there yet: per-worker resolution
-            logger.warning("pipelines/dedup/shared.py not found: near-duplicates resolved per worker")
-            return Deduplicator(self.corpus, priority=registry.priority)
+        from pipelines.dedup.shared import SharedDeduplicator
+
         return SharedDeduplicator(self.corpus, shared.client, shared.prefix, priority=registry.priority)
 
     def _store_pending(self):
