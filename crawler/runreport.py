@@ -200,7 +200,9 @@ class RunReport:
         if selected:
             found = {name: summary.get(name, {}).get("discovered", 0) for name in selected}
             report["outlets_found_nothing"] = sorted(n for n, v in found.items() if not v)
-            report["outlets_quiet"] = self._health(corpus, found, run_id)
+            shared = getattr(spider, "shared", None)  # a worker of a crawl shared through Redis (crawler/distributed.py)
+            if shared is None or shared.is_last:  # one history entry per shared run: by its last worker
+                report["outlets_quiet"] = self._health(corpus, found, run_id)
         crawler.corpus_report = report
         crawler.corpus_report_path = self._write(corpus, run_id, report)
 

@@ -94,6 +94,10 @@ def test_three_workers_together_crawl_what_one_crawl_does(single, replay, redis_
     assert {u for u, e in state.items() if e.get("status") in ("stored", "off-topic")} >= set(union)
     assert not list((store / "state" / "journal").glob("*.jsonl"))
     assert sum(r["stats"].get("corpus/redis/finaliser", 0) for r in runs) == 1
+    # discovery is judged run-wide: each report has the run's figures; the outlets' history has one entry
+    assert all(r["summary"][o]["discovered"] == 9 for r in runs for o in OUTLETS)
+    health = json.loads((store / "state" / "outlets.json").read_text())["outlets"]
+    assert {o: [e["discovered"] for e in health[o]] for o in OUTLETS} == {o: [9] for o in OUTLETS}
     # the manifest and INDEX.md list every record; no worker's open-run marker is left
     latest = json.loads((store / "corpus" / "manifests" / "latest.json").read_text())
     assert sum(latest["counts"].values()) >= 35, latest["counts"]
