@@ -46,13 +46,16 @@ class Extract:
     (``CORPUS_EXTRACT_TIMEOUT``) and memory (``CORPUS_EXTRACT_MAX_MEMORY``) on capped markup
     (``CORPUS_EXTRACT_MAX_ELEMENTS``), while downloads go on; a page over budget ends as
     ``error: extraction budget exceeded (...)``. ``CORPUS_EXTRACT_WORKERS = 0``: in the crawl process.
+    With the Focus stage on, the topic score is computed there too (``item["topic"]``, for Focus).
     """
 
-    def __init__(self, crawler, min_words: int, listing_filter: bool = True, pool=None):
+    def __init__(self, crawler, min_words: int, listing_filter: bool = True, pool=None,
+                 topic_terms: str | None = None):
         self.crawler = crawler
         self.min_words = min_words
         self.listing_filter = listing_filter
         self.pool = pool or ExtractPool(0)
+        self.topic_terms = topic_terms  # None: no score here (Focus off, or it scores itself)
 
     @classmethod
     def from_crawler(cls, crawler):
@@ -61,8 +64,10 @@ class Extract:
                            timeout=settings.getfloat("CORPUS_EXTRACT_TIMEOUT", 20.0),
                            max_memory=settings.getint("CORPUS_EXTRACT_MAX_MEMORY", 3 * 2**29),
                            max_elements=settings.getint("CORPUS_EXTRACT_MAX_ELEMENTS", 20000))
+        focus = any(path in (Focus, f"{__name__}.Focus") and order is not None
+                    for path, order in settings.getwithbase("ITEM_PIPELINES").items())
         return cls(crawler, settings.getint("CORPUS_MIN_WORDS", 40), settings.getbool("CORPUS_LISTING_FILTER", True),
-                   pool)
+                   pool, (settings.get("CORPUS_TOPIC_TERMS") or "") if focus else None)
 
     def open_spider(self):
         self.pool.warm()  # the workers' forkserver loads trafilatura while the first pages download
@@ -80,7 +85,8 @@ class Extract:
         listing = self.listing_filter and ctype != "text/plain"
         try:
             result = await asyncio.wrap_future(
-                self.pool.submit(page["body"], page["url"], page.get("charset"), self.min_words, listing))
+                self.pool.submit(page["body"], page["url"], page.get("charset"), self.min_words, listing,
+                                 self.topic_terms))
         except Exception as exc:  # the pool itself failed: an error with its reason, not a crash
             logger.exception("extraction failed on %s", page["url"])
             result = PageResult(error=f"{type(exc).__name__}: {str(exc)[:120]}")
@@ -103,6 +109,8 @@ class Extract:
             raise DropItem(f"no article ({result.reason})")
         stats.inc_value("corpus/extract/ok")
         item["document"] = result.document
+        if result.topic is not None:
+            item["topic"] = result.topic  # scored in the worker, with the same terms as Focus
         return item
 
 
@@ -111,7 +119,8 @@ class Focus:
 
     The topic score goes into the record; an off-topic page is dropped with
     its reason (``skipped: off-topic (no-russia-side)``), counted, not stored.
-    ``CORPUS_TOPIC_FILTER = False`` scores without dropping.
+    ``CORPUS_TOPIC_FILTER = False`` scores without dropping. The score the Extract stage's
+    workers computed (``item["topic"]``) is used as it is; without one it is computed here.
     """
 
     def __init__(self, crawler, config, enforce: bool):
@@ -126,6 +135,7 @@ class Focus:
         return cls(crawler, config, settings.getbool("CORPUS_TOPIC_FILTER", True))
 
     def process_item(self, item):
+        scored = item.pop("topic", None)
         if "outcome" in item:  # settled by an earlier stage
             return item
         document = item["document"]
@@ -134,12 +144,12 @@ class Focus:
         if since and published and published < since:
             self.crawler.stats.inc_value("corpus/focus/before-since")
             raise DropItem(f"published before --since ({document.published[:10]})")
-        result = score(document.title, document.text, self.config)
-        item.setdefault("extra", {})["topic"] = result.to_dict()
-        if not result.relevant:
-            self.crawler.stats.inc_value(f"corpus/focus/off-topic/{result.reason}")
+        topic = scored if scored is not None else score(document.title, document.text, self.config).to_dict()
+        item.setdefault("extra", {})["topic"] = topic
+        if not topic["relevant"]:
+            self.crawler.stats.inc_value(f"corpus/focus/off-topic/{topic['reason']}")
             if self.enforce:
-                raise DropItem(f"off-topic ({result.reason}, score {result.score:.2f})")
+                raise DropItem(f"off-topic ({topic['reason']}, score {topic['score']:.2f})")
         return item
 
 

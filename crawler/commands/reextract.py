@@ -55,7 +55,11 @@ def rebuild_arguments(args) -> dict:
                            listing_filter=settings.getbool("CORPUS_LISTING_FILTER", True),
                            topic_terms=settings.get("CORPUS_TOPIC_TERMS") or None,
                            max_body=settings.getint("DOWNLOAD_MAXSIZE", 16 * 1024 * 1024))
+    pool_options = {"timeout": settings.getfloat("CORPUS_EXTRACT_TIMEOUT", 20.0),  # the crawl's budgets per page
+                    "max_memory": settings.getint("CORPUS_EXTRACT_MAX_MEMORY", 3 * 2**29),
+                    "max_elements": settings.getint("CORPUS_EXTRACT_MAX_ELEMENTS", 20000)}
     return {"config": config, "workers": args.workers, "dedup": settings.getbool("CORPUS_DEDUP", True),
+            "pool_options": pool_options,
             "spool_dir": settings.get("CORPUS_WARC_SPOOL") or None,
             "registry": load_registry(settings.get("CORPUS_REGISTRY") or None), "examples": args.examples,
             "progress": _progress() if sys.stderr.isatty() else None}

@@ -2,8 +2,9 @@
 
 ``reextract(store)`` reads the WARC files under ``corpus/raw/`` (all, or those of one run, or
 given keys), takes the newest archived response of each URL (optionally only of one outlet, or
-fetched since a date), extracts and scores every page in a process pool (both cores by default),
-and stores the results in the parent, in fetch order, through the same code as the crawl's Store
+fetched since a date), extracts and scores every page in the crawl's extraction pool
+(``pipelines/extract/workers.py``: both cores by default, each page under the same budget of time and
+memory, on the same capped markup, from the same preloaded forkserver), and stores the results in the parent, in fetch order, through the same code as the crawl's Store
 stage (``pipelines/corpus/ingest.py``: ``build_record``, ``Deduplicator.resolve``, ``Corpus.put``).
 A record whose rebuilt content is the same writes nothing, so a second run changes nothing.
 
@@ -19,20 +20,17 @@ shorter, titles, dates, clusters; with a few examples of each.
 from __future__ import annotations
 
 import logging
-import multiprocessing
 import os
 import tempfile
 import time
 from collections import Counter, deque
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
-from itertools import islice
 from typing import Callable, Iterable, Iterator
 
 from pipelines.archive import spool
-from pipelines.archive.reader import Capture, index_warc
-from pipelines.archive.rebuild import RebuildConfig, Rebuilt, Worker, init_worker, run_in_worker
+from pipelines.archive.reader import HTML_TYPES, Capture, index_warc
+from pipelines.archive.rebuild import RebuildConfig, Rebuilt, Worker
 from pipelines.archive.writer import RAW_PREFIX
 from pipelines.corpus.ingest import ingest
 from pipelines.corpus.layout import Corpus
@@ -41,12 +39,15 @@ from pipelines.crawl.state import parse_time
 from pipelines.extract.words import count_words
 from pipelines.crawl.urls import canonicalize, doc_id, registered_host
 from pipelines.extract import extractor as extraction
+from pipelines.extract.listing import LISTING_REASON
+from pipelines.extract.topic import load_config, score
+from pipelines.extract.workers import ExtractPool
 
 __all__ = ["reextract", "ReextractReport", "warc_keys", "CHANGE_KINDS"]
 
 log = logging.getLogger(__name__)
 
-CHUNK = 8  # pages per task sent to a worker
+CHUNK = 8  # pages read from the WARC files at a time
 CHANGE_KINDS = ("text-longer", "text-shorter", "text-edited", "title", "published", "cluster", "topic", "other")
 
 
@@ -173,9 +174,10 @@ def _compare(old: dict, new: dict) -> list[tuple[str, object, object]]:
 
 
 def _results(chunks: Iterable[list], workers: int, cfg: RebuildConfig,
-             extract: Callable | None) -> Iterator[Rebuilt]:
-    """Rebuilt pages, in task order: in this process, or in a pool of ``workers`` processes."""
-    if workers <= 1:
+             extract: Callable | None, pool_options: dict | None = None) -> Iterator[Rebuilt]:
+    """Rebuilt pages, in task order: in this process (``extract`` given: a custom extractor, no
+    budget), or in the extraction pool of ``workers`` processes (``pool_options``: its budgets)."""
+    if extract is not None:
         worker = Worker(cfg, extract)
         try:
             for chunk in chunks:
@@ -183,21 +185,71 @@ def _results(chunks: Iterable[list], workers: int, cfg: RebuildConfig,
         finally:
             worker.close()
         return
-    ctx = multiprocessing.get_context("forkserver")
-    ctx.set_forkserver_preload(["pipelines.archive.rebuild"])
-    with ProcessPoolExecutor(workers, mp_context=ctx, initializer=init_worker, initargs=(cfg, extract)) as pool:
-        it = iter(chunks)
-        pending = deque(pool.submit(run_in_worker, chunk) for chunk in islice(it, workers * 4))
+    reader = Worker(cfg)  # only its open WARC files: pages are read here, extracted in the pool
+    topic_cfg = None
+    window: deque = deque()
+    with ExtractPool(workers, **(pool_options or {})) as pool:
         try:
-            while pending:
-                done = pending.popleft().result()
-                for chunk in islice(it, 1):
-                    pending.append(pool.submit(run_in_worker, chunk))
-                yield from done
-        except BaseException:
-            for fut in pending:
-                fut.cancel()
-            raise
+            for chunk in chunks:
+                for task in chunk:
+                    window.append(_submit(pool, reader, cfg, task))
+                    while len(window) > workers * 8:
+                        done, topic_cfg = _rebuilt(window.popleft(), cfg, topic_cfg)
+                        yield done
+            while window:
+                done, topic_cfg = _rebuilt(window.popleft(), cfg, topic_cfg)
+                yield done
+        finally:
+            reader.close()
+            for _, _, future in window:
+                if future is not None:
+                    future.cancel()
+
+
+def _submit(pool: ExtractPool, reader: Worker, cfg: RebuildConfig, task) -> tuple[Rebuilt, dict | None, object]:
+    """(the page's Rebuilt so far, its page with the body, the pool's future or None when settled here)."""
+    from pipelines.archive.reader import read_page
+
+    index, path, offset, length = task
+    try:
+        page = read_page(reader._fh(path), offset, length, max_body=cfg.max_body)
+    except Exception as exc:  # noqa: BLE001 - a corrupt record is counted, not fatal
+        return Rebuilt(index=index, error=f"unreadable WARC record ({type(exc).__name__}: {exc})"[:240]), None, None
+    out = Rebuilt(index=index, page={k: v for k, v in page.items() if k != "body"})
+    ctype = page.get("content_type")
+    if ctype not in HTML_TYPES:
+        out.dropped = f"not an article page ({ctype})"
+        return out, None, None
+    listing = cfg.listing_filter and ctype != "text/plain"
+    return out, page, pool.submit(page["body"], page["url"], page.get("charset"), cfg.min_words, listing,
+                                  cfg.topic_terms or "")
+
+
+def _rebuilt(entry, cfg: RebuildConfig, topic_cfg) -> tuple[Rebuilt, object]:
+    """The pool's result of a page as a Rebuilt (the steps of ``rebuild.rebuild_page``)."""
+    out, page, future = entry
+    if future is None:
+        return out, topic_cfg
+    try:
+        result = future.result()
+    except Exception as exc:  # noqa: BLE001 - the pool itself failed: this page's error
+        out.error = f"extraction failed ({type(exc).__name__}: {str(exc)[:120]})"
+        return out, topic_cfg
+    if result.listing:
+        out.dropped = LISTING_REASON
+    elif result.budget:
+        out.error = result.error
+    elif result.error is not None:
+        out.error = f"extraction failed ({result.error})"
+    elif result.document is None:
+        out.dropped = f"no article ({result.reason})"
+    else:
+        out.document = result.document
+        out.topic = result.topic
+        if out.topic is None:  # scoring failed in the worker: here, with its error if it fails again
+            topic_cfg = topic_cfg or load_config(cfg.topic_terms or None)
+            out.topic = score(result.document.title, result.document.text, topic_cfg).to_dict()
+    return out, topic_cfg
 
 
 def _chunks(items: list, size: int) -> Iterator[list]:
@@ -209,12 +261,15 @@ def reextract(store, *, keys: list[str] | None = None, run: str | None = None, o
               since: str | None = None, assign_outlet: str | None = None, workers: int | None = None,
               config: RebuildConfig | None = None, extract: Callable | None = None, dedup: bool = True,
               registry=None, extractor_info: dict | None = None, examples: int = 3,
-              progress: Callable[[int, int], None] | None = None, spool_dir=None) -> ReextractReport:
+              progress: Callable[[int, int], None] | None = None, spool_dir=None,
+              pool_options: dict | None = None) -> ReextractReport:
     """Rebuild the records of ``store`` from its WARC files (see the module docstring).
 
     ``keys``: these WARC files only (``corpus import-warc``); ``assign_outlet``: the outlet of every
     page (else the WARC's ``WARC-Corpus-Outlet``, the registry, the host); ``extract``: an extractor
-    with ``try_extract``'s signature (picklable when ``workers`` > 1); ``spool_dir``: where a crawl
+    with ``try_extract``'s signature (then pages are extracted in this process, without budgets);
+    ``pool_options``: the extraction pool's budgets (``ExtractPool``'s ``timeout``, ``max_memory``,
+    ``max_elements``: the crawl's ``CORPUS_EXTRACT_*``); ``spool_dir``: where a crawl
     keeps unpublished WARC files (default ``spool.default_spool_dir``), whose leftovers are published first.
     """
     from pipelines.crawl.registry import load_registry
@@ -275,7 +330,7 @@ def reextract(store, *, keys: list[str] | None = None, run: str | None = None, o
         rebuilt: set[str] = set()
         tasks = [(i, paths[c.file], c.offset, c.length) for i, c in enumerate(selected)]
         for n, result in enumerate(_results(_chunks(tasks, CHUNK), workers if len(tasks) > CHUNK else 1,
-                                            cfg, extract), 1):
+                                            cfg, extract, pool_options), 1):
             capture = selected[result.index]
             began = time.monotonic()
             _one(result, capture, corpus, dd, existing, rebuilt, report, extractor_info, examples)

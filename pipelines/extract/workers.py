@@ -1,8 +1,9 @@
 """Extraction in worker processes, each page under a budget of time and memory.
 
-``ExtractPool(workers, timeout, max_memory).submit(html, url, charset, min_words)`` returns a
+``ExtractPool(workers, timeout, max_memory).submit(html, url, charset, min_words, topic_terms=...)`` returns a
 ``concurrent.futures.Future`` of a ``PageResult`` (picklable): the listing check
-(``pipelines/extract/listing.py``) and ``try_extract`` run on the page's markup, capped first
+(``pipelines/extract/listing.py``), ``try_extract`` and, given ``topic_terms`` (``""``: the bundled terms),
+the topic score of the article (``pipelines/extract/topic.py``) run on the page's markup, capped first
 (``pipelines/extract/markup.py``), in a worker process that
 
 - runs under an address-space limit (``RLIMIT_AS = max_memory``): a page that needs more gets a
@@ -43,7 +44,7 @@ __all__ = ["PageResult", "ExtractPool", "extract_page", "budget_reason", "defaul
 logger = logging.getLogger(__name__)
 
 PRELOAD = ["pipelines.extract.workers", "pipelines.extract.extractor", "pipelines.extract.listing",
-           "pipelines.extract.markup", "pipelines.extract.language_model"]  # the last: the language model, shared
+           "pipelines.extract.markup", "pipelines.extract.topic", "pipelines.extract.language_model"]  # the last: the language model, shared
 BUDGET = "extraction budget exceeded"
 
 
@@ -54,7 +55,8 @@ class PageResult:
     ``listing``: the listing check called it a listing page (not extracted); else ``document`` and
     ``reason`` as ``try_extract`` returns them; ``error``: a message when extraction failed
     (``budget`` True: the page went over its budget of time or memory). ``seconds``: wall time in the
-    worker; ``stripped``/``cut``: bytes the markup cap removed; ``peak_rss``: the worker's peak memory.
+    worker; ``stripped``/``cut``: bytes the markup cap removed; ``peak_rss``: the worker's peak memory;
+    ``topic``: the article's topic score (``TopicScore.to_dict()``) when scoring was asked and succeeded.
     """
 
     listing: bool = False
@@ -66,6 +68,7 @@ class PageResult:
     stripped: int = 0
     cut: int = 0
     peak_rss: int = 0  # the worker's peak resident memory so far, bytes (0: in the calling process)
+    topic: dict | None = None
 
 
 def default_workers() -> int:
@@ -86,9 +89,22 @@ def budget_reason(kind: str, limit: float) -> str:
     return f"{BUDGET} ({what})"
 
 
+_TOPIC_CONFIGS: dict = {}
+
+
+def _topic_config(terms: str):
+    """The topic terms of ``terms`` (a file, ``""`` the bundled ones), loaded once per process."""
+    from pipelines.extract.topic import load_config
+
+    if terms not in _TOPIC_CONFIGS:
+        _TOPIC_CONFIGS[terms] = load_config(terms or None)
+    return _TOPIC_CONFIGS[terms]
+
+
 def extract_page(html: bytes | str, url: str, charset: str | None = None, min_words: int | None = None,
-                 listing: bool = True, max_elements: int | None = None) -> PageResult:
-    """Listing check then extraction of one page, on its capped markup (what a worker runs)."""
+                 listing: bool = True, topic_terms: str | None = None, max_elements: int | None = None) -> PageResult:
+    """Listing check, extraction and (``topic_terms`` not None) topic scoring of one page, on its capped
+    markup (what a worker runs). A scoring failure leaves ``topic`` None: the caller scores then."""
     from pipelines.extract.extractor import try_extract
     from pipelines.extract.listing import listing_verdict
     from pipelines.extract.markup import MAX_ELEMENTS, cap_markup
@@ -115,6 +131,15 @@ def extract_page(html: bytes | str, url: str, charset: str | None = None, min_wo
         except Exception as exc:  # a bug or a pathological page: an error with its reason
             logger.exception("extraction failed on %s", url)
             out.error = f"{type(exc).__name__}: {str(exc)[:120]}"
+    if out.document is not None and topic_terms is not None:
+        from pipelines.extract.topic import score
+
+        try:
+            out.topic = score(out.document.title, out.document.text, _topic_config(topic_terms)).to_dict()
+        except MemoryError:
+            raise
+        except Exception:  # noqa: BLE001 - the caller scores it again, and fails there with its reason
+            logger.exception("topic scoring failed on %s", url)
     out.seconds = time.perf_counter() - start
     return out
 
@@ -258,11 +283,12 @@ class ExtractPool:
 
     # -- the API -------------------------------------------------------------------------------
     def submit(self, html: bytes | str, url: str, charset: str | None = None, min_words: int | None = None,
-               listing: bool = True) -> Future:
-        """A future of the page's ``PageResult`` (never an exception for a bad page)."""
+               listing: bool = True, topic_terms: str | None = None) -> Future:
+        """A future of the page's ``PageResult`` (never an exception for a bad page); ``topic_terms``
+        not None: the article's topic score too (``""``: the bundled terms)."""
         if self._closed:
             raise RuntimeError("extraction pool is closed")
-        task = (html, url, charset, min_words, listing)
+        task = (html, url, charset, min_words, listing, topic_terms)
         if self.workers == 0:
             with self._lock:
                 if self._inline is None:
