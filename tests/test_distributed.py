@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -25,11 +26,14 @@ OUTLETS = ["intellinews", "russia-briefing", "rsis", "yahoo-finance", "russia-di
 EXE = Path(sys.executable).with_name("corpus")
 
 
-def start_worker(replay, store, redis_url, cwd, *extra, env=None):
+def start_worker(replay, store, redis_url, cwd, *extra, env=None, via_env=False):
     full_env = {k: v for k, v in os.environ.items() if not k.startswith(("CORPUS_", "AWS_"))}
     full_env.update(env or {})
+    if via_env:  # CORPUS_REDIS_URL instead of --redis
+        full_env["CORPUS_REDIS_URL"] = redis_url
+    where = [] if via_env else ["--redis", redis_url]
     return subprocess.Popen([os.fspath(EXE), "crawl", "--replay", replay.url, "--store", os.fspath(store),
-                             "--redis", redis_url, *FAST, "-s", "CORPUS_EXTRACT_WORKERS=0", *extra, *OUTLETS],
+                             *where, *FAST, "-s", "CORPUS_EXTRACT_WORKERS=0", *extra, *OUTLETS],
                             cwd=cwd, env=full_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
@@ -74,10 +78,11 @@ def single(replay, corpus_cmd, tmp_path):
 def test_three_workers_together_crawl_what_one_crawl_does(single, replay, redis_url, tmp_path):
     one_records, one_hits = single
     store = tmp_path / "shared"
-    workers = [start_worker(replay, store, redis_url, tmp_path) for _ in range(3)]
+    workers = [start_worker(replay, store, redis_url, tmp_path, via_env=n == 2) for n in range(3)]
     results = finish(workers)
     for code, stdout, stderr in results:
         assert code == 0, stdout + stderr
+    assert len({re.search(r"of run (\S+) on Redis", stderr).group(1) for _, _, stderr in results}) == 1
     union = records(store)
     assert set(union) == set(one_records) and len(union) == 35
     assert {r["id"] for r in union.values()} == {r["id"] for r in one_records.values()}
