@@ -187,3 +187,15 @@ def test_the_queue_is_reliable_and_stores_never_mix(redis_url):
     assert b.pop() is None and other.queued() == 0 and other.pop() is None
     assert b.leave() == 0 and b.end()
     assert client.keys(f"{b.prefix}:*") == [] and client.exists(other.run_key)
+
+
+def test_a_worker_is_kept_out_while_an_ordinary_crawl_holds_the_store(replay, redis_url, tmp_path):
+    from pipelines.store.lock import StoreLock
+
+    store = tmp_path / "store"
+    client = redis.Redis.from_url(redis_url)
+    with StoreLock(open_store(store), command="crawl"):  # an ordinary run holds the store
+        (code, stdout, stderr), = finish([start_worker(replay, store, redis_url, tmp_path)], timeout=60)
+    assert code == 75, stdout + stderr
+    assert "is locked by another run" in stderr and replay.requests == []
+    assert client.keys(store_prefix(str(store)) + ":*") == []  # it left the shared run, which ended
