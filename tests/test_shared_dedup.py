@@ -253,3 +253,18 @@ def test_log_holds_only_what_no_save_covers(redis_url, tmp_path):
     assert r.xlen("trim:dedup:log") <= 1
     assert sorted(Deduplicator(corpus).load().index.ids()) == sorted(dedup.index.ids())
     dedup.close()
+
+
+def test_redis_unreachable_is_a_store_error_not_a_crash(tmp_path):
+    """The Store stage spools a page whose decision failed with a StoreError (stored by a later run)."""
+    from s3server import closed_port
+
+    from pipelines.dedup.shared import SharedDedupUnavailable
+    from pipelines.store.base import StoreError
+
+    corpus = Corpus(open_store(tmp_path / "store"))
+    dedup = SharedDeduplicator(corpus, f"redis://127.0.0.1:{closed_port()}/0", "down")
+    with pytest.raises(SharedDedupUnavailable) as err:
+        _ingest(corpus, dedup, _page("o", "000-orig", _body("000_orig.txt")))
+    assert isinstance(err.value, StoreError) and err.value.transient
+    assert list(corpus.iter_records()) == []  # nothing written without a decision

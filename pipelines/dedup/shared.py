@@ -40,14 +40,17 @@ from typing import Callable
 
 import numpy as np
 import xxhash
+from redis.exceptions import RedisError
 
 from pipelines.corpus.layout import DOCS
 from pipelines.dedup import DedupConfig, NearDupIndex
 from pipelines.dedup.deduplicator import Deduplicator
 from pipelines.dedup.persist import MANIFEST, OLD_BLOB, _apply, _decode, _mark_saved, load_index, save_index, _snapshot
 from pipelines.dedup.redislock import DedupLockTimeout, LockLost, RedisLock
+from pipelines.store.base import StoreError
 
-__all__ = ["SharedDeduplicator", "LockLost", "DedupLockTimeout", "DEFAULT_LEASE", "SAVE_EVERY"]
+__all__ = ["SharedDeduplicator", "LockLost", "DedupLockTimeout", "SharedDedupUnavailable", "DEFAULT_LEASE",
+           "SAVE_EVERY"]
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +72,12 @@ redis.call('SET', KEYS[2], ARGV[2])
 redis.call('XTRIM', KEYS[3], 'MINID', ARGV[2])
 return 1
 """
+
+
+class SharedDedupUnavailable(StoreError):
+    """Redis failed while a page was decided: the page is spooled (a store error), decided by a later run."""
+
+    transient = True
 
 
 def _sid(entry_id) -> tuple[int, int]:
@@ -161,6 +170,7 @@ class SharedDeduplicator(Deduplicator):
         self._touched: set[str] = set()  # ids changed since that save (by any worker)
         self._log_len = 0
         self._depth = 0
+        self.last_held = self.last_waited = 0.0  # seconds the last exclusive() held / waited for the lock
         self.stats = {"pages": 0, "held_s": 0.0, "waited_s": 0.0, "max_held_s": 0.0, "replayed": 0,
                       "catch_ups": 0, "reloads": 0, "saves": 0}
 
@@ -207,7 +217,10 @@ class SharedDeduplicator(Deduplicator):
             finally:
                 self._depth -= 1
             return
-        waited = self.lock.acquire()
+        try:
+            waited = self.lock.acquire()
+        except RedisError as exc:
+            raise SharedDedupUnavailable(f"Redis unreachable for the near-duplicate lock: {exc}") from exc
         start = time.perf_counter()
         self._depth = 1
         try:
@@ -218,10 +231,16 @@ class SharedDeduplicator(Deduplicator):
                     self._save_locked()
                 except Exception as exc:  # noqa: BLE001 - this page is stored; the next one tries the save again
                     log.warning("dedup: saving the shared index failed (%s): tried again after the next page", exc)
+        except RedisError as exc:  # the page fails as a store error (spooled, stored by a later run)
+            raise SharedDedupUnavailable(f"Redis failed during a near-duplicate decision: {exc}") from exc
         finally:
             self._depth = 0
-            self.lock.release()
+            try:
+                self.lock.release()
+            except RedisError as exc:  # its lease expires by itself
+                log.warning("releasing the near-duplicate lock failed: %s", exc)
             held = time.perf_counter() - start
+            self.last_held, self.last_waited = held, waited
             self.stats["held_s"] += held
             self.stats["waited_s"] += waited
             self.stats["max_held_s"] = max(self.stats["max_held_s"], held)
@@ -391,7 +410,11 @@ class SharedDeduplicator(Deduplicator):
                 for op in ops:
                     self._touched.update([op[1]] if op[0] == "-" else op[1])
                 if ops:
-                    self._log(record["id"], ops)
+                    try:
+                        self._log(record["id"], ops)
+                    except RedisError:
+                        self._loaded = False  # this index has a change nobody else has: load again
+                        raise
             self.stats["pages"] += 1
             return out
 
