@@ -1,6 +1,7 @@
 """The shared near-duplicate resolution (pipelines/dedup/shared.py): what the lock costs and where it caps
 throughput, and what the log costs in Redis.
 
+0. Race: 8 processes ingest copies of 3 articles at once: canonical records kept, shared or not.
 1. Throughput: 1, 2 and 4 processes ingest (``ingest()``: decide under the lock, write the records) a
    share of the same pages into one store, a local folder and moto's S3 server on 127.0.0.1, through one
    redis-server on 127.0.0.1; one process with the plain Deduplicator (no Redis) for reference. Pages:
@@ -31,7 +32,7 @@ REPO = Path(__file__).resolve().parent.parent
 # bench/requests.py would shadow the requests package (moto imports it): bench/ off the path
 sys.path = [str(REPO), str(REPO / "tests")] + [p for p in sys.path if Path(p or ".").resolve() != REPO / "bench"]
 
-PRELOAD = ["redis", "boto3", "pipelines.extract.extractor", "pipelines.dedup.shared", "pipelines.corpus.ingest",
+PRELOAD = ["pytest", "redis", "boto3", "pipelines.extract.extractor", "pipelines.dedup.shared", "pipelines.corpus.ingest",
            "pipelines.store"]
 EXTRACTOR = {"name": "bench", "version": "1"}
 
@@ -127,6 +128,25 @@ def throughput(args, redis) -> None:
         s3.stop()
 
 
+def race(redis) -> None:
+    """8 processes ingest copies of the same 3 articles (tests/test_shared_dedup.py's pages): canonical
+    records kept, with the shared deduplicator and with one Deduplicator per process."""
+    from test_shared_dedup import eval_pages
+
+    from pipelines.corpus.layout import Corpus
+    from pipelines.store import open_store
+
+    pages = [item for worker in eval_pages() for item in worker]
+    print(f"\n## Race: 8 processes, {len(pages)} copies of 3 articles, one local store")
+    print("| deduplicator | canonical records kept |")
+    print("| --- | --- |")
+    for mode in ("plain", "shared"):
+        with tempfile.TemporaryDirectory() as tmp:
+            run(mode, 8, redis.url, os.path.join(tmp, "store"), {}, pages, f"race-{mode}")
+            kept = sum(1 for r in Corpus(open_store(os.path.join(tmp, "store"))).iter_records() if not r["duplicate_of"])
+        print(f"| {'one per process' if mode == 'plain' else 'shared through Redis'} | {kept} of {len(pages)} |", flush=True)
+
+
 def synthetic_texts(n: int, words: int = 250, vocab: int = 50000, seed: int = 7) -> list[str]:
     import numpy as np
 
@@ -201,6 +221,7 @@ def main() -> None:
     from redisserver import RedisServer
 
     with RedisServer(maxmemory="4gb") as redis:
+        race(redis)
         if not args.skip_throughput:
             throughput(args, redis)
         if not args.skip_memory:
