@@ -199,3 +199,38 @@ def test_a_worker_is_kept_out_while_an_ordinary_crawl_holds_the_store(replay, re
     assert code == 75, stdout + stderr
     assert "is locked by another run" in stderr and replay.requests == []
     assert client.keys(store_prefix(str(store)) + ":*") == []  # it left the shared run, which ended
+
+
+def is_article(url: str) -> bool:
+    return url.split("?")[0].endswith(".html") or "/rsis-publication/rsis/" in url and url.count("/") > 5
+
+
+def test_a_worker_stopped_with_sigterm_gives_its_requests_back(replay, redis_url, tmp_path):
+    from pipelines.crawl.state import CrawlState
+
+    store = tmp_path / "shared"
+    client = redis.Redis.from_url(redis_url)
+    prefix = store_prefix(str(store))
+    worker = start_worker(replay, store, redis_url, tmp_path, "-s", "DOWNLOAD_DELAY=0.4")
+    held: list[str] = []
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and worker.poll() is None and len(held) < 2:
+        held = [u for urls in inflight(client, prefix).values() for u in urls if is_article(u)]
+        time.sleep(0.05)
+    assert len(held) >= 2
+    worker.send_signal(signal.SIGTERM)
+    code, stdout, stderr = finish([worker], timeout=60)[0]
+    assert code == 5, stdout + stderr
+    assert inflight(client, prefix) == {}  # settled, or back in the queue: nothing held by a worker that left
+    assert client.exists(f"{prefix}:run") and not (store / "state" / "lock.json").exists()
+    run = client.get(f"{prefix}:run").decode()
+    queued = {json.loads(m)["url"] for m in client.zrange(f"{prefix}:run:{run}:requests", 0, -1)}
+    state = CrawlState.load(open_store(store), run_id="check")
+    settled = {u for u in held if (state.get(u) or {}).get("status") in ("stored", "off-topic")}
+    assert set(held) <= settled | queued, (held, settled, queued)
+    # the next worker resumes the run and finishes it: every held article ends stored or off-topic
+    (code, stdout, stderr), = finish([start_worker(replay, store, redis_url, tmp_path)])
+    assert code == 0, stdout + stderr
+    state = CrawlState.load(open_store(store), run_id="check")
+    assert all(state.get(u)["status"] in ("stored", "off-topic") for u in held)
+    assert client.keys(f"{prefix}:run*") == []
