@@ -13,8 +13,9 @@ Check-and-insert is atomic because everything that reads or writes the shared st
 lock: ``ingest()`` (pipelines/corpus/ingest.py) enters ``exclusive()`` around ``resolve`` and the record
 writes. Right after taking the lock a worker brings its index up to date: it applies the log entries
 after its cursor (each entry carries the index rows themselves, the same bytes a persisted segment
-holds: no record is read or signed again), or, when a save trimmed entries it had not seen, the new
-segments of the persisted index. The decision then reads candidates' texts, cluster members and story
+holds: no record is read or signed again, where replaying from the records would cost every worker a
+store read and a signature per page of the others, under the lock), or, when a save trimmed entries it
+had not seen, the new segments of the persisted index. The decision then reads candidates' texts, cluster members and story
 files from the store, as a single worker does (nothing is cached between pages but the index), appends
 its own changes to the log (a Lua script that appends only while the lock is still this worker's) and
 writes the records; the lock goes when the writes are done.
@@ -28,7 +29,11 @@ and writes a full snapshot if the store's manifest is not the one it last saw).
 A holder killed with SIGKILL stops renewing its lease; the others wait at most the lease. Its page's
 entry is in the log only if it had decided before it died (then the records it wrote are what the
 others see); a page it had not decided is fetched again by another worker (the shared queue's
-in-flight recovery) and decided then.
+in-flight recovery) and decided then. A holder frozen past its lease (not dead) is refused when it
+appends its decision (``LockLost``: the page is spooled); only writes it had already begun can land
+after another worker took the lock (the log is fenced, the store is not). Redis failing mid-page is
+``SharedDedupUnavailable``, a transient StoreError: the Store stage spools the page. An index whose
+update failed half-way is loaded again at the next page.
 """
 from __future__ import annotations
 
@@ -253,15 +258,19 @@ class SharedDeduplicator(Deduplicator):
         pipe.xlen(self.keys["log"])
         saved, entries, self._log_len = pipe.execute()
         saved = saved or _ZERO
-        if not self._loaded:
-            self._initial_load(saved, entries)
-            return
-        if saved != self._aligned:
-            if _sid(self._cursor) >= _sid(saved):
-                self._realign(saved)
-            else:
-                self._catch_up(saved)
-        self._replay([(i, f) for i, f in entries if _sid(i) > _sid(self._cursor)])
+        try:
+            if not self._loaded:
+                self._initial_load(saved, entries)
+                return
+            if saved != self._aligned:
+                if _sid(self._cursor) >= _sid(saved):
+                    self._realign(saved)
+                else:
+                    self._catch_up(saved)
+            self._replay([(i, f) for i, f in entries if _sid(i) > _sid(self._cursor)])
+        except BaseException:
+            self._loaded = False  # an index brought half up to date: loaded again at the next page
+            raise
 
     def _replay(self, entries) -> None:
         for entry_id, fields in entries:
