@@ -13,6 +13,7 @@ Redis is never code.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import json
@@ -20,12 +21,14 @@ import logging
 import sys
 from contextlib import contextmanager
 
+from redis.exceptions import RedisError
 from scrapy import signals
 from scrapy.exceptions import DontCloseSpider
 from scrapy_redis.dupefilter import RFPDupeFilter
 from scrapy_redis.queue import PriorityQueue
 from scrapy_redis.scheduler import Scheduler
 
+from crawler.runreport import count_store_error
 from pipelines.crawl.shared_run import SharedRun
 from pipelines.crawl.urls import canonicalize
 from pipelines.store import StoreError
@@ -152,30 +155,64 @@ class RedisScheduler(Scheduler):
         self.crawler.signals.connect(self._idle, signal=signals.spider_idle)
 
     def enqueue_request(self, request):
-        if not request.dont_filter and self.df.request_seen(request):
-            if self.stats:
-                self.stats.inc_value("corpus/redis/filtered")
+        try:
+            if not request.dont_filter and self.df.request_seen(request):
+                if self.stats:
+                    self.stats.inc_value("corpus/redis/filtered")
+                return False
+            self.queue.push(request)
+        except RedisError as exc:  # the page that found it stays in flight: redone by the run
+            self._redis_failed(exc)
             return False
-        self.queue.push(request)
         if self.stats:
             self.stats.inc_value("corpus/redis/enqueued")
         return True
 
     def next_request(self):
-        request = self.queue.pop()
+        if self.failed:
+            return None
+        try:
+            request = self.queue.pop()
+        except RedisError as exc:
+            self._redis_failed(exc)
+            return None
         if request is not None and self.stats:
             self.stats.inc_value("corpus/redis/dequeued")
         return request
 
     def has_pending_requests(self):
-        return len(self.queue) > 0
+        if self.failed:
+            return False
+        try:
+            return len(self.queue) > 0
+        except RedisError as exc:
+            self._redis_failed(exc)
+            return False
+
+    failed = False
+
+    def _redis_failed(self, exc) -> None:
+        """Redis cannot be reached: this worker stops (exit 3, as for a store that failed); what it had
+        in flight stays in Redis, put back by the other workers or resumed by the next run."""
+        if self.failed:
+            return
+        self.failed = True
+        logger.error("redis: %s: stopping this worker", exc)
+        count_store_error(self.stats, f"Redis failed during the run: {exc}")
+        asyncio.ensure_future(self.crawler.engine.close_spider_async(reason="redis_unavailable"))
 
     def _idle(self, spider):
         """Do not close while the run has work: queued requests, or requests other workers have in flight
         (they may queue more); requests of dead workers go back in the queue first."""
-        if self.shared.reclaim() and self.stats:
-            self.stats.set_value("corpus/redis/reclaimed", self.shared.reclaimed)
-        queued, busy, _others = self.shared.pending()
+        if self.failed:
+            return
+        try:
+            if self.shared.reclaim() and self.stats:
+                self.stats.set_value("corpus/redis/reclaimed", self.shared.reclaimed)
+            queued, busy, _others = self.shared.pending()
+        except RedisError as exc:
+            self._redis_failed(exc)
+            return
         if queued or busy:
             from twisted.internet import reactor
 
@@ -187,14 +224,19 @@ class RedisScheduler(Scheduler):
         """The run's work is done: this worker's discovery figures become the run's (routes that
         worked or failed, article URLs discovered), so its report judges discovery as one crawl would
         (a route another worker fetched is not this worker's failure)."""
-        counts = self.shared.counts()
+        try:
+            counts = self.shared.counts()
+            seen = {outlet.name: self.shared.seen(outlet.name) for outlet in getattr(spider, "selected", [])}
+        except RedisError as exc:
+            self._redis_failed(exc)
+            return
         for outlet in getattr(spider, "selected", []):
             ok, failed = counts.get(f"{outlet.name}/discovery_ok", 0), counts.get(f"{outlet.name}/discovery_failed", 0)
             name = f"corpus/outlet/{outlet.name}"
             if ok + failed:
                 self.stats.set_value(f"{name}/discovery_routes", ok + failed)
                 self.stats.set_value(f"{name}/discovery_ok", ok)
-            self.stats.set_value(f"{name}/discovered", self.shared.seen(outlet.name))
+            self.stats.set_value(f"{name}/discovered", seen[outlet.name])
 
     def _wake(self):
         slot = getattr(self.crawler.engine, "_slot", None)

@@ -331,9 +331,14 @@ class Store:
         if shared is None:
             self._finish()
         else:  # the workers of a shared run write the index and their manifest one at a time
+            from redis.exceptions import RedisError
+
             try:
                 with shared.finish_lock():
                     self._finish()
+            except RedisError as exc:  # Redis away: no manifest by this worker (its marker makes the next run rebuild it)
+                logger.error("redis: the end of this worker's run was not written: %s", exc)
+                count_store_error(self.crawler.stats, f"Redis failed at the end of the run: {exc}")
             finally:
                 getattr(self.dedup, "close", lambda: None)()  # the shared deduplicator's lock heartbeat
 

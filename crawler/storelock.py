@@ -100,7 +100,17 @@ def held(args, command: str, *, shared=None):
         lock.start_heartbeat()
         yield lock
     finally:
-        if shared is not None and shared.leave(requeue=True) > 0:
+        if shared is not None and _others_stay(shared):
             lock.leave()  # other workers of the run go on: they renew it, the last one deletes it
         else:
             lock.release()
+
+
+def _others_stay(shared) -> bool:
+    """Whether other workers are still in the shared run once this one left (Redis away: taken to be so,
+    and the lock, no longer renewed by this worker, is freed a lease after the last renewal)."""
+    try:
+        return shared.leave(requeue=True) > 0
+    except Exception as exc:  # noqa: BLE001
+        log.error("redis: could not leave the shared run: %s", exc)
+        return True

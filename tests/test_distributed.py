@@ -234,3 +234,24 @@ def test_a_worker_stopped_with_sigterm_gives_its_requests_back(replay, redis_url
     state = CrawlState.load(open_store(store), run_id="check")
     assert all(state.get(u)["status"] in ("stored", "off-topic") for u in held)
     assert client.keys(f"{prefix}:run*") == []
+
+
+def test_redis_going_away_stops_the_worker_with_exit_3(replay, tmp_path):
+    from redisserver import RedisServer
+
+    store = tmp_path / "shared"
+    server = RedisServer().start()
+    try:
+        client = redis.Redis.from_url(server.url)
+        worker = start_worker(replay, store, server.url, tmp_path, "-s", "DOWNLOAD_DELAY=0.4")
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and worker.poll() is None and not inflight(client, store_prefix(str(store))):
+            time.sleep(0.05)
+        assert worker.poll() is None
+    finally:
+        server.stop()
+    code, stdout, stderr = finish([worker], timeout=90)[0]  # not a hang: a clear failure, as for a store
+    assert code == 3, stdout + stderr
+    assert "Redis failed during the run" in stderr
+    # other workers may still run: the lock stays in the run's name, freed a lease after its last renewal
+    assert json.loads((store / "state" / "lock.json").read_text())["run_id"].startswith("redis-")

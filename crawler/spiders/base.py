@@ -137,7 +137,11 @@ class CorpusSpider(scrapy.Spider):
         """A worker of a shared run writes its journal and leaves the run; the last one to leave folds
         every worker's journal into the snapshot (reloaded first: compact() drops what it folded in)."""
         self.state.flush()
-        if self.shared.leave(requeue=reason != "finished") > 0:
+        try:
+            if self.shared.leave(requeue=reason != "finished") > 0:
+                return
+        except Exception as exc:  # noqa: BLE001 - Redis is away: its heartbeat expires, the others go on
+            self.logger.error("redis: could not leave the shared run: %s", exc)
             return
         with self.shared.finish_lock():
             CrawlState.load(self.state.store, run_id=self.run_id).compact()

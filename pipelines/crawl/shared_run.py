@@ -287,7 +287,10 @@ class SharedRun:
 
     # run-wide figures (the discovery verdict of a worker's report is the run's) ----------------------
     def count(self, field: str, n: int = 1) -> None:
-        self.client.hincrby(self.key("counts"), field, n)
+        try:
+            self.client.hincrby(self.key("counts"), field, n)
+        except Exception as exc:  # noqa: BLE001 - a figure of the report: never the page's failure
+            log.warning("redis: could not count %s: %s", field, exc)
 
     def counts(self) -> dict[str, int]:
         return {_text(k): int(v) for k, v in self.client.hgetall(self.key("counts")).items()}
@@ -298,7 +301,10 @@ class SharedRun:
         pipe = self.client.pipeline(transaction=False)
         pipe.pfadd(key, item)
         pipe.sadd(self.key("hlls"), key)
-        pipe.execute()
+        try:
+            pipe.execute()
+        except Exception as exc:  # noqa: BLE001 - a figure of the report: never the page's failure
+            log.warning("redis: could not count a discovered URL: %s", exc)
 
     def seen(self, group: str) -> int:
         return int(self.client.pfcount(self.key(f"seen:{group}")))
