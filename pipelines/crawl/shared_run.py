@@ -170,6 +170,7 @@ class SharedRun:
         self.ended = False
         self.reclaimed = 0               # requests of dead workers this worker put back in the queue
         self.requeued = 0                # this worker's own in-flight requests put back when it left early
+        self.count_failures = 0          # run-wide figures Redis did not take
         self._scripts = {name: client.register_script(src) for name, src in
                          (("join", _JOIN), ("beat", _BEAT), ("pop", _POP), ("reclaim", _RECLAIM),
                           ("pending", _PENDING), ("leave", _LEAVE), ("end", _END))}
@@ -290,7 +291,7 @@ class SharedRun:
         try:
             self.client.hincrby(self.key("counts"), field, n)
         except Exception as exc:  # noqa: BLE001 - a figure of the report: never the page's failure
-            log.warning("redis: could not count %s: %s", field, exc)
+            self._count_failed(exc)
 
     def counts(self) -> dict[str, int]:
         return {_text(k): int(v) for k, v in self.client.hgetall(self.key("counts")).items()}
@@ -304,7 +305,12 @@ class SharedRun:
         try:
             pipe.execute()
         except Exception as exc:  # noqa: BLE001 - a figure of the report: never the page's failure
-            log.warning("redis: could not count a discovered URL: %s", exc)
+            self._count_failed(exc)
+
+    def _count_failed(self, exc) -> None:
+        self.count_failures += 1
+        log.log(logging.WARNING if self.count_failures == 1 else logging.DEBUG,
+                "redis: a run-wide discovery figure was not counted: %s", exc)
 
     def seen(self, group: str) -> int:
         return int(self.client.pfcount(self.key(f"seen:{group}")))
