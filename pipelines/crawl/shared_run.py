@@ -13,6 +13,8 @@ one Redis never mix)::
   P:run:<run>:inflight:<w>    requests worker w popped and has not settled yet (field -> "score|request")
   P:run:<run>:seq             counter naming in-flight entries
   P:run:<run>:finish          lock around the end-of-run writes (manifest, index, state compaction)
+  P:run:<run>:counts          run-wide discovery figures (routes that worked or failed, per outlet)
+  P:run:<run>:seen:<outlet>   article URLs discovered in the run (HyperLogLog); ``:hlls`` lists these keys
 
 A pop moves a request from the queue into the worker's in-flight hash (one Lua script: nothing is
 lost between the two); it leaves the hash when its page is settled (stored, dropped or an error).
