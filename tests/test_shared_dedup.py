@@ -268,3 +268,20 @@ def test_redis_unreachable_is_a_store_error_not_a_crash(tmp_path):
         _ingest(corpus, dedup, _page("o", "000-orig", _body("000_orig.txt")))
     assert isinstance(err.value, StoreError) and err.value.transient
     assert list(corpus.iter_records()) == []  # nothing written without a decision
+
+
+def test_a_worker_whose_run_manifest_is_older_keeps_the_others_documents(redis_url, tmp_path):
+    """A worker's manifest (read when its run began) lacks what the others wrote since: those documents are
+    not taken for deleted ones at its load."""
+    store = open_store(tmp_path / "store")
+    late = Corpus(store)
+    late.begin_run("test")  # the manifest as it was before the other worker wrote anything
+    early_corpus = Corpus(open_store(tmp_path / "store"))
+    early = SharedDeduplicator(early_corpus, redis_url, "stale").load()
+    head = _ingest(early_corpus, early, _page("early", "000-orig", _body("000_orig.txt"))).record["id"]
+    assert early.save()  # persisted and the log trimmed: only the index in the store knows it
+    dedup = SharedDeduplicator(late, redis_url, "stale").load()
+    assert head in dedup.index
+    assert _ingest(late, dedup, _page("late", "000-credit", _body("000_credit.txt"))).record["duplicate_of"] == head
+    early.close()
+    dedup.close()
