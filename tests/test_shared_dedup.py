@@ -107,8 +107,14 @@ def _race(redis_url: str, spec: str, pages: list[list[dict]], env: dict | None =
              for p in pages]
     for p in procs:
         p.start()
-    for p in procs:
-        p.join(120)
+    try:
+        for p in procs:
+            p.join(120)
+    finally:
+        for p in procs:
+            if p.is_alive():  # a hung worker fails the test, it does not outlive it
+                p.kill()
+                p.join()
     assert [p.exitcode for p in procs] == [0] * len(procs)
     import redis
 
@@ -194,9 +200,11 @@ def test_holder_killed_mid_lock_blocks_the_others_no_longer_than_its_lease(redis
     ready = ctx.Event()
     proc = ctx.Process(target=_killed_holder, args=(redis_url, spec, first, ready))
     proc.start()
-    assert ready.wait(60)
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.join(10)
+    try:
+        assert ready.wait(60)
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.join(10)
     dedup = SharedDeduplicator(corpus, redis_url, "kill", lease=1.0)
     start = time.monotonic()
     done = _ingest(corpus, dedup, _page("later", "000-raw", _body("000_raw.txt")))
