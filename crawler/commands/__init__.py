@@ -12,3 +12,6 @@ COMMANDS += (diff, manifest)
 
 from crawler.commands import export  # noqa: E402  (corpus export: pipelines/corpus/export.py)
 COMMANDS += (export,)
+
+from crawler.commands import worker  # noqa: E402  (corpus worker: joins the runs a scheduler starts on Redis)
+COMMANDS += (worker,)

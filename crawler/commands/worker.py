@@ -1,0 +1,133 @@
+"""``corpus worker``: a standing worker that joins every crawl a scheduler starts on Redis.
+
+A crawl shared through Redis (``corpus crawl --redis URL``, ``crawler/distributed.py``) is started by
+whoever runs that command first: a CronJob, a systemd timer, the compose scheduler.  ``corpus worker``
+is the other side, for a worker Deployment or a compose service with N replicas: it waits until the
+store has a run in progress on Redis, joins it as ``corpus crawl --redis URL [CRAWL ARGS]`` (a child
+process: a Scrapy crawl runs once per process), and when that crawl exits waits for the next run (a
+worker never joins the run it has just left: it could only seed it again).
+
+    corpus worker [--redis URL] [--poll SECONDS] [--once] [-- CRAWL ARGS ...]
+
+The store and everything else come from the crawl arguments and the environment, as for ``corpus
+crawl``.  Exit status: ``--once`` returns the crawl's; otherwise the worker runs until stopped
+(SIGTERM/SIGINT: the crawl in progress is stopped the same way, its requests go back to the queue,
+exit 5), or until Redis has not answered for ``--redis-timeout`` seconds (exit 3, store).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import time
+
+from crawler import exitcodes
+
+
+def register(sub) -> None:
+    parser = sub.add_parser("worker", help="wait for crawls started on Redis and join each (a standing worker)")
+    parser.add_argument("--redis", metavar="URL", default=os.environ.get("CORPUS_REDIS_URL", ""),
+                        help="Redis of the shared crawl (default: $CORPUS_REDIS_URL)")
+    parser.add_argument("--poll", type=float, default=5.0, metavar="SECONDS",
+                        help="how often to look for a run in progress (default 5)")
+    parser.add_argument("--once", action="store_true", help="join one run, then exit with its status")
+    parser.add_argument("--redis-timeout", type=float, default=300.0, metavar="SECONDS",
+                        help="exit 3 when Redis has not answered for this long (default 300)")
+    parser.add_argument("crawl_args", nargs=argparse.REMAINDER, metavar="-- CRAWL ARGS",
+                        help="arguments of `corpus crawl` (outlets, --store, -s ...)")
+    parser.set_defaults(func=run, check_store=False)
+
+
+def crawl_args_of(args) -> list[str]:
+    extra = list(args.crawl_args or [])
+    return extra[1:] if extra[:1] == ["--"] else extra
+
+
+def store_of(crawl_args: list[str]) -> str:
+    """The store the crawl would use (its own parser: --store, -s CORPUS_STORE, $CORPUS_STORE)."""
+    from crawler.commands import crawl
+    from crawler.commands.common import scrapy_overrides
+
+    parser = argparse.ArgumentParser(prog="corpus")
+    crawl.register(parser.add_subparsers(dest="command", required=True))
+    parsed = parser.parse_args(["crawl", *crawl_args])
+    return scrapy_overrides(parsed.set).get("CORPUS_STORE") or parsed.store
+
+
+class _Stop(Exception):
+    pass
+
+
+def run(args) -> int:
+    import redis
+
+    from crawler.commands.common import UsageError
+    from pipelines.crawl.shared_run import store_prefix
+
+    if not args.redis:
+        raise UsageError("corpus worker needs --redis URL (or CORPUS_REDIS_URL)")
+    if not args.redis.startswith(("redis://", "rediss://", "unix://")):
+        raise UsageError(f"--redis takes redis://HOST:PORT/DB (or rediss://, unix://), not {args.redis!r}")
+    if not args.poll > 0 or not args.redis_timeout > 0:
+        raise UsageError("--poll and --redis-timeout take a number of seconds over 0")
+    crawl_args = crawl_args_of(args)
+    store = store_of(crawl_args)
+    run_key = f"{store_prefix(store)}:run"
+    client = redis.Redis.from_url(args.redis, socket_timeout=10, socket_connect_timeout=10)
+    exe = [sys.executable, "-m", "crawler.cli"]
+    child: list[subprocess.Popen] = []
+
+    def stop(signum, frame):
+        for proc in child:
+            if proc.poll() is None:
+                proc.send_signal(signum)
+        raise _Stop(signal.Signals(signum).name)
+
+    old = {s: signal.signal(s, stop) for s in (signal.SIGTERM, signal.SIGINT)}
+    left: str | None = None      # the run this worker last crawled in: not joined again
+    failing_since: float | None = None
+    say = lambda msg: print(f"corpus worker: {msg}", file=sys.stderr, flush=True)  # noqa: E731
+    say(f"waiting for runs of {store} on Redis ({run_key})")
+    try:
+        while True:
+            try:
+                current = client.get(run_key)
+                failing_since = None
+            except redis.RedisError as exc:
+                failing_since = failing_since or time.monotonic()
+                if time.monotonic() - failing_since > args.redis_timeout:
+                    say(f"exit {exitcodes.STORE} (store): Redis at {args.redis} has not answered for "
+                        f"{args.redis_timeout:g} s: {exc}")
+                    return exitcodes.STORE
+                time.sleep(args.poll)
+                continue
+            current = current.decode() if isinstance(current, bytes) else current
+            if current is None or current == left:
+                if left is not None and current is None:
+                    left = None  # that run ended: the next one is new whatever its id
+                time.sleep(args.poll)
+                continue
+            say(f"joining run {current}")
+            proc = subprocess.Popen([*exe, "crawl", "--redis", args.redis, *crawl_args])
+            child[:] = [proc]
+            code = proc.wait()
+            child.clear()
+            say(f"run {current}: corpus crawl exited {code}")
+            if args.once:
+                return code
+            left = current
+    except _Stop as why:
+        for proc in child:
+            try:
+                proc.wait(timeout=120)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        say(f"exit {exitcodes.INTERRUPTED} (interrupted): stopped by {why}")
+        return exitcodes.INTERRUPTED
+    finally:
+        for s, handler in old.items():
+            signal.signal(s, handler)
+        client.close()
