@@ -248,10 +248,6 @@ class RedisScheduler(Scheduler):
 
 
 # --- joining a run from the command line --------------------------------------------------------------
-def redis_url(args, settings) -> str:
-    return (getattr(args, "redis", None) or settings.get("CORPUS_REDIS_URL") or "").strip()
-
-
 def worker_settings() -> dict:
     return {"SCHEDULER": f"{__name__}.RedisScheduler"}
 
