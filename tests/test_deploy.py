@@ -7,7 +7,9 @@
   bucket script runs against moto's S3 server; the scheduler's loop refuses an overlapping run (75)
   and its health check turns a failed run into "unhealthy".
 - Kubernetes: the CronJob (Forbid, Never, small backoffLimit, resources, runAsNonRoot, secrets by
-  reference only) and the ConfigMap it reads; every CORPUS_* name and value is accepted by `corpus`.
+  reference only) and the ConfigMap it reads; the worker Deployment (`corpus worker`, the CronJob's
+  settings) and Redis (Service, StatefulSet, NetworkPolicy letting the crawl pods in); every CORPUS_*
+  name and value is accepted by `corpus`.
 - systemd: `systemd-analyze verify` on the service and timer (ExecStart pointed at a real `corpus`).
 - cron: the line has 5 time fields and `flock -n`; run as cron would, a held lock refuses the run
   with 75 and a failing run prints its status (mailed by cron).
@@ -262,7 +264,13 @@ def test_compose_references_exist():
     bucket = crawl_env["CORPUS_STORE"].removeprefix("s3://").split("/")[0]
     assert f'"{bucket}"' in services["create-bucket"]["command"][0]
     assert services["crawl"]["depends_on"]["create-bucket"]["condition"] == "service_completed_successfully"
-    assert "redis" not in services, "Redis has no user yet (deploy/README.md)"
+    # every crawl is shared through Redis: the scheduler's run, the standing workers and the one-off crawl
+    redis_host = crawl_env["CORPUS_REDIS_URL"].removeprefix("redis://").split(":")[0]
+    assert redis_host in services and services[redis_host]["image"].startswith("redis:")
+    assert "ports" not in services[redis_host], "Redis stays on the compose network"
+    for name in ("crawl", "scheduler", "worker"):
+        assert services[name]["depends_on"][redis_host]["condition"] == "service_healthy"
+    assert services["worker"]["command"] == ["worker"] and services["worker"]["deploy"]["replicas"] >= 2
 
 
 def test_compose_bucket_script_runs_against_an_s3_server(s3_endpoint):
@@ -374,6 +382,44 @@ def test_kubernetes_cronjob_and_its_references():
                 fail_now |= set(rule["onExitCodes"]["values"])
     assert {exitcodes.USAGE, exitcodes.STORE, exitcodes.LOCKED, exitcodes.INTERNAL} <= fail_now
     assert exitcodes.OK not in fail_now
+
+
+def test_kubernetes_workers_and_redis_fit_together():
+    """The worker Deployment runs `corpus worker` with the CronJob's settings and secrets; Redis is where
+    CORPUS_REDIS_URL points, reachable by the CronJob's and the workers' pods only."""
+    docs = manifests()
+    by_kind = {}
+    for d in docs:
+        by_kind.setdefault(d["kind"], []).append(d)
+    (deployment,) = by_kind["Deployment"]
+    (cron,) = by_kind["CronJob"]
+    (config,) = by_kind["ConfigMap"]
+    pod = deployment["spec"]["template"]
+    assert deployment["spec"]["selector"]["matchLabels"].items() <= pod["metadata"]["labels"].items()
+    assert deployment["spec"]["replicas"] >= 2
+    (worker,) = pod["spec"]["containers"]
+    (crawl,) = cron["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"]
+    assert worker["args"] == ["worker"] and worker["image"] == crawl["image"]
+    assert worker["envFrom"] == crawl["envFrom"] and worker["env"] == crawl["env"]
+    assert pod["spec"]["securityContext"] == cron["spec"]["jobTemplate"]["spec"]["template"]["spec"]["securityContext"]
+    assert pod["spec"]["terminationGracePeriodSeconds"] >= 60
+    mounts = {m["mountPath"] for m in worker["volumeMounts"]}
+    assert {"/data", "/tmp"} <= mounts and {v["name"] for v in pod["spec"]["volumes"]} >= {
+        m["name"] for m in worker["volumeMounts"]}
+    # CORPUS_REDIS_URL names the Service in front of the Redis StatefulSet
+    host, _, port = config["data"]["CORPUS_REDIS_URL"].removeprefix("redis://").split("/")[0].partition(":")
+    (service,) = [d for d in by_kind["Service"] if d["metadata"]["name"] == host]
+    (redis_set,) = by_kind["StatefulSet"]
+    assert service["spec"]["selector"].items() <= redis_set["spec"]["template"]["metadata"]["labels"].items()
+    assert int(port) == service["spec"]["ports"][0]["port"]
+    (redis_container,) = redis_set["spec"]["template"]["spec"]["containers"]
+    assert redis_container["image"].startswith("redis:") and "noeviction" in redis_container["args"]
+    # the NetworkPolicy lets exactly the crawl pods in: the CronJob's and the workers'
+    (policy,) = by_kind["NetworkPolicy"]
+    assert policy["spec"]["podSelector"]["matchLabels"].items() <= redis_set["spec"]["template"]["metadata"]["labels"].items()
+    allowed = policy["spec"]["ingress"][0]["from"][0]["podSelector"]["matchLabels"].items()
+    assert allowed <= pod["metadata"]["labels"].items()
+    assert allowed <= cron["spec"]["jobTemplate"]["spec"]["template"]["metadata"]["labels"].items()
 
 
 def test_deployment_settings_are_accepted_by_corpus():
