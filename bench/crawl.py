@@ -332,7 +332,9 @@ def crawl_site(site_url: str, store: str, env: dict, n: int, extra: list[str]) -
             "stored": sum(r["new"] + r["updated"] + r["duplicate"] for r in rows),
             "fetched": sum(r["fetched"] for r in rows),
             "duplicates": sum(r["duplicate"] for r in rows),
-            "errors": sum(v for k, v in stats.items() if k.startswith("corpus/outcome/error")),
+            "errors": sum(r.get("error", 0) for r in rows),
+            "why": {k: v for k, v in stats.items() if k.startswith(("corpus/extract/budget", "corpus/extract/exception",
+                                                                    "corpus/store/exception", "corpus/store/error"))},
             "tree_peak": sampler.peak,
             "largest": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024}
 
@@ -388,7 +390,8 @@ def site_main(args) -> int:
         print(f"| {r['backend']} | {r['stored']} | {r['elapsed']:.1f} | {per_s:.1f} | {per_s / rate:.2f}x | "
               f"{r['wall']:.1f} | {per_wall:.1f} ({per_wall / rate:.2f}x) | {mib(r['largest'])} | {mib(r['tree_peak'])} |")
         if r["errors"] or r["stored"] < docs * 0.95:
-            print(f"  note: {r['backend']}: {r['errors']} page error(s), {r['stored']} stored of {docs} extractable")
+            print(f"  note: {r['backend']}: {r['errors']} page error(s) {r['why']}, {r['stored']} stored of {docs} "
+                  "extractable")
     again, _ = one_core_extract(articles, "http://127.0.0.1/")
     ratios = ", ".join(f"{r['stored'] / r['elapsed'] / again:.2f}x" for r in rows)
     print(f"extract() on one core again, after the crawls: {again:.1f} pages/s (the ratios above are to the "
