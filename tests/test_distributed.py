@@ -88,12 +88,12 @@ def test_three_workers_together_crawl_what_one_crawl_does(single, replay, redis_
     assert {r["id"] for r in union.values()} == {r["id"] for r in one_records.values()}
     # nothing fetched twice: every article page requested once in all, as by the single crawl
     assert hits(replay) == one_hits and max(one_hits.values()) == 1
-    # nothing stored twice: the workers' reports count each record once, as new; each did its share
+    # nothing stored twice: the workers' reports count each record once, as new (how the work was split
+    # depends on when each process got going: not asserted; the SIGKILL test has workers share for sure)
     runs = [r for r in reports(store) if r.get("exit_name") == "ok"]
     assert len(runs) == 3
     new = [r["stats"].get("corpus/outcome/new", 0) for r in runs]
-    dequeued = [r["stats"].get("corpus/redis/dequeued", 0) for r in runs]
-    assert sum(new) == 35 and sum(1 for n in dequeued if n) >= 2, (new, dequeued)
+    assert sum(new) == 35, new
     # the state of every URL is in the compacted snapshot, written once by the last worker to leave
     state = json.loads((store / "state" / "urls.json").read_text())["urls"]
     assert {u for u, e in state.items() if e.get("status") in ("stored", "off-topic")} >= set(union)
