@@ -14,6 +14,7 @@ The workers of this benchmark share one machine (its cores: printed), so K worke
 CPUs: the figure says what the coordination costs and what one machine gains, not what K machines do.
 
 Usage: .venv/bin/python bench/distributed.py [--pages N] [--requests N] [--workers 1,2,3] [--extract-workers N]
+       [-s NAME=VALUE ...]
 """
 from __future__ import annotations
 
@@ -124,10 +125,6 @@ def crawl(site, url: str, k: int, pages: int, extra: list[str], tmp: str) -> dic
     articles = {p: n for p, n in site.hits.items() if p.startswith("/news/")}
     reports = [json.loads(p.read_text()) for p in Path(store, "corpus", "runs").glob("*.json")]
     per_worker = sorted(r["stats"].get("corpus/outcome/new", 0) for r in reports)
-    if os.environ.get("BENCH_DEBUG"):
-        for r, (o, e) in zip(reports, outs):
-            print(r["elapsed_seconds"], r["started_at"], r["finished_at"], {k_: v for k_, v in r["stats"].items() if "redis" in k_ or "dedup" in k_})
-            print(e[-2000:])
     return {"workers": k, "wall": wall, "stored": count_records(store), "fetched": sum(articles.values()),
             "twice": sum(1 for n in articles.values() if n > 1), "per_worker": per_worker}
 
