@@ -18,6 +18,7 @@ import base64
 import hashlib
 import json
 import logging
+import re
 import sys
 from contextlib import contextmanager
 
@@ -259,13 +260,14 @@ def joined(url: str, store: str, lease: float):
 
     from crawler.commands.common import UsageError
 
+    shown = re.sub(r"//[^/@]*@", "//***@", url)  # a password in the URL stays out of logs and reports
     if not url.startswith(("redis://", "rediss://", "unix://")):
-        raise UsageError(f"--redis takes redis://HOST:PORT/DB (or rediss://, unix://), not {url!r}")
+        raise UsageError(f"--redis takes redis://HOST:PORT/DB (or rediss://, unix://), not {shown!r}")
     client = redis.Redis.from_url(url, socket_timeout=30, socket_connect_timeout=10, health_check_interval=30)
     try:
         client.ping()
     except redis.RedisError as exc:
-        raise SharedRunUnavailable(f"Redis at {url} does not answer: {exc}") from exc
+        raise SharedRunUnavailable(f"Redis at {shown} does not answer: {exc}") from exc
     shared = SharedRun(client, store, lease=lease)
     shared.join()
     shared.start_heartbeat()

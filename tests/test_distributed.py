@@ -255,3 +255,13 @@ def test_redis_going_away_stops_the_worker_with_exit_3(replay, tmp_path):
     assert "exit 3 (store): the store failed" in stderr and "Redis failed " in stderr, stderr
     # other workers may still run: the lock stays in the run's name, freed a lease after its last renewal
     assert json.loads((store / "state" / "lock.json").read_text())["run_id"].startswith("redis-")
+
+
+def test_redis_that_does_not_answer_is_exit_3_before_any_request(replay, corpus_cmd, tmp_path):
+    res = corpus_cmd("crawl", "--replay", replay.url, "--store", tmp_path / "store",
+                     "--redis", "redis://:s3cret@127.0.0.1:1/0", "intellinews")
+    assert res.returncode == 3, res.stdout + res.stderr
+    assert "Redis at redis://***@127.0.0.1:1/0 does not answer" in res.stderr and "s3cret" not in res.stderr
+    assert replay.requests == []
+    res = corpus_cmd("crawl", "--store", tmp_path / "store", "--redis", "localhost:6379", "intellinews")
+    assert res.returncode == 2 and "--redis takes redis://HOST:PORT/DB" in res.stderr
