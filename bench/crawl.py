@@ -16,8 +16,9 @@ sitemap of all N. It then
 
 and prints pages stored per second (over the crawl's own elapsed time, and over the command's wall
 time), their ratio to the one-core ``extract()`` rate, and peak memory: the largest single process of
-the crawl's process tree (``getrusage(RUSAGE_CHILDREN).ru_maxrss``) and the largest sum of RSS over the
-tree, sampled from /proc every 0.2 s.
+the crawl's process tree (``getrusage(RUSAGE_CHILDREN).ru_maxrss``, over the runs so far), and sampled
+from /proc every 0.2 s: the crawl process, its largest worker, and the largest sum of RSS over the tree
+(a worker's pages shared with the forkserver count in each).
 
 ``--replay`` instead: the old table, the bundled replay web's seven outlets, first and incremental run.
 
@@ -248,8 +249,9 @@ class Site:
 
 
 # -- memory of the crawl's process tree -----------------------------------------------------------
-def _tree_rss(root: int) -> int:
-    """Sum of RSS (bytes) of ``root`` and its descendants (/proc)."""
+def _tree_rss(root: int) -> tuple[int, int, int]:
+    """Sum of RSS (bytes) of ``root`` and its descendants (/proc); the largest RSS of the crawl process
+    itself, and of any one of its descendants (the extraction workers)."""
     children: dict[int, list[int]] = {}
     rss: dict[int, int] = {}
     page = os.sysconf("SC_PAGE_SIZE")
@@ -264,23 +266,26 @@ def _tree_rss(root: int) -> int:
         pid = int(entry)
         children.setdefault(int(fields[1]), []).append(pid)
         rss[pid] = int(fields[21]) * page
-    total, todo = 0, [root]
+    total, todo, largest = 0, [root], 0
     while todo:
         pid = todo.pop()
         total += rss.get(pid, 0)
+        if pid != root:
+            largest = max(largest, rss.get(pid, 0))
         todo.extend(children.get(pid, ()))
-    return total
+    return total, rss.get(root, 0), largest
 
 
 class TreeSampler(threading.Thread):
     def __init__(self, pid: int, every: float = 0.2):
         super().__init__(daemon=True)
-        self.pid, self.every, self.peak = pid, every, 0
+        self.pid, self.every, self.peak, self.main, self.child = pid, every, 0, 0, 0
         self.stop = threading.Event()
 
     def run(self):
         while not self.stop.is_set():
-            self.peak = max(self.peak, _tree_rss(self.pid))
+            total, main, child = _tree_rss(self.pid)
+            self.peak, self.main, self.child = max(self.peak, total), max(self.main, main), max(self.child, child)
             self.stop.wait(self.every)
 
 
@@ -335,7 +340,7 @@ def crawl_site(site_url: str, store: str, env: dict, n: int, extra: list[str]) -
             "errors": sum(r.get("error", 0) for r in rows),
             "why": {k: v for k, v in stats.items() if k.startswith(("corpus/extract/budget", "corpus/extract/exception",
                                                                     "corpus/store/exception", "corpus/store/error"))},
-            "tree_peak": sampler.peak,
+            "tree_peak": sampler.peak, "main_peak": sampler.main, "worker_peak": sampler.child,
             "largest": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024}
 
 
@@ -383,12 +388,12 @@ def site_main(args) -> int:
     print(f"\ncommand: corpus crawl --site URL --allow-private --any-topic --max-pages {args.pages + 100} "
           f"{' '.join(SITE_FAST)} {' '.join(extra)}")
     print("| store | stored | crawl s | pages stored/s | x one-core extract() | command wall s | stored/s (wall) "
-          "| largest process | crawl tree peak (sum RSS) |")
-    print("|---|---|---|---|---|---|---|---|---|")
+          "| largest process (ru_maxrss) | crawl process / largest worker (sampled) | tree peak (sum RSS) |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         per_s, per_wall = r["stored"] / r["elapsed"], r["stored"] / r["wall"]
         print(f"| {r['backend']} | {r['stored']} | {r['elapsed']:.1f} | {per_s:.1f} | {per_s / rate:.2f}x | "
-              f"{r['wall']:.1f} | {per_wall:.1f} ({per_wall / rate:.2f}x) | {mib(r['largest'])} | {mib(r['tree_peak'])} |")
+              f"{r['wall']:.1f} | {per_wall:.1f} ({per_wall / rate:.2f}x) | {mib(r['largest'])} | {mib(r['main_peak'])} / {mib(r['worker_peak'])} | {mib(r['tree_peak'])} |")
         if r["errors"] or r["stored"] < docs * 0.95:
             print(f"  note: {r['backend']}: {r['errors']} page error(s) {r['why']}, {r['stored']} stored of {docs} "
                   "extractable")
