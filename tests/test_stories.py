@@ -271,3 +271,18 @@ def test_the_wire_copy_keeps_its_text_under_a_restyled_canonical_and_rewrites_fi
     if got["wire"]["duplicate_of"]:
         assert got["wire"]["text"] and "dateline" in got["wire"]["text_kept"]
     assert got["rewrite"]["same_story"] and got["rewrite"]["same_story"] == got["wire"]["same_story"]
+
+
+@pytest.mark.parametrize("lang,text", [
+    ("ja", "東京 で 会議 が 開かれ ロシア と 東南アジア 諸国 の 代表 が 出席 した 。 "),
+    ("zh", "俄罗斯 与 东盟 在 雅加达 举行 会议 双方 讨论 贸易 与 能源 合作 。 "),
+    ("ko", "러시아 와 아세안 은 자카르타 에서 회의 를 열고 무역 과 에너지 협력 을 논의 했다 . "),
+])
+def test_evidence_for_languages_wordfreq_tokenises_with_tools_not_installed(lang, text):
+    """wordfreq wants MeCab or jieba to tokenise ja/zh/ko: the story check reads its shipped list instead
+    (a Tokyo Shimbun page ended as `error: storing failed (ModuleNotFoundError: No module named 'MeCab')`)."""
+    from pipelines.dedup.story import evidence
+
+    same = evidence(text * 8, text * 8, lang)
+    assert same.rare == pytest.approx(1.0) and same.score >= 3.0  # no capitals, numbers: no names measure
+    assert evidence(text * 8, "Совсем другой текст о погоде в Москве. " * 8, lang).score < 1.0

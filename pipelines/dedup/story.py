@@ -119,6 +119,23 @@ def _rarity(word: str, lang: str) -> float:
         return max(0.0, 7.0 - zipf_frequency(word, lang))
     except LookupError:  # a language wordfreq does not know: count every word alike
         return 1.0
+    except ImportError:  # Chinese, Japanese, Korean: wordfreq tokenises them with jieba or MeCab (not
+        return _listed_rarity(word, lang)  # installed); the word, already a word here, is looked up as is
+
+
+@lru_cache(maxsize=8)
+def _frequencies(lang: str) -> dict:
+    from wordfreq import get_frequency_dict
+
+    return get_frequency_dict(lang)
+
+
+def _listed_rarity(word: str, lang: str) -> float:
+    """``7 - zipf`` from wordfreq's shipped list, without its tokeniser (0 frequency: the rarest)."""
+    import math
+
+    freq = _frequencies(lang).get(word, 0.0)
+    return max(0.0, 7.0 - (math.log10(freq) + 9.0)) if freq > 0 else 7.0
 
 
 def _weight(words: set[str], lang: str) -> float:
