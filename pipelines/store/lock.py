@@ -42,7 +42,8 @@ log = logging.getLogger(__name__)
 
 LOCK_KEY = "state/lock.json"
 DEFAULT_LEASE = 180.0       # seconds after the last renewal when a holder on another host is taken to be gone
-S3_CONFIRM_SECONDS = 0.3    # pause before an S3 winner reads the lock back
+S3_CONFIRM_SECONDS = 1.0    # pause before an S3 winner reads the lock back (a server whose conditional
+                            # PUT is not atomic, as moto under load, can land a losing write 0.3 s late)
 
 
 class LockHeld(Exception):
