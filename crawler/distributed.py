@@ -269,7 +269,11 @@ def joined(url: str, store: str, lease: float):
     except redis.RedisError as exc:
         raise SharedRunUnavailable(f"Redis at {shown} does not answer: {exc}") from exc
     shared = SharedRun(client, store, lease=lease)
-    shared.join()
+    try:
+        shared.join()
+    except redis.RedisError as exc:  # e.g. a full Redis (maxmemory, noeviction) refuses the run's keys
+        client.close()
+        raise SharedRunUnavailable(f"Redis at {shown} refused to join the run: {exc}") from exc
     shared.start_heartbeat()
     print(f"corpus: worker {shared.worker_id} of run {shared.run_id} on Redis ({shared.prefix})", file=sys.stderr)
     try:

@@ -265,3 +265,27 @@ def test_redis_that_does_not_answer_is_exit_3_before_any_request(replay, corpus_
     assert replay.requests == []
     res = corpus_cmd("crawl", "--store", tmp_path / "store", "--redis", "localhost:6379", "intellinews")
     assert res.returncode == 2 and "--redis takes redis://HOST:PORT/DB" in res.stderr
+
+
+def test_a_full_redis_is_exit_3_without_a_traceback(replay, tmp_path):
+    """Redis at its maxmemory (noeviction) refuses writes: at the start, nothing is requested; in the middle,
+    the worker stops with exit 3 and its pages are spooled, not lost. No traceback either way."""
+    from redisserver import RedisServer
+
+    with RedisServer() as server:
+        client = redis.Redis.from_url(server.url)
+        client.config_set("maxmemory", client.info("memory")["used_memory"] + 20_000)
+        full = start_worker(replay, tmp_path / "a", server.url, tmp_path)
+        (code, _, err), = finish([full])
+        assert code == 3 and "refused to join the run" in err, err[-2000:]
+        assert "Traceback" not in err and not article_hits(replay)
+        client.config_set("maxmemory", 0)
+        client.flushall()
+        worker = start_worker(replay, tmp_path / "b", server.url, tmp_path)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not any(k.endswith(b":requests") for k in client.keys()):
+            time.sleep(0.02)
+        client.config_set("maxmemory", client.info("memory")["used_memory"] + 20_000)
+        (code, _, err), = finish([worker])
+        assert code == 3, err[-2000:]
+        assert "Traceback" not in err, err[-3000:]

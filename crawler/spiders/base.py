@@ -143,8 +143,14 @@ class CorpusSpider(scrapy.Spider):
         except Exception as exc:  # noqa: BLE001 - Redis is away: its heartbeat expires, the others go on
             self.logger.error("redis: could not leave the shared run: %s", exc)
             return
-        with self.shared.finish_lock():
-            CrawlState.load(self.state.store, run_id=self.run_id).compact()
+        from redis.exceptions import RedisError
+
+        try:
+            with self.shared.finish_lock():
+                CrawlState.load(self.state.store, run_id=self.run_id).compact()
+        except RedisError as exc:  # e.g. a full Redis: the journals stay, the next run's last worker folds them
+            self.store_failed(StoreError(f"Redis failed while compacting the crawl state: {exc}"))
+            return
         self.crawler.stats.set_value("corpus/redis/finaliser", 1)
 
     def _remember(self, url, kind, record=None, page=None):
