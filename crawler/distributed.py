@@ -253,24 +253,57 @@ def worker_settings() -> dict:
     return {"SCHEDULER": f"{__name__}.RedisScheduler"}
 
 
-@contextmanager
-def joined(url: str, store: str, lease: float):
-    """This process as a worker of the store's shared run on Redis, while the block runs."""
+def shown_url(url: str) -> str:
+    """The Redis URL as messages show it: a password replaced by ***."""
+    return re.sub(r"//[^/@]*@", "//***@", url)
+
+
+def redis_client(url: str, **kw):
+    """A redis-py client for ``url``; a URL that is not one is a usage error (exit 2), not a traceback."""
     import redis
 
     from crawler.commands.common import UsageError
 
-    shown = re.sub(r"//[^/@]*@", "//***@", url)  # a password in the URL stays out of logs and reports
+    shown = shown_url(url)
     if not url.startswith(("redis://", "rediss://", "unix://")):
         raise UsageError(f"--redis takes redis://HOST:PORT/DB (or rediss://, unix://), not {shown!r}")
-    client = redis.Redis.from_url(url, socket_timeout=30, socket_connect_timeout=10, health_check_interval=30)
+    try:
+        return redis.Redis.from_url(url, **kw)
+    except ValueError as exc:
+        raise UsageError(f"--redis: not a usable Redis URL {shown!r} ({exc})") from None
+
+
+class RunOver(Exception):
+    """The run this worker was sent to join has ended (``CORPUS_REDIS_JOIN_RUN``): nothing to do."""
+
+
+@contextmanager
+def joined(url: str, store: str, lease: float, *, only: str | None = None, outlets: list[str] | None = None):
+    """This process as a worker of the store's shared run on Redis, while the block runs.
+
+    ``only``: join that run or none (raises ``RunOver``); ``outlets``: this worker's outlets, recorded
+    when it starts the run, replaced by the run's own (in place) when it joins one."""
+    import redis
+
+    shown = shown_url(url)  # a password in the URL stays out of logs and reports
+    client = redis_client(url, socket_timeout=30, socket_connect_timeout=10, health_check_interval=30)
     try:
         client.ping()
     except redis.RedisError as exc:
         raise SharedRunUnavailable(f"Redis at {shown} does not answer: {exc}") from exc
     shared = SharedRun(client, store, lease=lease)
     try:
-        shared.join()
+        if shared.join(only=only) is None:
+            client.close()
+            raise RunOver(f"run {only} has ended: nothing to join")
+        if outlets is not None:
+            run_outlets = shared.agree_outlets(outlets)
+            if run_outlets is not None and sorted(run_outlets) != sorted(outlets):
+                if outlets:
+                    print(f"corpus: warning: run {shared.run_id} crawls "
+                          f"{', '.join(run_outlets) or 'every outlet'}, not {', '.join(outlets)}: joining it "
+                          "with the run's outlets", file=sys.stderr)
+                outlets[:] = run_outlets
     except redis.RedisError as exc:  # e.g. a full Redis (maxmemory, noeviction) refuses the run's keys
         client.close()
         raise SharedRunUnavailable(f"Redis at {shown} refused to join the run: {exc}") from exc

@@ -36,6 +36,7 @@ CORPUS_STORE_RETRY_SECONDS = 30.0 # ... with backoff (0.25 s doubling to 5 s) wi
 CORPUS_STORE_SPOOL = ""           # "" = $XDG_STATE_HOME/asean-russia-corpus/pending/<store>/ (pages the store did not take)
 CORPUS_STORE_LOCK_LEASE = 180.0   # s after its last renewal when another host's lock on the store (state/lock.json) is taken over
 CORPUS_REDIS_URL = ""              # redis://HOST:PORT/DB: the crawl is one worker of a crawl shared through Redis (crawler/distributed.py)
+CORPUS_REDIS_JOIN_RUN = ""         # set by `corpus worker`: join this run on Redis if it is still on, never start one
 CORPUS_REDIS_WORKER_LEASE = 30.0  # s after its last heartbeat when a Redis worker is taken for dead and its in-flight requests requeued
 CORPUS_DEDUP = True               # near-duplicate clusters (pipelines/dedup/deduplicator.py)
 CORPUS_MANIFEST = True            # keep corpus/manifests/ (pipelines/corpus/manifest.py); False: INDEX.md from every record

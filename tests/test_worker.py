@@ -48,7 +48,8 @@ def test_a_standing_worker_waits_joins_the_scheduled_run_and_exits_with_its_stat
 
 def test_a_standing_worker_stops_on_sigterm_with_exit_5(replay, redis_url, tmp_path):
     worker = standing_worker(replay, tmp_path / "store", redis_url, tmp_path)
-    time.sleep(1.0)
+    first = worker.stderr.readline()  # "waiting for runs of ...": its arguments checked, its handlers in place
+    assert "waiting for runs" in first, first
     worker.send_signal(signal.SIGTERM)
     _, err = worker.communicate(timeout=30)
     assert worker.returncode == 5, err
@@ -71,3 +72,62 @@ def test_a_worker_whose_redis_stays_away_exits_3(tmp_path):
                          env=env, capture_output=True, text=True, timeout=60)
     assert res.returncode == 3, res.stderr
     assert "has not answered" in res.stderr
+
+
+def test_a_crawl_sent_to_a_run_that_ended_starts_none(replay, redis_url, tmp_path):
+    """`corpus worker` passes the run it saw (CORPUS_REDIS_JOIN_RUN): if that run ended meanwhile, its crawl
+    does nothing rather than start a run of its own (a reviewer saw standing workers start full runs)."""
+    store = tmp_path / "store"
+    res = subprocess.run([os.fspath(EXE), "crawl", "--redis", redis_url, "--replay", replay.url, "--store",
+                          os.fspath(store), *FAST, "-s", "CORPUS_REDIS_JOIN_RUN=20261128T000000Z-gone00", "rsis"],
+                         env={k: v for k, v in os.environ.items() if not k.startswith("CORPUS_")},
+                         capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert "has ended: nothing to join" in res.stderr
+    assert not replay.requests
+    assert not redis.Redis.from_url(redis_url).exists(f"{store_prefix(os.fspath(store))}:run")
+
+
+def test_a_joining_worker_crawls_the_runs_outlets(replay, redis_url, tmp_path):
+    """The run is what its starter asked for: a worker joining with other outlets is told, and crawls the
+    run's (a reviewer's run of one outlet had grown to five when a worker with all five joined)."""
+    store = tmp_path / "store"
+    slow = ["-s", "DOWNLOAD_DELAY=0.3", "-s", "CONCURRENT_REQUESTS_PER_DOMAIN=1"]
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CORPUS_", "AWS_"))}
+    base = [os.fspath(EXE), "crawl", "--redis", redis_url, "--replay", replay.url, "--store", os.fspath(store),
+            *FAST, *slow, "-s", "CORPUS_EXTRACT_WORKERS=0"]
+    starter = subprocess.Popen([*base, "rsis"], env=env, cwd=tmp_path, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+    client = redis.Redis.from_url(redis_url)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not client.exists(f"{store_prefix(os.fspath(store))}:run"):
+        time.sleep(0.05)
+    joiner = subprocess.Popen([*base, "rsis", "intellinews"], env=env, cwd=tmp_path, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True)
+    (code1, _, err1), (code2, _, err2) = finish([starter, joiner])
+    assert code1 == 0 and code2 == 0, (err1[-1500:], err2[-1500:])
+    assert "crawls rsis, not intellinews, rsis" in err2 or "crawls rsis, not rsis, intellinews" in err2, err2[-1500:]
+    outlets = {r["outlet"] for r in records(store).values()}
+    assert outlets == {"rsis"}
+    assert not [h for h in replay.requests if "intellinews" in h.host]
+
+
+def test_worker_arguments_are_checked_at_start_and_the_password_never_shown(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CORPUS_")}
+    store = os.fspath(tmp_path / "s")
+    typo = subprocess.run([os.fspath(EXE), "worker", "--redis", "redis://127.0.0.1:1/0", "--", "--store", store,
+                           "nosuchoutlet"], env=env, capture_output=True, text=True, timeout=60)
+    assert typo.returncode == 2 and "nosuchoutlet" in typo.stderr
+    unknown = subprocess.run([os.fspath(EXE), "worker", "--redis", "redis://127.0.0.1:1/0", "--", "--store", store,
+                              "-s", "CORPUS_NOPE=1"], env=env, capture_output=True, text=True, timeout=60)
+    assert unknown.returncode == 2 and "CORPUS_NOPE" in unknown.stderr
+    for command in (["worker", "--redis", "redis://127.0.0.1:notaport/0", "--", "--store", store],
+                    ["crawl", "--redis", "redis://127.0.0.1:notaport/0", "--store", store, "rsis"]):
+        bad = subprocess.run([os.fspath(EXE), *command], env=env, capture_output=True, text=True, timeout=60)
+        assert bad.returncode == 2 and "Traceback" not in bad.stderr, bad.stderr[-1500:]
+    from s3server import closed_port
+
+    secret = subprocess.run([os.fspath(EXE), "worker", "--redis", f"redis://:sekrit@127.0.0.1:{closed_port()}/0",
+                             "--poll", "0.2", "--redis-timeout", "1", "--", "--store", store],
+                            env=env, capture_output=True, text=True, timeout=60)
+    assert secret.returncode == 3 and "sekrit" not in secret.stderr + secret.stdout

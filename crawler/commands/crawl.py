@@ -55,7 +55,12 @@ def run_crawl(args, **spider_kwargs):
     from crawler.distributed import joined, worker_lease, worker_settings
 
     settings.setdict(worker_settings(), priority="cmdline")
-    with joined(url, args.store, worker_lease(settings)) as shared:  # the store's shared run on Redis
+    outlets = spider_kwargs.get("outlets")
+    outlets = list(outlets) if outlets is not None else None
+    only = settings.get("CORPUS_REDIS_JOIN_RUN") or None  # `corpus worker`: that run or none
+    with joined(url, args.store, worker_lease(settings), only=only, outlets=outlets) as shared:  # the run on Redis
+        if outlets is not None:
+            spider_kwargs["outlets"] = outlets  # a joining worker crawls the run's outlets
         with held(args, args.command, shared=shared):  # held in the run's name: its workers share it
             return run_spider(OutletSpider, settings, registry=args.registry or None, shared=shared, **spider_kwargs)
 
@@ -92,7 +97,13 @@ def run(args) -> int:
         raise UsageError(f"--since: not a date: {args.since!r}")
     if args.max_error_rate is not None and not 0 <= args.max_error_rate <= 1:
         raise UsageError("--max-error-rate takes a share between 0 and 1")
-    crawler = run_crawl(args, outlets=args.outlets, since=args.since, max_pages=args.max_pages, site=args.site)
+    from crawler.distributed import RunOver
+
+    try:
+        crawler = run_crawl(args, outlets=args.outlets, since=args.since, max_pages=args.max_pages, site=args.site)
+    except RunOver as over:  # a standing worker came too late for the run it saw: nothing to do
+        print(f"corpus: {over}", file=sys.stderr)
+        return 0
     if crawler.spider is not None:
         report_crawl(crawler, args.store)
     return finish(crawler)

@@ -3,9 +3,11 @@
 A crawl shared through Redis (``corpus crawl --redis URL``, ``crawler/distributed.py``) is started by
 whoever runs that command first: a CronJob, a systemd timer, the compose scheduler.  ``corpus worker``
 is the other side, for a worker Deployment or a compose service with N replicas: it waits until the
-store has a run in progress on Redis, joins it as ``corpus crawl --redis URL [CRAWL ARGS]`` (a child
-process: a Scrapy crawl runs once per process), and when that crawl exits waits for the next run (a
-worker never joins the run it has just left: it could only seed it again).
+store has a run in progress on Redis, joins it as ``corpus crawl [CRAWL ARGS]`` with the URL in its
+environment (a child process: a Scrapy crawl runs once per process), and when that crawl exits waits for
+the next run (a worker never joins the run it has just left: it could only seed it again). The child
+joins that run or none (``CORPUS_REDIS_JOIN_RUN``): a standing worker never starts a run itself; it
+crawls the run's outlets (its starter's).
 
     corpus worker [--redis URL] [--poll SECONDS] [--once] [-- CRAWL ARGS ...]
 
@@ -47,14 +49,23 @@ def crawl_args_of(args) -> list[str]:
 
 
 def store_of(crawl_args: list[str]) -> str:
-    """The store the crawl would use (its own parser: --store, -s CORPUS_STORE, $CORPUS_STORE)."""
+    """The store the crawl would use (its own parser: --store, -s CORPUS_STORE, $CORPUS_STORE), after
+    checking the arguments as the crawl will (outlet names, settings): a typo is exit 2 now, not at
+    every run."""
     from crawler.commands import crawl
-    from crawler.commands.common import scrapy_overrides
+    from crawler.commands.common import check_settings, scrapy_overrides
+    from crawler.runner import project_settings
+    from pipelines.crawl.registry import load_registry
 
-    parser = argparse.ArgumentParser(prog="corpus")
+    parser = argparse.ArgumentParser(prog="corpus worker --")
     crawl.register(parser.add_subparsers(dest="command", required=True))
     parsed = parser.parse_args(["crawl", *crawl_args])
-    return scrapy_overrides(parsed.set).get("CORPUS_STORE") or parsed.store
+    overrides = scrapy_overrides(parsed.set)
+    check_settings(project_settings(overrides), overrides)
+    registry = load_registry(parsed.registry or overrides.get("CORPUS_REGISTRY") or os.environ.get("CORPUS_REGISTRY"))
+    for name in parsed.outlets:
+        registry.get(name)  # RegistryError: exit 2
+    return overrides.get("CORPUS_STORE") or parsed.store
 
 
 class _Stop(Exception):
@@ -65,19 +76,21 @@ def run(args) -> int:
     import redis
 
     from crawler.commands.common import UsageError
+    from crawler.distributed import redis_client, shown_url
     from pipelines.crawl.shared_run import store_prefix
 
     if not args.redis:
         raise UsageError("corpus worker needs --redis URL (or CORPUS_REDIS_URL)")
-    if not args.redis.startswith(("redis://", "rediss://", "unix://")):
-        raise UsageError(f"--redis takes redis://HOST:PORT/DB (or rediss://, unix://), not {args.redis!r}")
     if not args.poll > 0 or not args.redis_timeout > 0:
         raise UsageError("--poll and --redis-timeout take a number of seconds over 0")
     crawl_args = crawl_args_of(args)
     store = store_of(crawl_args)
     run_key = f"{store_prefix(store)}:run"
-    client = redis.Redis.from_url(args.redis, socket_timeout=10, socket_connect_timeout=10)
+    client = redis_client(args.redis, socket_timeout=10, socket_connect_timeout=10)
+    shown = shown_url(args.redis)
     exe = [sys.executable, "-m", "crawler.cli"]
+    # the URL (a password, maybe) goes to the crawl in its environment, never on a command line
+    child_env = dict(os.environ, CORPUS_REDIS_URL=args.redis)
     child: list[subprocess.Popen] = []
 
     def stop(signum, frame):
@@ -86,12 +99,14 @@ def run(args) -> int:
                 proc.send_signal(signum)
         raise _Stop(signal.Signals(signum).name)
 
-    old = {s: signal.signal(s, stop) for s in (signal.SIGTERM, signal.SIGINT)}
     left: str | None = None      # the run this worker last crawled in: not joined again
     failing_since: float | None = None
     say = lambda msg: print(f"corpus worker: {msg}", file=sys.stderr, flush=True)  # noqa: E731
-    say(f"waiting for runs of {store} on Redis ({run_key})")
+    old = {}
     try:
+        for s in (signal.SIGTERM, signal.SIGINT):
+            old[s] = signal.signal(s, stop)
+        say(f"waiting for runs of {store} on Redis ({run_key})")
         while True:
             try:
                 current = client.get(run_key)
@@ -99,7 +114,7 @@ def run(args) -> int:
             except redis.RedisError as exc:
                 failing_since = failing_since or time.monotonic()
                 if time.monotonic() - failing_since > args.redis_timeout:
-                    say(f"exit {exitcodes.STORE} (store): Redis at {args.redis} has not answered for "
+                    say(f"exit {exitcodes.STORE} (store): Redis at {shown} has not answered for "
                         f"{args.redis_timeout:g} s: {exc}")
                     return exitcodes.STORE
                 time.sleep(args.poll)
@@ -111,7 +126,8 @@ def run(args) -> int:
                 time.sleep(args.poll)
                 continue
             say(f"joining run {current}")
-            proc = subprocess.Popen([*exe, "crawl", "--redis", args.redis, *crawl_args])
+            proc = subprocess.Popen([*exe, "crawl", *crawl_args, "-s", f"CORPUS_REDIS_JOIN_RUN={current}"],
+                                    env=child_env)
             child[:] = [proc]
             code = proc.wait()
             child.clear()

@@ -14,6 +14,7 @@ one Redis never mix)::
   P:run:<run>:seq             counter naming in-flight entries
   P:run:<run>:finish          lock around the end-of-run writes (manifest, index, state compaction)
   P:run:<run>:counts          run-wide discovery figures (routes that worked or failed, per outlet)
+  P:run:<run>:outlets         the outlets the run crawls (its starter's; "*": all): a joining worker takes them
   P:run:<run>:seen:<outlet>   article URLs discovered in the run (HyperLogLog); ``:hlls`` lists these keys
 
 A pop moves a request from the queue into the worker's in-flight hash (one Lua script: nothing is
@@ -42,8 +43,11 @@ log = logging.getLogger(__name__)
 
 DEFAULT_LEASE = 30.0
 
+# KEYS: run; ARGV: new id, worker, lease ms, prefix, label, only (a run id: join that one or none; "" any)
+# -> the run's id, or false when ``only`` is not the run in progress
 _JOIN = """
 local rid = redis.call('GET', KEYS[1])
+if ARGV[6] ~= '' and rid ~= ARGV[6] then return false end
 if not rid then
   rid = ARGV[1]
   redis.call('SET', KEYS[1], rid)
@@ -132,7 +136,7 @@ _END = """
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
 if redis.call('SCARD', KEYS[2]) > 0 or redis.call('ZCARD', KEYS[3]) > 0 then return 0 end
 for _, k in ipairs(redis.call('SMEMBERS', KEYS[7])) do redis.call('DEL', k) end
-redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7])
+redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8])
 return 1
 """
 
@@ -168,6 +172,7 @@ class SharedRun:
         self.lease = float(lease)
         self.worker_id = worker_id or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
         self.run_id: str | None = None
+        self.started = False             # this worker started the run
         self.left: int | None = None     # workers still in the run after this one left (None: not left)
         self.ended = False
         self.reclaimed = 0               # requests of dead workers this worker put back in the queue
@@ -210,15 +215,34 @@ class SharedRun:
         return self.left == 0
 
     # the run ------------------------------------------------------------------------------------
-    def join(self) -> str:
-        """Join the store's run in progress, or start one; returns its id."""
+    def join(self, only: str | None = None) -> str | None:
+        """Join the store's run in progress, or start one; returns its id. ``only``: join that run if it
+        is still in progress, else nothing (None) -- a standing worker never starts a run itself."""
         new = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:6]
-        self.run_id = _text(self._scripts["join"](keys=[self.run_key], args=[
-            new, self.worker_id, int(self.lease * 1000), self.prefix, self._label()]))
+        got = self._scripts["join"](keys=[self.run_key], args=[
+            new, self.worker_id, int(self.lease * 1000), self.prefix, self._label(), only or ""])
+        if got is None:
+            return None
+        self.run_id = _text(got)
+        self.started = self.run_id == new
         self.left = None
         log.info("redis: worker %s joined run %s (%s)", self.worker_id, self.run_id,
                  "started it" if self.run_id == new else "in progress")
         return self.run_id
+
+    def agree_outlets(self, outlets: list[str]) -> list[str] | None:
+        """The outlets the run crawls: the starter records its own; a worker that joins gets the
+        recorded list back (None when it is the starter or the run recorded none)."""
+        key = self.key("outlets")
+        wanted = ",".join(sorted(outlets)) or "*"
+        if self.started:
+            self.client.set(key, wanted)
+            return None
+        recorded = self.client.get(key)
+        if recorded is None:
+            return None
+        recorded = _text(recorded)
+        return [] if recorded == "*" else recorded.split(",")
 
     def _label(self) -> str:
         return f"{socket.gethostname()} pid {os.getpid()}"
@@ -335,7 +359,7 @@ class SharedRun:
         """End the run when no worker is in it and its queue is empty (its keys go); True if it ended."""
         self.ended = bool(self._scripts["end"](
             keys=[self.run_key, self.key("workers"), self.queue_key, self.dupefilter_key, self.key("seq"),
-                  self.key("counts"), self.key("hlls")],
+                  self.key("counts"), self.key("hlls"), self.key("outlets")],
             args=[self.run_id]))
         return self.ended
 
