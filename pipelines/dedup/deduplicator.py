@@ -85,17 +85,24 @@ class Deduplicator:
         if index is None and any(self.corpus.store.exists(k) for k in (MANIFEST, OLD_BLOB)):
             self.index_rebuilt = True  # a persisted index that could not be used: the run's stats say so
         self.index = index if index is not None else self._new_index(self._text_of)
+        self._reconcile_index()
+        self.stories.index = self.index
+        return self
+
+    def _reconcile_index(self) -> None:
+        """Bring the index in line with the records: drop documents that are gone, sign those with a text
+        it lacks, and again those whose text changed since the index was saved."""
         # the run's manifest names every live document and whether it keeps a text: only those with a
         # text that the index lacks are read (a store without a manifest: list the records)
         documents = self.corpus.documents() if hasattr(self.corpus, "documents") else None
         if documents is None:
             documents = {key[len("corpus/docs/"):-5]: True for key in self.corpus.store.list("corpus/docs/")
                          if key.endswith(".json")}
-        known = set(documents)
-        for stale in [i for i in self.index.ids() if i not in known]:
-            self.index.remove(stale)
-            self.dirty = True
-        missing = [i for i in sorted(known) if documents[i] and i not in self.index]
+        for stale in [i for i in self.index.ids() if i not in documents]:
+            if self._gone(stale):
+                self.index.remove(stale)
+                self.dirty = True
+        missing = [i for i in sorted(documents) if documents[i] and i not in self.index]
         for doc_id in self._changed_texts():  # a run stopped between its record writes and this save
             self.index.remove(doc_id)
             self.dirty = True
@@ -110,8 +117,10 @@ class Deduplicator:
         if items:
             self.index.add_many(items, tags=tags)
             self.dirty = True
-        self.stories.index = self.index
-        return self
+
+    def _gone(self, doc_id: str) -> bool:
+        """An indexed document the manifest does not list is gone (the shared deduplicator asks the store)."""
+        return True
 
     def _changed_texts(self) -> list[str]:
         """Indexed documents whose record (as the run's manifest knows it) has another text than the one

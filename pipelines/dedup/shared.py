@@ -323,24 +323,7 @@ class SharedDeduplicator(Deduplicator):
         dropped only if its record is gone: another worker may have written it since the manifest was read."""
         self._ops, self._recording = [], True
         try:
-            documents = self.corpus.documents() if hasattr(self.corpus, "documents") else None
-            if documents is None:
-                documents = {key[len(DOCS):-5]: True for key in self.corpus.store.list(DOCS) if key.endswith(".json")}
-            for stale in [i for i in self.index.ids() if i not in documents]:
-                if not self.corpus.store.exists(f"{DOCS}{stale}.json"):
-                    self.index.remove(stale)
-            missing = [i for i in sorted(documents) if documents[i] and i not in self.index]
-            for doc_id in self._changed_texts():
-                self.index.remove(doc_id)
-                missing.append(doc_id)
-            items, tags = [], {}
-            for doc_id in sorted(set(missing)):
-                rec = self.corpus.get(doc_id)
-                if rec and rec.get("text"):
-                    items.append((doc_id, rec["text"]))
-                    tags[doc_id] = rec.get("text_sha256")
-            if items:
-                self.index.add_many(items, tags=tags)
+            self._reconcile_index()
         finally:
             self._recording = False
         ops, self._ops = self._ops, []
@@ -353,6 +336,9 @@ class SharedDeduplicator(Deduplicator):
             self._save_locked()  # too big for one log entry: the others catch up from the segment
         else:
             self._log("(load)", ops)
+
+    def _gone(self, doc_id: str) -> bool:
+        return not self.corpus.store.exists(f"{DOCS}{doc_id}.json")
 
     def _read_manifest(self) -> dict | None:
         raw = self.corpus.store.read(MANIFEST)
