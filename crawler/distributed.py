@@ -326,13 +326,6 @@ class SharedRunUnavailable(StoreError):
 
 
 def worker_lease(settings) -> float:
-    from crawler.commands.common import UsageError
+    from crawler.commands.common import seconds_setting
 
-    value = settings.get("CORPUS_REDIS_WORKER_LEASE")
-    try:
-        lease = float(value)
-    except (TypeError, ValueError):
-        raise UsageError(f"CORPUS_REDIS_WORKER_LEASE takes a number of seconds, not {value!r}") from None
-    if not lease > 0:
-        raise UsageError(f"CORPUS_REDIS_WORKER_LEASE must be more than 0 seconds, not {value!r}")
-    return lease
+    return seconds_setting(settings, "CORPUS_REDIS_WORKER_LEASE")

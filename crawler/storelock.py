@@ -29,17 +29,10 @@ def add_wait_option(parser: argparse.ArgumentParser) -> None:
 
 def lease_seconds(args) -> float:
     """CORPUS_STORE_LOCK_LEASE from the settings (settings.py, environment, ``-s``)."""
-    from crawler.commands.common import UsageError, scrapy_overrides
+    from crawler.commands.common import scrapy_overrides, seconds_setting
     from crawler.runner import project_settings
 
-    value = project_settings(scrapy_overrides(getattr(args, "set", None))).get("CORPUS_STORE_LOCK_LEASE")
-    try:
-        lease = float(value)
-    except (TypeError, ValueError):
-        raise UsageError(f"CORPUS_STORE_LOCK_LEASE takes a number of seconds, not {value!r}") from None
-    if not lease > 0:
-        raise UsageError(f"CORPUS_STORE_LOCK_LEASE must be more than 0 seconds, not {value!r}")
-    return lease
+    return seconds_setting(project_settings(scrapy_overrides(getattr(args, "set", None))), "CORPUS_STORE_LOCK_LEASE")
 
 
 def _stop_this_run(holder: dict) -> None:

@@ -49,6 +49,18 @@ def positive_seconds(text: str) -> float:
     return value
 
 
+def seconds_setting(settings, name: str) -> float:
+    """A setting that takes a number of seconds over 0 (a lease): its value, or a usage error (exit 2)."""
+    value = settings.get(name)
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        raise UsageError(f"{name} takes a number of seconds, not {value!r}") from None
+    if not seconds > 0:
+        raise UsageError(f"{name} must be more than 0 seconds, not {value!r}")
+    return seconds
+
+
 def check_settings(settings, overrides: dict) -> None:
     """Refuse, before anything runs, a CORPUS_* name that does not exist and a value of the wrong type
     (from ``-s`` or from the environment): exit status 2, not a traceback in the middle of a crawl."""
