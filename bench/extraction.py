@@ -1,11 +1,23 @@
-"""Benchmark article extraction on the fundus pages: ours (pipelines.extract.extractor) vs plain trafilatura.
+"""Benchmark article extraction on real pages: `extract()` against published extractors, same pages, same run.
 
-Body score as in the Zyte article-extraction benchmark: precision/recall of word 4-gram shingles of the
-output vs the expected body (lowercased, words = \\w+ tokens, shingles counted as a MULTISET so a body
-output twice loses precision). Title: equal after lowercasing and keeping \\w+ tokens. Date: same calendar
-day as written (local date of each ISO string). Authors: equal sets of normalized names (empty = empty).
+Sets (read from ../shared/data, skipped where absent; never copied into the repository):
+  wcxb    ../shared/data/wcxb-dev     711 WCXB article pages (expected text, title, author, date)
+  fundus  ../shared/data/fundus-pages 255 news pages from fundus's parser fixtures
+  seeds   the five seed articles as the replay web serves them, against their hand-cleaned text
+          (tests/dedup_eval/docs/00N_orig.txt); one outlet each
 
-    .venv/bin/python bench/extraction.py [--limit N] [--json OUT] [--audit]
+Body, two published metrics on every set:
+  word F1   WCXB's: lower-cased \\w+ tokens of output and expected text as multisets; precision, recall
+            and F1 per page, then the mean over pages (an empty output scores 0)
+  4-gram F1 the Zyte article-extraction benchmark's: the same with word 4-gram shingles (multiset)
+Metadata, over the pages whose expected value is known:
+  title   equal after lower-casing and keeping \\w+ tokens (the headline, no site name or kicker)
+  date    same calendar day (first 10 characters of the ISO strings)
+  author  at least one normalised name in common (names split on "and", commas, semicolons)
+Speed: seconds per page of each extractor, measured interleaved page by page in the same run, and
+`extract()`'s time as a multiple of plain `trafilatura.extract()`; `--steps` adds what each step costs.
+
+    .venv/bin/python bench/extraction.py [--sets wcxb,fundus,seeds] [--limit N] [--json OUT] [--steps]
 """
 
 from __future__ import annotations
@@ -17,16 +29,21 @@ import re
 import statistics
 import sys
 import time
-from collections import Counter
+from collections import Counter, defaultdict
 from pathlib import Path
+from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parents[1]
-DATA = ROOT.parent / "shared" / "data" / "fundus-pages"
-if not DATA.exists():
-    DATA = Path("/work/shared/data/fundus-pages")
+SHARED = ROOT.parent / "shared"
+if not SHARED.exists():
+    SHARED = Path("/work/shared")
+DATA = SHARED / "data" / "fundus-pages"
+WCXB = SHARED / "data" / "wcxb-dev"
 _WORD = re.compile(r"\w+")
+_NAME_SPLIT = re.compile(r"\s*(?:,|;|&|\band\b|\bund\b|\bet\b)\s*", re.I)
 
 
+# --- metrics ---------------------------------------------------------------------------------------
 def shingles(text: str | None, n: int = 4) -> Counter:
     words = _WORD.findall((text or "").lower())
     if len(words) < n:
@@ -34,9 +51,7 @@ def shingles(text: str | None, n: int = 4) -> Counter:
     return Counter(tuple(words[i:i + n]) for i in range(len(words) - n + 1))
 
 
-def body_prf(output: str | None, expected: str | None) -> tuple[float, float, float]:
-    """Precision, recall, F1 of multiset word-4-gram shingles."""
-    got, want = shingles(output), shingles(expected)
+def _prf(got: Counter, want: Counter) -> tuple[float, float, float]:
     if not got and not want:
         return 1.0, 1.0, 1.0
     if not got or not want:
@@ -44,6 +59,16 @@ def body_prf(output: str | None, expected: str | None) -> tuple[float, float, fl
     common = sum((got & want).values())
     p, r = common / sum(got.values()), common / sum(want.values())
     return p, r, (2 * p * r / (p + r) if p + r else 0.0)
+
+
+def body_prf(output: str | None, expected: str | None) -> tuple[float, float, float]:
+    """Precision, recall, F1 of multiset word-4-gram shingles (the Zyte benchmark's body metric)."""
+    return _prf(shingles(output), shingles(expected))
+
+
+def word_prf(output: str | None, expected: str | None) -> tuple[float, float, float]:
+    """Precision, recall, F1 of multiset lower-cased \\w+ tokens (WCXB's metric)."""
+    return _prf(Counter(_WORD.findall((output or "").lower())), Counter(_WORD.findall((expected or "").lower())))
 
 
 def _key(s: str | None) -> str:
@@ -58,11 +83,20 @@ def date_ok(got, want) -> bool:
     return (str(got or "")[:10]) == (str(want or "")[:10])
 
 
+def _names(value) -> set[str]:
+    items = value if isinstance(value, (list, tuple)) else [value or ""]
+    return {_key(n) for item in items for n in _NAME_SPLIT.split(item or "")} - {""}
+
+
 def authors_ok(got, want) -> bool:
-    return {_key(a) for a in got or []} - {""} == {_key(a) for a in want or []} - {""}
+    """A normalised name in common (both empty counts as right)."""
+    g, w = _names(got), _names(want)
+    return bool(g & w) if w else not g
 
 
+# --- the sets --------------------------------------------------------------------------------------
 def load_pages(limit: int | None = None) -> list[dict]:
+    """fundus-pages: url, html, body, title, authors (list), published."""
     pages = []
     with open(DATA / "manifest.jsonl", encoding="utf-8") as fh:
         for line in fh:
@@ -70,103 +104,182 @@ def load_pages(limit: int | None = None) -> list[dict]:
                 break
             rec = json.loads(line)
             rec["html"] = gzip.decompress((DATA / rec["file"]).read_bytes())
+            rec["id"] = rec["file"]
             pages.append(rec)
     return pages
 
 
-def _summary(rows: list[dict], seconds: float) -> dict:
-    out = {k: statistics.mean(r[k] for r in rows) for k in ("precision", "recall", "f1")}
-    out["median_f1"] = statistics.median(r["f1"] for r in rows)
-    for k in ("title", "date", "authors"):
-        vals = [r[k] for r in rows if r.get(k) is not None]
-        out[k] = statistics.mean(vals) if vals else None
-    out["pages_per_s"] = len(rows) / seconds if seconds else 0.0
-    return out
+def load_wcxb(limit: int | None = None) -> list[dict]:
+    """wcxb-dev in the same shape (authors None, published None where WCXB does not know them)."""
+    pages = []
+    for truth in sorted((WCXB / "ground-truth").glob("*.json")):
+        if limit is not None and len(pages) >= limit:
+            break
+        gt = json.loads(truth.read_text("utf-8"))
+        want = gt["ground_truth"]
+        pages.append({"id": truth.stem, "url": gt["url"],
+                      "html": gzip.decompress((WCXB / "html" / f"{truth.stem}.html.gz").read_bytes()),
+                      "body": want.get("main_content") or "", "title": want.get("title"),
+                      "authors": [want["author"]] if want.get("author") else None,
+                      "published": want.get("publish_date")})
+    return pages
 
 
-def run(pages: list[dict]) -> dict:
+def load_seeds(limit: int | None = None) -> list[dict]:
+    """The five seed pages from the replay web, expected body = tests/dedup_eval/docs/00N_orig.txt."""
+    sys.path.insert(0, str(ROOT))
+    from crawler.replay.server import resolve
+
+    web = ROOT / "crawler" / "replay" / "web"
+    rows = [line.split("|")[1:-1] for line in (ROOT / "seeds" / "INDEX.md").read_text("utf-8").splitlines()
+            if line.startswith("| 00")]
+    pages = []
+    for cells in rows[:limit]:
+        file, _id, outlet, url, title, author, date = (c.strip() for c in cells[:7])
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        found = None
+        for h in (host, host.removeprefix("www."), "www." + host):
+            found = resolve([web], h, parts.path.lstrip("/"), parts.query, 1)
+            if found is not None and found.body:
+                break
+        if found is None or not found.body:
+            continue
+        orig = ROOT / "tests" / "dedup_eval" / "docs" / f"{file[:3]}_orig.txt"
+        pages.append({"id": file[:3], "url": url, "outlet": outlet, "html": found.body,
+                      "body": orig.read_text("utf-8"), "title": None if "(" in title else title,
+                      "authors": None if author.startswith("(") else [author], "published": date})
+    return pages
+
+
+SETS = {"wcxb": (WCXB / "ground-truth", load_wcxb), "fundus": (DATA / "manifest.jsonl", load_pages),
+        "seeds": (ROOT / "seeds" / "INDEX.md", load_seeds)}
+
+
+# --- the extractors --------------------------------------------------------------------------------
+def _ours(html, url):
+    from pipelines.extract.extractor import extract
+
+    doc = extract(html, url)
+    return (doc.text, doc.title, doc.authors, doc.published) if doc else (None, None, [], None)
+
+
+def _trafilatura(html, url):
     import trafilatura
 
-    from pipelines.extract.extractor import EXTRACTOR_VERSION, extract
+    return trafilatura.extract(html, url=url), None, None, None
 
-    rows: dict[str, list] = {"ours": [], "plain": [], "plain_meta": []}
-    secs = Counter()
+
+def _trafilatura_meta(html, url):
+    import trafilatura
+
+    doc = trafilatura.bare_extraction(html, url=url, with_metadata=True)
+    if doc is None:
+        return None, None, [], None
+    return doc.text, doc.title, [a.strip() for a in (doc.author or "").split(";") if a.strip()], doc.date
+
+
+def _readability(html, url):
+    from lxml import html as lxml_html
+    from readability import Document as Readable
+
+    try:
+        frag = lxml_html.fromstring(Readable(html, url=url).summary(html_partial=True))
+    except Exception:  # noqa: BLE001 - a page readability cannot parse scores 0
+        return None, None, None, None
+    blocks = frag.xpath(".//*[self::p or self::h1 or self::h2 or self::h3 or self::h4 or self::li or "
+                        "self::blockquote or self::pre][not(ancestor::p or ancestor::li or ancestor::blockquote)]")
+    return "\n\n".join(" ".join(b.text_content().split()) for b in blocks), None, None, None
+
+
+EXTRACTORS = {
+    "ours": ("`extract()` (this project)", _ours),
+    "trafilatura": ("`trafilatura.extract()` 2.x default", _trafilatura),
+    "trafilatura_meta": ("`trafilatura.bare_extraction(with_metadata=True)`", _trafilatura_meta),
+    "readability": ("readability-lxml `Document.summary()`", _readability),
+}
+
+
+def run(pages: list[dict], extractors=tuple(EXTRACTORS)) -> dict:
+    """Every extractor on every page, interleaved page by page (so load changes hit all alike)."""
+    rows: dict[str, list] = defaultdict(list)
+    secs: Counter = Counter()
     for page in pages:
-        html, url = page["html"], page["url"]
-        t = time.perf_counter()
-        doc = extract(html, url)
-        secs["ours"] += time.perf_counter() - t
-        t = time.perf_counter()
-        plain = trafilatura.extract(html, url=url)
-        secs["plain"] += time.perf_counter() - t
-        t = time.perf_counter()
-        meta = trafilatura.bare_extraction(html, url=url, with_metadata=True)
-        secs["plain_meta"] += time.perf_counter() - t
-        p, r, f = body_prf(doc.text if doc else None, page["body"])
-        rows["ours"].append(dict(precision=p, recall=r, f1=f, file=page["file"],
-                                 title=title_ok(doc and doc.title, page["title"]),
-                                 date=date_ok(doc and doc.published, page["published"]),
-                                 authors=authors_ok(doc.authors if doc else [], page["authors"])))
-        p, r, f = body_prf(plain, page["body"])
-        rows["plain"].append(dict(precision=p, recall=r, f1=f, file=page["file"]))
-        p, r, f = body_prf(meta.text if meta else None, page["body"])
-        m_authors = [a.strip() for a in (meta.author or "").split(";")] if meta else []
-        rows["plain_meta"].append(dict(precision=p, recall=r, f1=f, file=page["file"],
-                                       title=title_ok(meta and meta.title, page["title"]),
-                                       date=date_ok(meta and meta.date, page["published"]),
-                                       authors=authors_ok(m_authors, page["authors"])))
-    return {"pages": len(pages), "extractor": EXTRACTOR_VERSION,
-            "summary": {k: _summary(v, secs[k]) for k, v in rows.items()}, "rows": rows}
+        for key in extractors:
+            t = time.perf_counter()
+            text, title, authors, published = EXTRACTORS[key][1](page["html"], page["url"])
+            secs[key] += time.perf_counter() - t
+            wp, wr, wf = word_prf(text, page["body"])
+            _, _, nf = body_prf(text, page["body"])
+            row = {"id": page["id"], "word_p": wp, "word_r": wr, "word_f1": wf, "ngram_f1": nf}
+            if title is not None or authors is not None or published is not None or key == "ours":
+                row["title"] = title_ok(title, page["title"]) if page.get("title") else None
+                row["date"] = date_ok(published, page["published"]) if page.get("published") else None
+                row["author"] = authors_ok(authors, page["authors"]) if page.get("authors") else None
+            rows[key].append(row)
+    summary = {}
+    for key, rs in rows.items():
+        s = {k: statistics.mean(r[k] for r in rs) for k in ("word_p", "word_r", "word_f1", "ngram_f1")}
+        for k in ("title", "date", "author"):
+            vals = [r[k] for r in rs if r.get(k) is not None]
+            s[k] = statistics.mean(vals) if vals else None
+            s[k + "_n"] = len(vals)
+        s["ms_per_page"] = 1000 * secs[key] / max(len(rs), 1)
+        summary[key] = s
+    if "ours" in secs and "trafilatura" in secs:
+        summary["ours"]["vs_trafilatura"] = secs["ours"] / secs["trafilatura"]
+    return {"pages": len(pages), "summary": summary, "rows": dict(rows)}
 
 
-def audit(pages: list[dict]) -> list[tuple[str, str, str]]:
-    """Expected body paragraphs that a `default` drop_text rule would remove (false cuts)."""
-    from pipelines.extract.profiles import get_profile
+def steps(pages: list[dict]) -> dict[str, float]:
+    """Milliseconds per page of each step of `extract()` (pipelines.extract.extractor.STEP_TIMES)."""
+    from pipelines.extract import extractor
 
-    cuts = []
+    extractor.STEP_TIMES.clear()
     for page in pages:
-        for par in page["body"].split("\n\n"):
-            par = " ".join(par.split())
-            for pat in get_profile("default").patterns:
-                if pat.fullmatch(par):
-                    cuts.append((page["file"], pat.pattern[:40], par[:100]))
-    return cuts
+        extractor.extract(page["html"], page["url"])
+    return {k: 1000 * v / len(pages) for k, v in extractor.STEP_TIMES.items()}
 
 
-def table(result: dict) -> str:
-    names = {"ours": "corpus-extract (`extract()`)", "plain": "trafilatura.extract() default",
-             "plain_meta": "trafilatura.bare_extraction(with_metadata)"}
+def table(name: str, result: dict) -> str:
     fmt = lambda v: "–" if v is None else f"{v:.3f}"  # noqa: E731
-    lines = [f"Fundus pages: {result['pages']} · {result['extractor']} · body = word-4-gram multiset shingles",
-             "", "| extractor | precision | recall | F1 | median F1 | title | date | authors | pages/s |",
-             "|---|---|---|---|---|---|---|---|---|"]
+    s0 = result["summary"].get("ours", {})
+    head = (f"**{name}**: {result['pages']} pages; metadata over pages with a known value "
+            f"(title {s0.get('title_n', 0)}, date {s0.get('date_n', 0)}, author {s0.get('author_n', 0)})")
+    lines = [head, "", "| extractor | word P | word R | word F1 (WCXB) | 4-gram F1 (Zyte) | title | date | author "
+             "| ms/page |", "|---|---|---|---|---|---|---|---|---|"]
     for key, s in result["summary"].items():
-        lines.append(f"| {names[key]} | {fmt(s['precision'])} | {fmt(s['recall'])} | {fmt(s['f1'])} | "
-                     f"{fmt(s['median_f1'])} | {fmt(s['title'])} | {fmt(s['date'])} | {fmt(s['authors'])} | "
-                     f"{s['pages_per_s']:.1f} |")
+        speed = f"{s['ms_per_page']:.1f}" + (f" ({s['vs_trafilatura']:.2f}x)" if "vs_trafilatura" in s else "")
+        lines.append(f"| {EXTRACTORS[key][0]} | {fmt(s['word_p'])} | {fmt(s['word_r'])} | {fmt(s['word_f1'])} | "
+                     f"{fmt(s['ngram_f1'])} | {fmt(s['title'])} | {fmt(s['date'])} | {fmt(s['author'])} | {speed} |")
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--sets", default="wcxb,fundus,seeds")
+    ap.add_argument("--extractors", default=",".join(EXTRACTORS))
     ap.add_argument("--limit", type=int, default=None)
     ap.add_argument("--json", dest="json_out", default=None)
-    ap.add_argument("--audit", action="store_true", help="list expected paragraphs cut by default rules")
+    ap.add_argument("--steps", action="store_true", help="also time each step of extract()")
     args = ap.parse_args(argv)
-    if not (DATA / "manifest.jsonl").exists():
-        print(f"fundus pages not found at {DATA}; skipping benchmark")
-        return 0
     sys.path.insert(0, str(ROOT))
-    pages = load_pages(args.limit)
-    if args.audit:
-        cuts = audit(pages)
-        print(f"default rules cut {len(cuts)} expected paragraphs")
-        for cut in cuts:
-            print(" ", *cut)
-    result = run(pages)
-    print(table(result))
+    out = {}
+    for name in args.sets.split(","):
+        marker, loader = SETS[name]
+        if not marker.exists():
+            print(f"{name}: {marker} not found; skipped")
+            continue
+        pages = loader(args.limit)
+        result = run(pages, tuple(args.extractors.split(",")))
+        print(table(name, result), end="\n\n", flush=True)
+        if args.steps:
+            result["steps"] = steps(pages)
+            print(f"{name} steps (ms/page): " + ", ".join(f"{k} {v:.1f}" for k, v in result["steps"].items()),
+                  end="\n\n", flush=True)
+        out[name] = result
     if args.json_out:
-        Path(args.json_out).write_text(json.dumps(result, indent=1, ensure_ascii=False))
+        Path(args.json_out).write_text(json.dumps(out, indent=1, ensure_ascii=False))
     return 0
 
 

@@ -9,22 +9,22 @@ Pure: no scrapy, no network.
 
 from __future__ import annotations
 
-import json
 import re
+import time
+from collections import Counter
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 
 import trafilatura
 from lxml import etree
 from lxml import html as lxml_html
-from urllib.parse import urljoin
-from trafilatura.metadata import extract_author
 from trafilatura.utils import load_html
 
 from pipelines.dedup.canonical import credited_outlet
 
 from pipelines.extract.charset import decode_html
-from pipelines.extract.language import choose_language, normalize_code
+from pipelines.extract.language import choose_language
+from pipelines.extract.metadata import page_metadata
 from pipelines.extract.words import count_words as _count_words
 from pipelines.extract.profiles import Profile, get_profile, profile_for_url
 from pipelines.extract.sanitise import binary_kind, mostly_controls, sanitise_markup
@@ -224,162 +224,13 @@ def _prose_words(pars: list[str]) -> int:
     return total
 
 
-# --- page metadata -------------------------------------------------------------------------------
-_ARTICLE_TYPES = {"article", "newsarticle", "reportagenewsarticle", "analysisnewsarticle", "blogposting",
-                  "opinionnewsarticle", "backgroundnewsarticle", "reviewnewsarticle", "liveblogposting",
-                  "scholarlyarticle", "techarticle", "report", "socialmediaposting", "webpage"}
-_DATE_KEYS = ("article:published_time", "og:article:published_time", "datepublished", "publishdate",
-              "pubdate", "publish-date", "parsely-pub-date", "sailthru.date", "dc.date.issued", "dc.date",
-              "dcterms.created", "date", "article.published", "og:published_time")
-_AUTHOR_KEYS = ("author", "article:author", "og:article:author", "parsely-author", "sailthru.author", "dc.creator",
-                "citation_author", "byl")
-_SPLIT_AUTHORS = re.compile(r"\s*(?:,|;|\||/|&|\band\b|\bund\b|\bet\b|\by\b|\bog\b)\s*", re.I)
-_BY = re.compile(r"^(?:by|von|par|por|av|door)\s+|\s*\(.*?\)\s*$", re.I)
+STEP_TIMES: Counter = Counter()  # seconds spent in each step of try_extract, summed (bench/extraction.py --steps)
 
 
-def _types(node: dict) -> set[str]:
-    t = node.get("@type", ())
-    return {x.lower() for x in ([t] if isinstance(t, str) else t) if isinstance(x, str)}
-
-
-def _walk(obj):
-    if isinstance(obj, list):
-        for item in obj:
-            yield from _walk(item)
-    elif isinstance(obj, dict):
-        yield obj
-        yield from _walk(obj.get("@graph", []))
-
-
-def _jsonld(tree) -> tuple[dict, dict]:
-    """The best article node of the page's JSON-LD, and all nodes by @id."""
-    nodes = []
-    for script in tree.xpath("//script[contains(translate(@type,'LDJSON','ldjson'),'ld+json')]/text()"):
-        try:
-            nodes.extend(_walk(json.loads(script.strip().strip(";"), strict=False)))
-        except ValueError:
-            continue
-    ids = {n["@id"]: n for n in nodes if isinstance(n.get("@id"), str)}
-    ranked = [n for n in nodes if _types(n) & _ARTICLE_TYPES]
-    ranked.sort(key=lambda n: ("webpage" in _types(n), not n.get("headline")))
-    return (ranked[0] if ranked else {}), ids
-
-
-def _names(value, ids: dict) -> tuple[list[str], list[str]]:
-    """Person names and organization names of a JSON-LD author value."""
-    people, orgs = [], []
-    for item in value if isinstance(value, list) else [value]:
-        if isinstance(item, dict) and "name" not in item and item.get("@id") in ids:
-            item = ids[item["@id"]]
-        name = item.get("name") if isinstance(item, dict) else item
-        if isinstance(name, list):
-            name = name[0] if name else None
-        if isinstance(name, str) and name.strip() and "://" not in name:
-            (orgs if isinstance(item, dict) and "organization" in _types(item) else people).append(name)
-    return people, orgs
-
-
-def split_authors(raw: list[str]) -> list[str]:
-    """Individual author names from bylines ("By A and B", "A, B"), deduplicated in order."""
-    out: list[str] = []
-    for line in raw:
-        for name in _SPLIT_AUTHORS.split(_BY.sub("", " ".join(line.split()))):
-            name = _BY.sub("", name).strip(" .,-–|")
-            if name and "://" not in name and "@" not in name and name.lower() not in map(str.lower, out):
-                out.append(name)
-    return out
-
-
-def iso_date(value) -> str | None:
-    """ISO 8601 form of a date string (datetime with offset when given, else YYYY-MM-DD)."""
-    from datetime import datetime
-    from email.utils import parsedate_to_datetime
-
-    if not isinstance(value, str) or not value.strip():
-        return None
-    value = value.strip()
-    try:
-        dt = datetime.fromisoformat(value.replace(" ", "T", 1) if len(value) > 10 else value)
-        return dt.isoformat() if len(value) > 10 else dt.date().isoformat()
-    except ValueError:
-        pass
-    try:
-        return parsedate_to_datetime(value).isoformat()
-    except (TypeError, ValueError, IndexError):
-        pass
-    m = re.search(r"(\d{4})-(\d{2})-(\d{2})", value)
-    return "-".join(m.groups()) if m else None
-
-
-def _overlap(a: str, b: str) -> float:
-    wa, wb = set(_TOKEN.findall(a.lower())), set(_TOKEN.findall(b.lower()))
-    return len(wa & wb) / len(wa) if wa else 0.0
-
-
-def _title(tree, node: dict, meta: dict) -> str | None:
-    refs = [t for t in (node.get("headline"), meta.get("og:title"), meta.get("twitter:title"),
-                        tree.findtext(".//title")) if isinstance(t, str) and t.strip()]
-    for h1 in tree.iter("h1"):
-        text = " ".join(h1.text_content().split())
-        if len(text) > 8 and any(_overlap(text, r) >= 0.6 for r in refs):
-            for ref in refs:  # an <h1> with a kicker or code ("CO21113 | Headline"): the headline
-                ref = " ".join(ref.split())
-                if len(ref) > 8 and ref != text and ref in text:
-                    return ref
-            return text
-    return " ".join(refs[0].split()) if refs else None
-
-
-def _authors(tree, node: dict, ids: dict, meta: dict) -> list[str]:
-    """JSON-LD persons, else author <meta> tags, rel=author links, JSON-LD organizations, byline heuristics."""
-    people, orgs = _names(node.get("author"), ids) if node.get("author") else ([], [])
-    for source in (
-        lambda: people,
-        lambda: [meta[k] for k in _AUTHOR_KEYS if k in meta and "://" not in meta[k]][:1],
-        lambda: [" ".join(a.text_content().split()) for a in tree.xpath("//a[@rel='author']")][:4],
-        lambda: orgs,
-        lambda: [extract_author(tree) or ""],
-    ):
-        names = split_authors(source())
-        if names:
-            return names
-    return []
-
-
-def _join(base: str | None, ref: str) -> str:
-    """``ref`` made absolute against ``base``; '' when it cannot be parsed (``http://[bad/``)."""
-    try:
-        return urljoin(base or "", ref.strip())
-    except ValueError:
-        return ""
-
-
-def page_metadata(tree, url: str | None) -> dict:
-    """Title, authors, date, language, canonical URL, description and site name of a parsed page."""
-    meta: dict[str, str] = {}
-    for el in tree.iter("meta"):
-        key, content = (el.get("property") or el.get("name") or el.get("itemprop") or "").lower(), el.get("content")
-        if key and content and key not in meta:
-            meta[key] = content.strip()
-    node, ids = _jsonld(tree)
-    publisher = node.get("publisher")
-    site = meta.get("og:site_name") or (publisher.get("name") if isinstance(publisher, dict) else None)
-    authors = _authors(tree, node, ids, meta)
-    published = iso_date(node.get("datePublished")) or next(
-        (d for d in (iso_date(meta.get(k)) for k in _DATE_KEYS) if d), None)
-    if not published:
-        from htmldate import find_date
-        published = find_date(tree, url=url, extensive_search=False, original_date=True)
-    links = tree.xpath("//link[contains(concat(' ', normalize-space(@rel), ' '), ' canonical ')]/@href")
-    page = node.get("mainEntityOfPage")
-    canon = [*links, meta.get("og:url"), node.get("url"), page.get("@id") if isinstance(page, dict) else page]
-    canon = [_join(url, c) for c in canon if isinstance(c, str) and c.strip()]
-    lang = tree.get("lang") or meta.get("og:locale") or meta.get("content-language") or node.get("inLanguage")
-    lang = normalize_code(lang) if isinstance(lang, str) else None  # "en-US" -> en, "fil" -> tl, "nb" -> no
-    desc = meta.get("og:description") or meta.get("description") or node.get("description")
-    return {"title": _title(tree, node, meta), "authors": authors, "published": published,
-            "language": lang, "canonical_url": next((c for c in canon if c.startswith("http")), None),
-            "description": desc if isinstance(desc, str) else None, "sitename": site}
+def _lap(step: str, since: float) -> float:
+    now = time.perf_counter()
+    STEP_TIMES[step] += now - since
+    return now
 
 
 def try_extract(html: str | bytes, url: str | None = None, *, profile: str | None = None,
@@ -390,25 +241,33 @@ def try_extract(html: str | bytes, url: str | None = None, *, profile: str | Non
     min_words = cfg.min_words if min_words is None else min_words
     if not isinstance(html, (str, bytes)) or not html.strip():
         return ExtractionResult(None, "empty-page")
+    t = time.perf_counter()
     text = decode_html(html, headers_charset) if isinstance(html, bytes) else html
     if (isinstance(html, bytes) and binary_kind(html[:64].lstrip())) or mostly_controls(text):
         return ExtractionResult(None, "not-html")  # a PDF, an image... labelled HTML; binary data
     text = sanitise_markup(text)  # stray control characters (&#1;, a NUL) must not cost the article
     if not _NOT_HTML.search(text[:100_000]):
         return ExtractionResult(None, "not-html")
+    t = _lap("decode", t)
     tree = load_html(text)
+    t = _lap("parse", t)
     if tree is None or not any(t.strip() for t in tree.itertext()):
         return ExtractionResult(None, "empty-page")
     outlet = get_profile(profile) if profile else profile_for_url(url)
     rules = [get_profile("default")] + ([outlet] if outlet and outlet.name != "default" else [])
     meta = page_metadata(tree, url)
+    t = _lap("metadata", t)
     tree = _prune(tree, rules, text)
+    t = _lap("profiles", t)
     body = _trafilatura_text(tree, url, cfg)
+    t = _lap("trafilatura", t)
     if cfg.rescue:
         body = _maybe_rescue(tree, body, url, cfg)
+        t = _lap("rescue", t)
     patterns = tuple(p for r in rules for p in r.drop_text)
     credit = credited_outlet(body)
     pars = clean_paragraphs(body, patterns, meta.get("title"))
+    t = _lap("clean", t)
     if not pars:
         return ExtractionResult(None, "no-article-text")
     if _prose_words(pars) < min_words:
@@ -416,6 +275,7 @@ def try_extract(html: str | bytes, url: str | None = None, *, profile: str | Non
     text = "\n\n".join(pars)
     meta["language_declared"] = meta["language"]
     meta["language"] = choose_language(text, meta["language"])[0]
+    _lap("language", t)
     doc = Document(text=text, profile=outlet.name if outlet else None, credit=credit, **meta)
     return ExtractionResult(doc, None)
 
