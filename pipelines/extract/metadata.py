@@ -4,9 +4,10 @@ description and site name, from JSON-LD, <meta>/<link> tags, headings and byline
 
 from __future__ import annotations
 
+import html
 import json
 import re
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit
 
 from trafilatura.metadata import extract_author
 
@@ -25,6 +26,10 @@ _DATE_KEYS = ("article:published_time", "og:article:published_time", "datepublis
 _AUTHOR_KEYS = ("author", "article:author", "og:article:author", "parsely-author", "sailthru.author", "dc.creator",
                 "citation_author", "byl")
 _SPLIT_AUTHORS = re.compile(r"\s*(?:,|;|\||/|&|\band\b|\bund\b|\bet\b|\by\b|\bog\b)\s*", re.I)
+_TITLE_SEP = re.compile(r"\s+(?:\||-|–|—|•|::|·|»)\s+")
+_MOJIBAKE = re.compile("[âÃÂ][\u0080-\u00bf\u20ac\u201a-\u201e\u2018-\u2122]")
+_HOST_NOISE = {"www", "m", "amp", "blog", "blogs", "news", "com", "org", "net", "co", "uk", "de", "html"}
+_CHROME = re.compile(r"logo|site-?title|site-?name|brand|masthead|menu|widget|navbar|sidebar", re.I)
 _BY = re.compile(r"^(?:by|von|par|por|av|door)\s+|\s*\(.*?\)\s*$", re.I)
 
 
@@ -107,18 +112,134 @@ def _overlap(a: str, b: str) -> float:
     return len(wa & wb) / len(wa) if wa else 0.0
 
 
-def _title(tree, node: dict, meta: dict) -> str | None:
-    refs = [t for t in (node.get("headline"), meta.get("og:title"), meta.get("twitter:title"),
-                        tree.findtext(".//title")) if isinstance(t, str) and t.strip()]
+def _key(s: str) -> str:
+    return " ".join(_TOKEN.findall(s.lower()))
+
+
+def clean_text(s) -> str | None:
+    """One-line text with double-escaped entities ("&#038;") and UTF-8 read as Latin-1 ("â€™") repaired:
+    both are common in <title>/og tags written by CMS templates that escape or decode twice."""
+    if not isinstance(s, str):
+        return None
+    s = " ".join(s.replace("\u00ad", "").split())  # soft hyphens: invisible, but split words
+    if "&" in s and ";" in s:
+        s = html.unescape(s)
+    if _MOJIBAKE.search(s):
+        for enc in ("cp1252", "latin-1"):
+            try:
+                s = s.encode(enc).decode("utf-8")
+                break
+            except (UnicodeEncodeError, UnicodeDecodeError):
+                continue
+    return s or None
+
+
+def _site_keys(url: str | None, names) -> list[str]:
+    """Lower-cased letters-and-digits forms of the site's names and of its domain's main label
+    ("www.freightwaves.com" -> "freightwaves"), to recognise the site name in titles and bylines."""
+    keys = {re.sub(r"\W+", "", n.lower()) for n in names if isinstance(n, str)}
+    host = urlsplit(url or "").hostname or ""
+    labels = host.split(".")
+    while len(labels) > 1 and (len(labels[-1]) <= 3 or labels[-1] in _HOST_NOISE):
+        labels.pop()  # "home.tarkett.co.uk" -> tarkett, "cloud.google.com" -> google
+    if labels and labels[-1] not in _HOST_NOISE:
+        keys.add(labels[-1].replace("-", ""))
+    return [k for k in keys if len(k) >= 3]
+
+
+def _is_site(text: str, sites: list[str]) -> bool:
+    """True when ``text`` names the site: equal to a site name, or one contains the other once spaces and
+    punctuation are dropped ("Move.org" ~ "moveorg", "Filmmaker Magazine" ~ domain "filmmakermagazine")."""
+    k = re.sub(r"\W+", "", text.lower())
+    if not k:
+        return False
+    return any(k == s or (len(s) >= 4 and (k.startswith(s) or k.endswith(s)) and len(k) <= 2 * len(s) + 8)
+               or (len(k) >= 4 and k in s) for s in sites)
+
+
+def _strip_site(title: str, sites: list[str]) -> str:
+    """A <title>/og:title without the site name: "Headline | Site", "Site - Headline", "Site: Headline".
+    Only parts that name the site are dropped, so a headline with a dash in it stays whole."""
+    parts = _TITLE_SEP.split(title)
+    if len(parts) > 1:
+        kept = [p for p in parts if not _is_site(p, sites)]
+        if kept and len(kept) < len(parts):
+            return " - ".join(kept) if len(kept) > 1 else kept[0]
+    head, sep, rest = title.partition(": ")
+    if sep and rest and _is_site(head, sites):
+        return rest
+    return title
+
+
+def _title(tree, node: dict, meta: dict, sites: list[str]) -> str | None:
+    """The headline. The reference titles (JSON-LD headline, og/twitter title, <title>, site name removed)
+    are matched against the page's <h1>s: the visible headline is the title when a reference agrees with
+    it; where one contains the other the longer is the full headline (a shortened SEO title, or an <h1>
+    split from its subtitle); where they are only similar the reference is the edited form (the <h1> may
+    be upper-cased or abridged); an <h1> sharing nothing with them is the headline when it reads like one
+    (4+ words; shorter ones are section labels such as "Our Blog")."""
+    refs: list[str] = []
+    for raw in (node.get("headline"), meta.get("og:title"), meta.get("twitter:title"), tree.findtext(".//title")):
+        t = clean_text(raw)
+        if t:
+            t = _strip_site(t, sites)
+            if _key(t) and _key(t) not in map(_key, refs):
+                refs.append(t)
+    h1s = []
     for h1 in tree.iter("h1"):
-        text = " ".join(h1.text_content().split())
-        if len(text) > 8 and any(_overlap(text, r) >= 0.6 for r in refs):
-            for ref in refs:  # an <h1> with a kicker or code ("CO21113 | Headline"): the headline
-                ref = " ".join(ref.split())
-                if len(ref) > 8 and ref != text and ref in text:
-                    return ref
-            return text
-    return " ".join(refs[0].split()) if refs else None
+        text = clean_text(h1.text_content())
+        if not text or len(text) > 300 or _is_site(text, sites) or _chrome(h1):
+            continue
+        h1s.append(_strip_site(text, sites))
+        if len(h1s) == 4:
+            break
+    for h in h1s:
+        for r in refs:
+            if _key(h) == _key(r):
+                return h
+    for h in h1s:
+        kh = _key(h)
+        for r in refs:
+            kr = _key(r)
+            if min(len(kh), len(kr)) > 8 and (kh in kr or kr in kh):
+                if kh.endswith(kr) and kh != kr:
+                    return r  # "Kicker: Headline" in the <h1> (a kicker span before the headline)
+                long, short = (h, r) if len(kh) > len(kr) else (r, h)
+                # "Headline | Section": the extra part is a label, not the headline; otherwise the
+                # longer is the full headline (an SEO-shortened title, or an <h1> without its tail)
+                return short if _split_off(long, short) else long
+    for h in h1s:
+        for r in refs:
+            if max(_overlap(h, r), _overlap(r, h)) >= 0.5:
+                # an <h1> holding all the reference's words and more carries a kicker or a standfirst
+                return h
+    if h1s and len(h1s[0].split()) >= 4:
+        return h1s[0]
+    if not refs:
+        return h1s[0] if h1s else None
+    k0 = _key(refs[0])
+    # one reference is another's tail ("Kicker: Headline" as headline, "Headline" as og:title): the headline
+    return next((r for r in refs[1:] if len(_key(r)) > 8 and k0.endswith(" " + _key(r))), refs[0])
+
+
+def _split_off(long: str, short: str) -> bool:
+    """True when ``long`` is ``short`` plus a part cut off by a title separator."""
+    parts = _TITLE_SEP.split(long)
+    return len(parts) > 1 and _key(short) in (_key(parts[0]), _key(parts[-1]))
+
+
+def _chrome(el) -> bool:
+    """An <h1> that is site chrome, not the headline: a logo or site title, a menu, a widget, or inside
+    <nav>/<footer>/<aside> (class names of the element and of its three nearest ancestors)."""
+    for _ in range(4):
+        if el is None or not isinstance(el.tag, str):
+            return False
+        if el.tag in ("nav", "footer", "aside"):
+            return True
+        if _CHROME.search(f"{el.get('class', '')} {el.get('id', '')}"):
+            return True
+        el = el.getparent()
+    return False
 
 
 def _authors(tree, node: dict, ids: dict, meta: dict) -> list[str]:
@@ -154,7 +275,9 @@ def page_metadata(tree, url: str | None) -> dict:
             meta[key] = content.strip()
     node, ids = _jsonld(tree)
     publisher = node.get("publisher")
-    site = meta.get("og:site_name") or (publisher.get("name") if isinstance(publisher, dict) else None)
+    pub_name = publisher.get("name") if isinstance(publisher, dict) else None
+    site = meta.get("og:site_name") or pub_name
+    sites = _site_keys(url, (meta.get("og:site_name"), pub_name, meta.get("application-name")))
     authors = _authors(tree, node, ids, meta)
     published = iso_date(node.get("datePublished")) or next(
         (d for d in (iso_date(meta.get(k)) for k in _DATE_KEYS) if d), None)
@@ -168,6 +291,6 @@ def page_metadata(tree, url: str | None) -> dict:
     lang = tree.get("lang") or meta.get("og:locale") or meta.get("content-language") or node.get("inLanguage")
     lang = normalize_code(lang) if isinstance(lang, str) else None  # "en-US" -> en, "fil" -> tl, "nb" -> no
     desc = meta.get("og:description") or meta.get("description") or node.get("description")
-    return {"title": _title(tree, node, meta), "authors": authors, "published": published,
+    return {"title": _title(tree, node, meta, sites), "authors": authors, "published": published,
             "language": lang, "canonical_url": next((c for c in canon if c.startswith("http")), None),
             "description": desc if isinstance(desc, str) else None, "sitename": site}
