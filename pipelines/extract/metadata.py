@@ -25,6 +25,21 @@ _DATE_KEYS = ("article:published_time", "og:article:published_time", "datepublis
               "dcterms.created", "date", "article.published", "og:published_time")
 _AUTHOR_KEYS = ("author", "article:author", "og:article:author", "parsely-author", "sailthru.author", "dc.creator",
                 "citation_author", "byl")
+_NAME_PREFIX = re.compile(r"^(?:(?:this (?:post|article) (?:was )?)?(?:written|posted|article|recipe|story|"
+                          r"words|text|reported|reviewed)\s+by\s*:?\s*|(?:authors?|by|autor|auteur)\s*:\s*)", re.I)
+# words that end a name in a byline: roles, date labels, months (a person's name holds none of them)
+_NOT_NAME_WORDS = {"reporter", "correspondent", "writer", "editor", "journalist", "founder", "co-founder",
+                   "ceo", "columnist", "contributor", "author", "updated", "last", "published", "posted",
+                   "read", "more", "about", "former", "consultant", "head", "lead", "winemaker", "director",
+                   "manager", "photographer", "|", "•"}
+_NAME_MONTHS = {"may", "june", "april", "august"}  # also first names and surnames
+_MONTH_WORDS = {*(m.lower() for m in ("January February March April May June July August September October "
+                                         "November December Jan Feb Mar Apr Jun Jul Aug Sep Sept Oct Nov Dec"
+                                         ).split())}
+_ROLE_MODIFIERS = {"tech", "senior", "staff", "contributing", "chief", "managing", "deputy", "political",
+                   "science", "business", "sports", "associate", "assistant", "executive", "special"}
+_GENERIC_AUTHORS = {"staff", "admin", "administrator", "editor", "editors", "editorial", "editorial team",
+                    "editorial staff", "the editors", "the author", "written by", "name"}
 _SPLIT_AUTHORS = re.compile(r"\s*(?:,|;|\||/|&|\band\b|\bund\b|\bet\b|\by\b|\bog\b)\s*", re.I)
 _TITLE_SEP = re.compile(r"\s+(?:\||-|–|—|•|::|·|»)\s+")
 _MOJIBAKE = re.compile("[âÃÂ][\u0080-\u00bf\u20ac\u201a-\u201e\u2018-\u2122]")
@@ -242,17 +257,44 @@ def _chrome(el) -> bool:
     return False
 
 
-def _authors(tree, node: dict, ids: dict, meta: dict) -> list[str]:
-    """JSON-LD persons, else author <meta> tags, rel=author links, JSON-LD organizations, byline heuristics."""
+def _person(name: str, sites: list[str]) -> str | None:
+    """A byline name reduced to the person: "Author: Ann Lee", "Ann Lee Tech Reporter", "Ann Lee Last updated
+    March 3" -> "Ann Lee"; None for what names no person (the site itself, "Staff", "Admin", an id number,
+    a template key such as "page.author", a month)."""
+    name = _NAME_PREFIX.sub("", name.split("•")[0]).strip(" .,:-–|")
+    words = name.split()
+    for i, w in enumerate(words[1:], 1):
+        low = w.strip(".,:()").lower()
+        month = low in _MONTH_WORDS and (  # "Ann Lee March 3", "Ann Lee November", not "Tom May"
+            any(c.isdigit() for c in words[i + 1]) if i + 1 < len(words) else low not in _NAME_MONTHS)
+        if month or low in _NOT_NAME_WORDS or any(c.isdigit() for c in w):
+            while i > 1 and words[i - 1].strip(".,").lower() in _ROLE_MODIFIERS:
+                i -= 1  # "Tech Reporter", "Contributing Writer": the modifier goes with the role
+            words = words[:i]
+            break
+    name = " ".join(words).strip(" .,:-–|")
+    low = name.lower()
+    if (not name or low in _NOT_NAME_WORDS or low in _MONTH_WORDS or low in _GENERIC_AUTHORS or name.isdigit() or len(name) > 60
+            or ("." in name and " " not in name and name.count(".") > 1)):
+        return None
+    return name
+
+
+def _authors(tree, node: dict, ids: dict, meta: dict, cites: list[str], sites: list[str]) -> list[str]:
+    """People: JSON-LD persons, else author <meta> tags (citation_author "Last, First" turned round),
+    rel=author links, trafilatura's byline search, then the JSON-LD organisation (an agency, or the outlet
+    credited by the page itself: the page's own credit, kept rather than nothing)."""
     people, orgs = _names(node.get("author"), ids) if node.get("author") else ([], [])
     for source in (
         lambda: people,
+        lambda: [" ".join(reversed(c.split(",", 1))) if c.count(",") == 1 else c for c in cites][:12],
         lambda: [meta[k] for k in _AUTHOR_KEYS if k in meta and "://" not in meta[k]][:1],
         lambda: [" ".join(a.text_content().split()) for a in tree.xpath("//a[@rel='author']")][:4],
-        lambda: orgs,
         lambda: [extract_author(tree) or ""],
+        lambda: orgs,
     ):
-        names = split_authors(source())
+        names = [n for n in (_person(x, sites) for x in split_authors(source())) if n]
+        names = [n for i, n in enumerate(names) if n.lower() not in map(str.lower, names[:i])]
         if names:
             return names
     return []
@@ -269,8 +311,11 @@ def _join(base: str | None, ref: str) -> str:
 def page_metadata(tree, url: str | None) -> dict:
     """Title, authors, date, language, canonical URL, description and site name of a parsed page."""
     meta: dict[str, str] = {}
+    cites: list[str] = []
     for el in tree.iter("meta"):
         key, content = (el.get("property") or el.get("name") or el.get("itemprop") or "").lower(), el.get("content")
+        if key == "citation_author" and content:
+            cites.append(" ".join(content.split()))  # one tag per author, "Last, First"
         if key and content and key not in meta:
             meta[key] = content.strip()
     node, ids = _jsonld(tree)
@@ -278,7 +323,7 @@ def page_metadata(tree, url: str | None) -> dict:
     pub_name = publisher.get("name") if isinstance(publisher, dict) else None
     site = meta.get("og:site_name") or pub_name
     sites = _site_keys(url, (meta.get("og:site_name"), pub_name, meta.get("application-name")))
-    authors = _authors(tree, node, ids, meta)
+    authors = _authors(tree, node, ids, meta, cites, sites)
     published = iso_date(node.get("datePublished")) or next(
         (d for d in (iso_date(meta.get(k)) for k in _DATE_KEYS) if d), None)
     if not published:
