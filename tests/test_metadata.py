@@ -56,6 +56,14 @@ def test_published_not_modified():
     assert meta(head)["published"] == "2024-03-01"
 
 
+def test_date_shown_under_headline_when_metadata_has_none():
+    body = "<nav><p>March 1, 2020</p></nav><h1>Rice prices climb</h1><p class='by'>Updated Sep 4, 2025</p>"
+    assert meta("<title>Rice prices climb</title>", body)["published"] == "2025-09-04"
+    assert meta("", "<h1>Regen in Bern</h1><span>17.05.2021</span>")["published"] == "2021-05-17"
+    # a written-out date in a <meta> tag is read too
+    assert meta('<meta name="published" content="July 17, 2025">')["published"] == "2025-07-17"
+
+
 def test_author_id_reference_and_organisation_fallback():
     ld = ('<script type="application/ld+json">{"@graph":[{"@type":"NewsArticle","headline":"H",'
           '"author":{"@id":"#p1"}},{"@type":"Person","@id":"#p1","name":"Ann Lee"}]}</script>')

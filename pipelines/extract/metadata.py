@@ -22,7 +22,18 @@ _ARTICLE_TYPES = {"article", "newsarticle", "reportagenewsarticle", "analysisnew
                   "scholarlyarticle", "techarticle", "report", "socialmediaposting", "webpage"}
 _DATE_KEYS = ("article:published_time", "og:article:published_time", "datepublished", "publishdate",
               "pubdate", "publish-date", "parsely-pub-date", "sailthru.date", "dc.date.issued", "dc.date",
-              "dcterms.created", "date", "article.published", "og:published_time")
+              "dcterms.created", "date", "article.published", "og:published_time", "published")
+_MONTH_NUM = {m: i for i, m in enumerate(("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct",
+                                          "nov", "dec"), 1)}
+_MON = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?"
+# a day written out: "September 4, 2025", "Sep 4th 2025", "4 September 2025", "2025-09-04", "04.09.2025"
+# (day first, as Europe writes it); US "09/04/2025" is ambiguous and left to the metadata
+_SHOWN_DATE = re.compile(
+    rf"\b(?P<mon1>{_MON})\s+(?P<d1>\d{{1,2}})(?:st|nd|rd|th)?,?\s+(?P<y1>(?:19|20)\d\d)\b"
+    rf"|\b(?P<d2>\d{{1,2}})(?:st|nd|rd|th)?\.?\s+(?P<mon2>{_MON}),?\s+(?P<y2>(?:19|20)\d\d)\b"
+    r"|\b(?P<iy>(?:19|20)\d\d)-(?P<im>\d\d)-(?P<id>\d\d)\b"
+    r"|\b(?P<ed>\d{1,2})\.(?P<em>\d{1,2})\.(?P<ey>(?:19|20)\d\d)\b", re.I)
+_DATE_WINDOW = 600  # characters of visible text after the headline (measured: 300 and 1200 do worse)
 _AUTHOR_KEYS = ("author", "article:author", "og:article:author", "parsely-author", "sailthru.author", "dc.creator",
                 "citation_author", "byl")
 _NAME_PREFIX = re.compile(r"^(?:(?:this (?:post|article) (?:was )?)?(?:written|posted|article|recipe|story|"
@@ -101,8 +112,9 @@ def split_authors(raw: list[str]) -> list[str]:
     return out
 
 
-def iso_date(value) -> str | None:
-    """ISO 8601 form of a date string (datetime with offset when given, else YYYY-MM-DD)."""
+def iso_date(value, loose: bool = False) -> str | None:
+    """ISO 8601 form of a date string (datetime with offset when given, else YYYY-MM-DD); ``loose`` also
+    reads a day written out ("July 17, 2025")."""
     from datetime import datetime
     from email.utils import parsedate_to_datetime
 
@@ -119,7 +131,10 @@ def iso_date(value) -> str | None:
     except (TypeError, ValueError, IndexError):
         pass
     m = re.search(r"(\d{4})-(\d{2})-(\d{2})", value)
-    return "-".join(m.groups()) if m else None
+    if m:
+        return "-".join(m.groups())
+    m = _SHOWN_DATE.search(value) if loose else None
+    return _date_of(m) if m else None
 
 
 def _overlap(a: str, b: str) -> float:
@@ -300,6 +315,59 @@ def _authors(tree, node: dict, ids: dict, meta: dict, cites: list[str], sites: l
     return []
 
 
+def _shown_date(tree) -> str | None:
+    """The day the article shows under (or just above) its headline, as YYYY-MM-DD: the first date
+    written out in the visible text near the first headline <h1> ("Updated Sep 4, 2025", "17.05.2021")."""
+    body = tree.find("body")
+    if body is None:
+        return None
+    h1 = next((h for h in body.iter("h1") if not _chrome(h)), None)
+    if h1 is None:
+        return None
+    inside = set(h1.iter())
+    before: list[str] = []
+    after: list[str] = []
+    size = 0
+    for text in body.xpath(".//text()[not(ancestor::script) and not(ancestor::style)]"):
+        if not after and text.getparent() not in inside:
+            if size == 0:
+                before.append(text)
+            continue
+        if not after:
+            after.append("")
+            continue
+        after.append(text)
+        size += len(text)
+        if size > _DATE_WINDOW:
+            break
+    if not after:
+        return None
+    window = " ".join(" ".join(before)[-_DATE_WINDOW // 3:].split()) + " | " + " ".join(" ".join(after).split())
+    tail = window.split(" | ", 1)
+    for part in (tail[1], tail[0]):  # after the headline first, then just above it
+        for m in _SHOWN_DATE.finditer(part):
+            day = _date_of(m)
+            if day:
+                return day
+    return None
+
+
+def _date_of(m) -> str | None:
+    from datetime import date
+    g = m.groupdict()
+    try:
+        if g.get("mon1") or g.get("mon2"):
+            mon = _MONTH_NUM[(g.get("mon1") or g.get("mon2")).lower()[:3]]
+            return date(int(g.get("y1") or g.get("y2")), mon, int(g.get("d1") or g.get("d2"))).isoformat()
+        if g.get("iy"):
+            return date(int(g["iy"]), int(g["im"]), int(g["id"])).isoformat()
+        if g.get("ey"):
+            return date(int(g["ey"]), int(g["em"]), int(g["ed"])).isoformat()
+    except (ValueError, KeyError):
+        return None
+    return None
+
+
 def _join(base: str | None, ref: str) -> str:
     """``ref`` made absolute against ``base``; '' when it cannot be parsed (``http://[bad/``)."""
     try:
@@ -325,7 +393,12 @@ def page_metadata(tree, url: str | None) -> dict:
     sites = _site_keys(url, (meta.get("og:site_name"), pub_name, meta.get("application-name")))
     authors = _authors(tree, node, ids, meta, cites, sites)
     published = iso_date(node.get("datePublished")) or next(
-        (d for d in (iso_date(meta.get(k)) for k in _DATE_KEYS) if d), None)
+        (d for d in (iso_date(meta.get(k), loose=True) for k in _DATE_KEYS) if d), None)
+    # (a JSON-LD date written out, "Jun 24, 2025", is left aside: measured, it is a template's date more
+    # often than the article's, and the day shown under the headline is the better fallback)
+    if not published:
+        # no date in the page's metadata: the day written under the headline, before htmldate's guess
+        published = _shown_date(tree)
     if not published:
         from htmldate import find_date
         published = find_date(tree, url=url, extensive_search=False, original_date=True)
