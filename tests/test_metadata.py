@@ -87,6 +87,14 @@ def test_byline_cleaned_to_people(raw, want):
     assert meta(f'<meta name="author" content="{raw}">')["authors"] == want
 
 
+def test_byline_element_gives_the_person():
+    body = ('<h1>Rice prices climb</h1><div class="post-author">By<a href="/a/ann">Ann Lee</a>'
+            '<span>Senior Reporter</span></div>')
+    assert meta("", body)["authors"] == ["Ann Lee"]
+    # a byline element holding no name (a date, a read time) gives nothing
+    assert meta("", '<div class="author-wrapper">August 28, 2025 • 5 min read</div>')["authors"] == []
+
+
 def test_citation_authors_turned_round():
     head = '<meta name="citation_author" content="Roy, Aniruddha"><meta name="citation_author" content="Lee, Ann">'
     assert meta(head)["authors"] == ["Aniruddha Roy", "Ann Lee"]

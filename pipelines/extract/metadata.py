@@ -37,20 +37,28 @@ _DATE_WINDOW = 600  # characters of visible text after the headline (measured: 3
 _AUTHOR_KEYS = ("author", "article:author", "og:article:author", "parsely-author", "sailthru.author", "dc.creator",
                 "citation_author", "byl")
 _NAME_PREFIX = re.compile(r"^(?:(?:this (?:post|article) (?:was )?)?(?:written|posted|article|recipe|story|"
-                          r"words|text|reported|reviewed)\s+by\s*:?\s*|(?:authors?|by|autor|auteur)\s*:\s*)", re.I)
+                          r"words|text|reported|reviewed)\s+by\s*:?\s*|(?:authors?|by|autor|auteur)\s*:?\s+)", re.I)
 # words that end a name in a byline: roles, date labels, months (a person's name holds none of them)
 _NOT_NAME_WORDS = {"reporter", "correspondent", "writer", "editor", "journalist", "founder", "co-founder",
                    "ceo", "columnist", "contributor", "author", "updated", "last", "published", "posted",
                    "read", "more", "about", "former", "consultant", "head", "lead", "winemaker", "director",
-                   "manager", "photographer", "|", "•"}
+                   "manager", "photographer", "specialist", "strategist", "expert", "advisor", "analyst", "designer",
+                   "developer", "engineer", "officer", "president", "vp", "owner", "partner", "coach", "dietitian",
+                   "nutritionist", "gardener", "|", "•"}
 _NAME_MONTHS = {"may", "june", "april", "august"}  # also first names and surnames
 _MONTH_WORDS = {*(m.lower() for m in ("January February March April May June July August September October "
                                          "November December Jan Feb Mar Apr Jun Jul Aug Sep Sept Oct Nov Dec"
                                          ).split())}
 _ROLE_MODIFIERS = {"tech", "senior", "staff", "contributing", "chief", "managing", "deputy", "political",
-                   "science", "business", "sports", "associate", "assistant", "executive", "special"}
+                   "science", "business", "sports", "associate", "assistant", "executive", "special", "marketing",
+                   "content", "digital", "product", "vice"}
 _GENERIC_AUTHORS = {"staff", "admin", "administrator", "editor", "editors", "editorial", "editorial team",
-                    "editorial staff", "the editors", "the author", "written by", "name"}
+                    "editorial staff", "the editors", "the author", "written by", "name", "the"}
+_BYLINE_XPATH = ("//body//*[contains(@class,'author') or contains(@class,'byline') or contains(@class,'Author')"
+                 " or contains(@class,'Byline') or @itemprop='author'][not(self::img)][not(self::meta)]")
+# a person's name as bylines write it: 2-4 capitalised words, particles allowed ("Marna van der Merwe")
+_NAME_LIKE = re.compile(r"^(?:[A-ZÀ-ÞĀ-ſ][\w'’.-]+|van|der|de|del|da|di|la|le|von|bin|al)"
+                        r"(?:\s+(?:[A-ZÀ-ÞĀ-ſ][\w'’.-]*|van|der|de|del|da|di|la|le|von|bin|al)){1,3}$")
 _SPLIT_AUTHORS = re.compile(r"\s*(?:,|;|\||/|&|\band\b|\bund\b|\bet\b|\by\b|\bog\b)\s*", re.I)
 _TITLE_SEP = re.compile(r"\s+(?:\||-|–|—|•|::|·|»)\s+")
 _MOJIBAKE = re.compile("[âÃÂ][\u0080-\u00bf\u20ac\u201a-\u201e\u2018-\u2122]")
@@ -295,6 +303,24 @@ def _person(name: str, sites: list[str]) -> str | None:
     return name
 
 
+def _byline(tree) -> list[str]:
+    """Names in the page's byline elements (class or itemprop "author"/"byline", the itemprop="name" inside
+    them first), kept only when they read like a person's name: 2-4 capitalised words."""
+    out: list[str] = []
+    for el in tree.xpath(_BYLINE_XPATH)[:12]:
+        named = el.xpath(".//*[@itemprop='name']")
+        text = " ".join(" ".join((named[0] if named else el).itertext()).split())  # "By<a>Ann Lee</a>"
+        if not text or len(text) > 120:
+            continue
+        for name in split_authors([text]):
+            name = _person(name, []) or ""
+            if _NAME_LIKE.match(name) and name not in out:
+                out.append(name)
+        if out:
+            return out
+    return out
+
+
 def _authors(tree, node: dict, ids: dict, meta: dict, cites: list[str], sites: list[str]) -> list[str]:
     """People: JSON-LD persons, else author <meta> tags (citation_author "Last, First" turned round),
     rel=author links, trafilatura's byline search, then the JSON-LD organisation (an agency, or the outlet
@@ -305,6 +331,7 @@ def _authors(tree, node: dict, ids: dict, meta: dict, cites: list[str], sites: l
         lambda: [" ".join(reversed(c.split(",", 1))) if c.count(",") == 1 else c for c in cites][:12],
         lambda: [meta[k] for k in _AUTHOR_KEYS if k in meta and "://" not in meta[k]][:1],
         lambda: [" ".join(a.text_content().split()) for a in tree.xpath("//a[@rel='author']")][:4],
+        lambda: _byline(tree),
         lambda: [extract_author(tree) or ""],
         lambda: orgs,
     ):
