@@ -95,6 +95,13 @@ def test_byline_element_gives_the_person():
     assert meta("", '<div class="author-wrapper">August 28, 2025 • 5 min read</div>')["authors"] == []
 
 
+def test_by_line_under_headline_and_outlet_credit_last():
+    head = '<meta name="author" content="Example News"><meta property="og:site_name" content="Example News">'
+    body = "<h1>Rice prices climb in Hanoi</h1><p>By Ann Lee | March 3, 2025</p>"
+    assert meta(head, body)["authors"] == ["Ann Lee"]  # the person under the headline, not the outlet
+    assert meta(head, "<h1>Rice prices climb in Hanoi</h1>")["authors"] == ["Example News"]  # else the credit
+
+
 def test_citation_authors_turned_round():
     head = '<meta name="citation_author" content="Roy, Aniruddha"><meta name="citation_author" content="Lee, Ann">'
     assert meta(head)["authors"] == ["Aniruddha Roy", "Ann Lee"]

@@ -59,6 +59,9 @@ _BYLINE_XPATH = ("//body//*[contains(@class,'author') or contains(@class,'byline
 # a person's name as bylines write it: 2-4 capitalised words, particles allowed ("Marna van der Merwe")
 _NAME_LIKE = re.compile(r"^(?:[A-ZÀ-ÞĀ-ſ][\w'’.-]+|van|der|de|del|da|di|la|le|von|bin|al)"
                         r"(?:\s+(?:[A-ZÀ-ÞĀ-ſ][\w'’.-]*|van|der|de|del|da|di|la|le|von|bin|al)){1,3}$")
+_BY_TEXT = re.compile(r"(?:^|[\s|•·(])(?:[Bb]y|BY|[Ww]ritten by|[Ww]ords by)\s*:?\s+"
+                      r"((?:[A-ZÀ-ÞĀ-ſ][\w'’.-]+)(?:\s+(?:van|der|de|del|da|di|la|le|von|bin|al|"
+                      r"[A-ZÀ-ÞĀ-ſ][\w'’.-]+)){1,3})")
 _SPLIT_AUTHORS = re.compile(r"\s*(?:,|;|\||/|&|\band\b|\bund\b|\bet\b|\by\b|\bog\b)\s*", re.I)
 _TITLE_SEP = re.compile(r"\s+(?:\||-|–|—|•|::|·|»)\s+")
 _MOJIBAKE = re.compile("[âÃÂ][\u0080-\u00bf\u20ac\u201a-\u201e\u2018-\u2122]")
@@ -321,30 +324,36 @@ def _byline(tree) -> list[str]:
     return out
 
 
-def _authors(tree, node: dict, ids: dict, meta: dict, cites: list[str], sites: list[str]) -> list[str]:
+def _authors(tree, node: dict, ids: dict, meta: dict, cites: list[str], sites: list[str], window) -> list[str]:
     """People: JSON-LD persons, else author <meta> tags (citation_author "Last, First" turned round),
-    rel=author links, trafilatura's byline search, then the JSON-LD organisation (an agency, or the outlet
-    credited by the page itself: the page's own credit, kept rather than nothing)."""
+    rel=author links, byline elements, "By Name" under the headline, trafilatura's byline search, then the
+    JSON-LD organisation. A source naming only the site itself is kept aside while a later source names a
+    person: the outlet is the credit of last resort (measured: the page's own credit beats nothing)."""
     people, orgs = _names(node.get("author"), ids) if node.get("author") else ([], [])
+    fallback: list[str] = []
     for source in (
         lambda: people,
         lambda: [" ".join(reversed(c.split(",", 1))) if c.count(",") == 1 else c for c in cites][:12],
         lambda: [meta[k] for k in _AUTHOR_KEYS if k in meta and "://" not in meta[k]][:1],
         lambda: [" ".join(a.text_content().split()) for a in tree.xpath("//a[@rel='author']")][:4],
         lambda: _byline(tree),
+        lambda: _by_text(window()),
         lambda: [extract_author(tree) or ""],
         lambda: orgs,
     ):
         names = [n for n in (_person(x, sites) for x in split_authors(source())) if n]
         names = [n for i, n in enumerate(names) if n.lower() not in map(str.lower, names[:i])]
-        if names:
+        if fallback:
+            names = [n for n in names if _NAME_LIKE.match(n)]  # past the site's credit: a person's name only
+        if names and all(_is_site(n, sites) for n in names):
+            fallback = fallback or names
+        elif names:
             return names
-    return []
+    return fallback
 
 
-def _shown_date(tree) -> str | None:
-    """The day the article shows under (or just above) its headline, as YYYY-MM-DD: the first date
-    written out in the visible text near the first headline <h1> ("Updated Sep 4, 2025", "17.05.2021")."""
+def _headline_window(tree) -> tuple[str, str] | None:
+    """Visible text just above and just after the first headline <h1> (where bylines and dates stand)."""
     body = tree.find("body")
     if body is None:
         return None
@@ -357,8 +366,7 @@ def _shown_date(tree) -> str | None:
     size = 0
     for text in body.xpath(".//text()[not(ancestor::script) and not(ancestor::style)]"):
         if not after and text.getparent() not in inside:
-            if size == 0:
-                before.append(text)
+            before.append(text)
             continue
         if not after:
             after.append("")
@@ -369,14 +377,31 @@ def _shown_date(tree) -> str | None:
             break
     if not after:
         return None
-    window = " ".join(" ".join(before)[-_DATE_WINDOW // 3:].split()) + " | " + " ".join(" ".join(after).split())
-    tail = window.split(" | ", 1)
-    for part in (tail[1], tail[0]):  # after the headline first, then just above it
+    return " ".join(" ".join(before[-20:]).split())[-_DATE_WINDOW // 3:], " ".join(" ".join(after).split())
+
+
+def _shown_date(window) -> str | None:
+    """The day the article shows under (or just above) its headline, as YYYY-MM-DD: the first date
+    written out in the visible text near the first headline <h1> ("Updated Sep 4, 2025", "17.05.2021")."""
+    if not window:
+        return None
+    for part in (window[1], window[0]):  # after the headline first, then just above it
         for m in _SHOWN_DATE.finditer(part):
             day = _date_of(m)
             if day:
                 return day
     return None
+
+
+def _by_text(window) -> list[str]:
+    """"By Ann Lee" / "Written by Ann Lee" in the visible text just after (or above) the headline."""
+    if not window:
+        return []
+    for part in (window[1], window[0]):
+        m = _BY_TEXT.search(part)
+        if m:
+            return [m.group(1)]
+    return []
 
 
 def _date_of(m) -> str | None:
@@ -418,14 +443,21 @@ def page_metadata(tree, url: str | None) -> dict:
     pub_name = publisher.get("name") if isinstance(publisher, dict) else None
     site = meta.get("og:site_name") or pub_name
     sites = _site_keys(url, (meta.get("og:site_name"), pub_name, meta.get("application-name")))
-    authors = _authors(tree, node, ids, meta, cites, sites)
+    cache: list = []
+
+    def window():  # computed once, only when a byline or a date must be read from the text
+        if not cache:
+            cache.append(_headline_window(tree))
+        return cache[0]
+
+    authors = _authors(tree, node, ids, meta, cites, sites, window)
     published = iso_date(node.get("datePublished")) or next(
         (d for d in (iso_date(meta.get(k), loose=True) for k in _DATE_KEYS) if d), None)
     # (a JSON-LD date written out, "Jun 24, 2025", is left aside: measured, it is a template's date more
     # often than the article's, and the day shown under the headline is the better fallback)
     if not published:
         # no date in the page's metadata: the day written under the headline, before htmldate's guess
-        published = _shown_date(tree)
+        published = _shown_date(window())
     if not published:
         from htmldate import find_date
         published = find_date(tree, url=url, extensive_search=False, original_date=True)
