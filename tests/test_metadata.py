@@ -27,6 +27,11 @@ def test_site_name_stripped_from_title():
     assert meta("<title>Laos - Thailand rail link opens</title>")["title"] == "Laos - Thailand rail link opens"
 
 
+def test_section_after_pipe_dropped():
+    assert meta("<title>How meditation rewires brains | Opinion | Example News</title>",
+                "<h1>How meditation rewires brains | Opinion</h1>")["title"] == "How meditation rewires brains"
+
+
 def test_logo_h1_skipped_and_headline_h1_taken():
     head = ('<title>Rice prices climb in Hanoi | Example News</title>'
             '<meta property="og:site_name" content="Example News">')
