@@ -59,7 +59,7 @@ _BYLINE_XPATH = ("//body//*[contains(@class,'author') or contains(@class,'byline
 # a person's name as bylines write it: 2-4 capitalised words, particles allowed ("Marna van der Merwe")
 _NAME_LIKE = re.compile(r"^(?:[A-ZÀ-ÞĀ-ſ][\w'’.-]+|van|der|de|del|da|di|la|le|von|bin|al)"
                         r"(?:\s+(?:[A-ZÀ-ÞĀ-ſ][\w'’.-]*|van|der|de|del|da|di|la|le|von|bin|al)){1,3}$")
-_BY_TEXT = re.compile(r"(?:^|[\s|•·(])(?:[Bb]y|BY|[Ww]ritten by|[Ww]ords by)\s*:?\s+"
+_BY_TEXT = re.compile(r"(?:^|[\s|•·(])(?:[Bb]y|BY|[Ww]ritten by|[Ww]ords by)\s*:?[\s¦]+"
                       r"((?:[A-ZÀ-ÞĀ-ſ][\w'’.-]+)(?:\s+(?:van|der|de|del|da|di|la|le|von|bin|al|"
                       r"[A-ZÀ-ÞĀ-ſ][\w'’.-]+)){1,3})")
 _SPLIT_AUTHORS = re.compile(r"\s*(?:,|;|\||/|&|\band\b|\bund\b|\bet\b|\by\b|\bog\b)\s*", re.I)
@@ -322,19 +322,21 @@ def _person(name: str, sites: list[str]) -> str | None:
 
 def _byline(tree) -> list[str]:
     """Names in the page's byline elements (class or itemprop "author"/"byline", the itemprop="name" inside
-    them first), kept only when they read like a person's name: 2-4 capitalised words."""
+    them first), kept only when they read like a person's name: 2-4 capitalised words. Each text piece is
+    a candidate of its own ("By" <a>Ann Lee</a> <span>Senior Reporter</span>)."""
     out: list[str] = []
     for el in tree.xpath(_BYLINE_XPATH)[:12]:
         named = el.xpath(".//*[@itemprop='name']")
-        text = " ".join(" ".join((named[0] if named else el).itertext()).split())  # "By<a>Ann Lee</a>"
-        if not text or len(text) > 120:
-            continue
-        for name in split_authors([text]):
-            name = _person(name, []) or ""
-            if _NAME_LIKE.match(name) and name not in out:
-                out.append(name)
-        if out:
-            return out
+        for piece in (named[0] if named else el).itertext():
+            piece = " ".join(piece.split())
+            if not piece or len(piece) > 120:
+                continue
+            for name in split_authors([piece]):
+                name = _person(name, []) or ""
+                if _NAME_LIKE.match(name) and name not in out:
+                    out.append(name)
+            if out:
+                return out
     return out
 
 
@@ -391,7 +393,12 @@ def _headline_window(tree) -> tuple[str, str] | None:
             break
     if not after:
         return None
-    return " ".join(" ".join(before[-20:]).split())[-_DATE_WINDOW // 3:], " ".join(" ".join(after).split())
+    # text pieces joined with " ¦ ", so that a name does not run on into the next element's words
+    return _pieces(before[-20:])[-_DATE_WINDOW // 3:], _pieces(after)
+
+
+def _pieces(texts) -> str:
+    return " ¦ ".join(t for t in (" ".join(x.split()) for x in texts) if t)
 
 
 def _shown_date(window) -> str | None:
