@@ -9,6 +9,7 @@ import json
 import re
 from urllib.parse import urljoin, urlsplit
 
+from lxml import etree
 from trafilatura.metadata import extract_author
 
 from pipelines.extract.language import normalize_code
@@ -33,6 +34,8 @@ _SHOWN_DATE = re.compile(
     rf"|\b(?P<d2>\d{{1,2}})(?:st|nd|rd|th)?\.?\s+(?P<mon2>{_MON}),?\s+(?P<y2>(?:19|20)\d\d)\b"
     r"|\b(?P<iy>(?:19|20)\d\d)-(?P<im>\d\d)-(?P<id>\d\d)\b"
     r"|\b(?P<ed>\d{1,2})\.(?P<em>\d{1,2})\.(?P<ey>(?:19|20)\d\d)\b", re.I)
+_AFTER_H1 = etree.XPath("following::text()[not(ancestor::script) and not(ancestor::style)][position() <= 100]")
+_BEFORE_H1 = etree.XPath("preceding::text()[not(ancestor::script) and not(ancestor::style)][position() <= 20]")
 _DATE_WINDOW = 600  # characters of visible text after the headline (measured: 300 and 1200 do worse)
 _AUTHOR_KEYS = ("author", "article:author", "og:article:author", "parsely-author", "sailthru.author", "dc.creator",
                 "citation_author", "byl")
@@ -354,7 +357,8 @@ def _authors(tree, node: dict, ids: dict, meta: dict, cites: list[str], sites: l
         lambda: [" ".join(a.text_content().split()) for a in tree.xpath("//a[@rel='author']")][:4],
         lambda: _byline(tree),
         lambda: _by_text(window()),
-        lambda: [extract_author(tree) or ""],
+        # trafilatura's search copies and prunes the tree (several ms): only while no credit is found at all
+        lambda: [] if fallback else [extract_author(tree) or ""],
         lambda: orgs,
     ):
         names = [n for n in (_person(x, sites) for x in split_authors(source())) if n]
@@ -376,25 +380,16 @@ def _headline_window(tree) -> tuple[str, str] | None:
     h1 = next((h for h in body.iter("h1") if not _chrome(h)), None)
     if h1 is None:
         return None
-    inside = set(h1.iter())
-    before: list[str] = []
     after: list[str] = []
     size = 0
-    for text in body.xpath(".//text()[not(ancestor::script) and not(ancestor::style)]"):
-        if not after and text.getparent() not in inside:
-            before.append(text)
-            continue
-        if not after:
-            after.append("")
-            continue
+    for text in _AFTER_H1(h1):
         after.append(text)
         size += len(text)
         if size > _DATE_WINDOW:
             break
-    if not after:
-        return None
+    before = _BEFORE_H1(h1)[::-1]  # the preceding axis runs backwards from the <h1>
     # text pieces joined with " ¦ ", so that a name does not run on into the next element's words
-    return _pieces(before[-20:])[-_DATE_WINDOW // 3:], _pieces(after)
+    return _pieces(before)[-_DATE_WINDOW // 3:], _pieces(after)
 
 
 def _pieces(texts) -> str:
