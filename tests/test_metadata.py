@@ -42,6 +42,12 @@ def test_logo_h1_skipped_and_headline_h1_taken():
     assert meta("<title>Mekong drought 2025 guide</title>", body)["title"].startswith("Farmers in the Mekong")
 
 
+def test_capitals_h1_gives_the_reference_wording():
+    head = "<title>Best Drip Coffee Maker 2026: Buying Tips From Coffee Pros</title>"
+    body = "<h1>BEST DRIP COFFEE MAKER IN 2026: BUYING TIPS FROM COFFEE PROS</h1>"
+    assert meta(head, body)["title"] == "Best Drip Coffee Maker 2026: Buying Tips From Coffee Pros"
+
+
 def test_kicker_h1_gives_the_headline():
     head = '<meta property="og:title" content="Pendler zahlen weniger">'
     assert meta(head, "<h1><span>Ticket</span> Pendler zahlen weniger</h1>")["title"] == "Pendler zahlen weniger"
@@ -83,6 +89,7 @@ def test_author_id_reference_and_organisation_fallback():
     ("Harry Rabinowitz Tech Reporter", ["Harry Rabinowitz"]),
     ("Cazzy Magennis Last Updated August 1", ["Cazzy Magennis"]),
     ("Luke Kim December", ["Luke Kim"]),
+    ("David Jackson - FullStack Editorial Team", ["David Jackson", "FullStack Editorial Team"]),
     ("Tom May", ["Tom May"]),
     ("Staff", []),
     ("Admin", []),

@@ -65,7 +65,7 @@ _NAME_LIKE = re.compile(r"^(?:[A-ZÀ-ÞĀ-ſ][\w'’.-]+|van|der|de|del|da|di|la
 _BY_TEXT = re.compile(r"(?:^|[\s|•·(])(?:[Bb]y|BY|[Ww]ritten by|[Ww]ords by)\s*:?[\s¦]+"
                       r"((?:[A-ZÀ-ÞĀ-ſ][\w'’.-]+)(?:\s+(?:van|der|de|del|da|di|la|le|von|bin|al|"
                       r"[A-ZÀ-ÞĀ-ſ][\w'’.-]+)){1,3})")
-_SPLIT_AUTHORS = re.compile(r"\s*(?:,|;|\||/|&|\band\b|\bund\b|\bet\b|\by\b|\bog\b)\s*", re.I)
+_SPLIT_AUTHORS = re.compile(r"\s*(?:,|;|\||/|&|\s[-–—]\s|\band\b|\bund\b|\bet\b|\by\b|\bog\b)\s*", re.I)
 _PIPE = re.compile(r"\s+\|\s+")
 _TITLE_SEP = re.compile(r"\s+(?:\||-|–|—|•|::|·|»)\s+")
 _MOJIBAKE = re.compile("[âÃÂ][\u0080-\u00bf\u20ac\u201a-\u201e\u2018-\u2122]")
@@ -269,8 +269,9 @@ def _title_raw(tree, node: dict, meta: dict, sites: list[str]) -> str | None:
     for h in h1s:
         for r in refs:
             if max(_overlap(h, r), _overlap(r, h)) >= 0.5:
-                # an <h1> holding all the reference's words and more carries a kicker or a standfirst
-                return h
+                # the visible wording, unless the <h1> is set in capitals (styling that lost the
+                # headline's case and sometimes its spaces): then the reference's
+                return r if h.isupper() and not r.isupper() else h
     if h1s and len(h1s[0].split()) >= 4:
         return h1s[0]
     if not refs:
