@@ -131,8 +131,9 @@ def test_accuracy_on_development_sets():
     from pipelines.extract.charset import decode_html
     from pipelines.extract.sanitise import sanitise_markup
 
-    floors = {"wcxb": {"title": 0.85, "date": 0.80, "author": 0.76},
-              "fundus": {"title": 0.81, "date": 0.97, "author": 0.87}}
+    # measured 2026-11-28: wcxb title 0.869, date 0.861, author 0.830; fundus 0.824, 0.988, 0.892
+    floors = {"wcxb": {"title": 0.86, "date": 0.85, "author": 0.82},
+              "fundus": {"title": 0.815, "date": 0.98, "author": 0.88}}
     for name, loader in (("wcxb", bench.load_wcxb), ("fundus", bench.load_pages)):
         scores = {"title": [], "date": [], "author": []}
         for page in loader():
