@@ -82,6 +82,9 @@ class ExtractConfig:
     rescue_par_words: int = 30     # and are article-like (this many words on average);
     rescue_gain: float = 1.6       # readability's text must then be this many times longer and cover it
     min_words: int = 40
+    select: bool = True            # the learned block selector (selector.py) where trafilatura kept little:
+    select_below: float = 0.3      # used when trafilatura's text has under this share of the selector's words
+    select_gate: float = 0.3       # ...checked only when it has under this share of the page's visible words
     extra: dict = field(default_factory=dict)  # more trafilatura.bare_extraction keyword arguments
 
 
@@ -126,7 +129,9 @@ def _select(tree, selectors: tuple[str, ...], source: str | None = None) -> list
 
 
 def _prune(tree, profiles: list[Profile], source: str | None = None):
-    """Drop profile selectors in place; narrow the tree to the `keep` container when one matches."""
+    """Drop scripts, styles and profile selectors in place; narrow the tree to the `keep` container when one
+    matches. (Metadata, which reads JSON-LD scripts, is taken before.)"""
+    etree.strip_elements(tree, "script", "style", with_tail=False)
     for el in _select(tree, tuple(s for p in profiles for s in p.drop), source):
         if el.getparent() is not None and el.tag not in ("html", "body"):
             el.drop_tree()
@@ -233,12 +238,27 @@ def _lap(step: str, since: float) -> float:
     return now
 
 
-def try_extract(html: str | bytes, url: str | None = None, *, profile: str | None = None,
-                headers_charset: str | None = None, min_words: int | None = None,
-                config: ExtractConfig | None = None) -> ExtractionResult:
-    """Extract the article of one page; `document` is None (with `reason`) when there is none."""
+@dataclass
+class Prepared:
+    """A page parsed and pruned, with its metadata and body candidates (the steps before cleaning)."""
+
+    tree: object
+    meta: dict
+    traf: str            # trafilatura's text
+    body: str            # the body chosen so far (trafilatura's, readability's rescue or the selector's)
+    outlet: Profile | None
+    patterns: tuple
+
+    @property
+    def final_text(self) -> str:
+        return "\n\n".join(clean_paragraphs(self.body, self.patterns, self.meta.get("title")))
+
+
+def prepare(html: str | bytes, url: str | None = None, *, profile: str | None = None,
+            headers_charset: str | None = None, config: ExtractConfig | None = None,
+            select: bool | None = None) -> Prepared | ExtractionResult:
+    """Decode, parse, read metadata, prune by profiles and choose the body; an `ExtractionResult` when not HTML."""
     cfg = config or ExtractConfig()
-    min_words = cfg.min_words if min_words is None else min_words
     if not isinstance(html, (str, bytes)) or not html.strip():
         return ExtractionResult(None, "empty-page")
     t = time.perf_counter()
@@ -259,14 +279,47 @@ def try_extract(html: str | bytes, url: str | None = None, *, profile: str | Non
     t = _lap("metadata", t)
     tree = _prune(tree, rules, text)
     t = _lap("profiles", t)
-    body = _trafilatura_text(tree, url, cfg)
+    traf = _trafilatura_text(tree, url, cfg)
     t = _lap("trafilatura", t)
+    body = traf
     if cfg.rescue:
         body = _maybe_rescue(tree, body, url, cfg)
         t = _lap("rescue", t)
-    patterns = tuple(p for r in rules for p in r.drop_text)
+    if cfg.select if select is None else select:
+        body = _maybe_select(tree, traf, body, meta.get("title"), cfg)
+        _lap("selector", t)
+    return Prepared(tree, meta, traf, body, outlet, tuple(p for r in rules for p in r.drop_text))
+
+
+def _maybe_select(tree, traf: str, body: str, title: str | None, cfg: ExtractConfig) -> str:
+    """The learned selector's blocks (pipelines/extract/selector.py) when trafilatura kept under
+    `select_below` of what the selector finds: pages where it missed most of the article (lists, tables,
+    sections it judged boilerplate). Decided first with one cheap count of the page's words."""
+    got = len(body.split())
+    body_el = tree.find(".//body")
+    # the selector's text is at most the page's visible text (scripts and styles are gone by now): a page
+    # where trafilatura kept a good share of it is left alone without computing anything more
+    if body_el is None or got >= cfg.select_gate * len(body_el.xpath("string()").split()):
+        return body
+    from pipelines.extract.selector import select_text
+
+    alt = select_text(tree, traf, title)
+    return alt if got < cfg.select_below * len(alt.split()) else body
+
+
+def try_extract(html: str | bytes, url: str | None = None, *, profile: str | None = None,
+                headers_charset: str | None = None, min_words: int | None = None,
+                config: ExtractConfig | None = None) -> ExtractionResult:
+    """Extract the article of one page; `document` is None (with `reason`) when there is none."""
+    cfg = config or ExtractConfig()
+    min_words = cfg.min_words if min_words is None else min_words
+    page = prepare(html, url, profile=profile, headers_charset=headers_charset, config=cfg)
+    if isinstance(page, ExtractionResult):
+        return page
+    t = time.perf_counter()
+    meta, body, outlet = page.meta, page.body, page.outlet
     credit = credited_outlet(body)
-    pars = clean_paragraphs(body, patterns, meta.get("title"))
+    pars = clean_paragraphs(body, page.patterns, meta.get("title"))
     t = _lap("clean", t)
     if not pars:
         return ExtractionResult(None, "no-article-text")

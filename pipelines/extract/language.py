@@ -25,7 +25,8 @@ import threading
 
 __all__ = ["detect_language", "choose_language", "load", "MIN_CONFIDENCE", "SAMPLE_CHARS", "MIN_LETTERS"]
 
-SAMPLE_CHARS = 3000     # the detector reads this much of a text (1 ms); more changes nothing measured
+SAMPLE_CHARS = 1000     # the detector reads this much of a text (0.7 ms); 3000 gave the same answers on
+                        # all 1095 texts of bench/language.py at twice the time
 MIN_CONFIDENCE = 0.8    # below it the declared language is kept
 MIN_LETTERS = 10        # fewer letters than this: nothing to detect
 CLOSE = frozenset({"id", "ms"})  # languages the detector cannot tell apart reliably: a declaration wins
