@@ -81,24 +81,23 @@ def blocks(tree) -> list[Block]:
             order.append(b)
         return b
 
+    def add_tail(el, ctx) -> None:  # text after an element belongs to the block around it
+        if el.tail and el.tail.strip():
+            b = block_of(el, ctx)
+            b.parts.append(el.tail)
+            if ctx["link"]:
+                b.link_chars += len(el.tail.strip())
+
     # iterative walk: (element, info of its context, phase) -- phase 1 = after children (for the tail)
     stack = [(root, {"block": root, "marks": frozenset(), "attrs": (), "depth": 0, "anc": (), "link": False}, 0)]
     while stack:
         el, ctx, phase = stack.pop()
         if phase == 1:
-            if el.tail and el.tail.strip():
-                b = block_of(el, ctx)
-                b.parts.append(el.tail)
-                if ctx["link"]:
-                    b.link_chars += len(el.tail.strip())
+            add_tail(el, ctx)
             continue
         tag = el.tag if isinstance(el.tag, str) else None
         if tag is None or tag in _SKIP:
-            if el.tail and el.tail.strip():
-                b = block_of(el, ctx)
-                b.parts.append(el.tail)
-                if ctx["link"]:
-                    b.link_chars += len(el.tail.strip())
+            add_tail(el, ctx)
             continue
         tag = tag.lower()
         words = _attr_words(el)
