@@ -160,3 +160,12 @@ def test_wcxb_word_f1_floor():
     # Measured 0.942 on the 711 pages with the shipped model (0.942 with every site held out of its
     # training, bench/selector.py); trafilatura.extract() 0.929. Margin 0.007.
     assert statistics.mean(scores) >= 0.935
+
+
+def test_evaluator_in_batches_equals_one_pass():
+    model = Model(json.loads(MODEL_PATH.read_text("utf-8")))
+    x = np.random.default_rng(3).random((model.BATCH * 2 + 17, len(FEATURES))) * 2
+    whole = model.proba  # in batches of model.BATCH rows
+    model_one = Model(json.loads(MODEL_PATH.read_text("utf-8")))
+    model_one.BATCH = len(x) + 1
+    assert np.allclose(whole(x), model_one.proba(x), atol=1e-12)

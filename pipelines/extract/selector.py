@@ -22,6 +22,8 @@ MODEL_PATH = Path(__file__).with_name("selector.json")
 
 
 class Model:
+    BATCH = 2048  # rows walked at once: the node table is rows x trees
+
     def __init__(self, data: dict):
         if list(data["features"]) != list(FEATURES):
             raise ValueError("selector.json was trained on other features; retrain with bench/selector.py")
@@ -50,6 +52,8 @@ class Model:
 
     def proba(self, x: np.ndarray) -> np.ndarray:
         """Probability of the positive class for each row of ``x`` (scikit-learn's predict_proba[:, 1])."""
+        if len(x) > self.BATCH:  # bounded memory on pages of many thousand blocks
+            return np.concatenate([self.proba(x[i:i + self.BATCH]) for i in range(0, len(x), self.BATCH)])
         if not len(x):
             return np.zeros(0)
         node = np.broadcast_to(self.roots, (len(x), len(self.roots))).copy()
