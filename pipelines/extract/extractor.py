@@ -33,7 +33,7 @@ __all__ = ["Document", "ExtractionResult", "ExtractConfig", "try_extract", "extr
            "EXTRACTOR_NAME", "EXTRACTOR_VERSION"]
 
 EXTRACTOR_NAME = "corpus-extract"
-EXTRACTOR_VERSION = f"1.0+trafilatura-{trafilatura.__version__}"
+EXTRACTOR_VERSION = f"1.1+trafilatura-{trafilatura.__version__}"  # 1.1: block selector, metadata rules
 
 _TOKEN = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff]|\w+")
 _PROSE_END = re.compile(r"[.!?;:\"'”’»)\u3002\uff01\uff1f]\s*$")
