@@ -146,3 +146,16 @@ def test_accuracy_on_development_sets():
                 scores["author"].append(bench.authors_ok(m["authors"], page["authors"]))
         got = {k: sum(v) / len(v) for k, v in scores.items()}
         assert all(got[k] >= floors[name][k] for k in got), (name, json.dumps(got))
+
+
+def test_site_credit_keeps_the_pages_own_spelling():
+    """A page with no byline: trafilatura's author search finds the outlet and title-cases it ("Bne
+    Intellinews"); the JSON-LD organisation gives the same credit as the page writes it."""
+    from pathlib import Path
+
+    from pipelines.extract.extractor import extract
+
+    root = Path(__file__).resolve().parents[1] / "crawler" / "replay" / "web" / "www.intellinews.com"
+    slug = "russian-tourists-return-to-phuket-in-record-numbers-282931"
+    doc = extract((root / slug).read_bytes(), f"https://www.intellinews.com/{slug}")
+    assert doc is not None and doc.authors == ["bne IntelliNews"]

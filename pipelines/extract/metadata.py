@@ -364,6 +364,8 @@ def _authors(tree, node: dict, ids: dict, meta: dict, cites: list[str], sites: l
     ):
         names = [n for n in (_person(x, sites) for x in split_authors(source())) if n]
         names = [n for i, n in enumerate(names) if n.lower() not in map(str.lower, names[:i])]
+        if fallback and [n.lower() for n in names] == [n.lower() for n in fallback]:
+            fallback = names  # the same credit again, spelled by the page (trafilatura's search title-cases)
         if fallback:
             names = [n for n in names if _NAME_LIKE.match(n)]  # past the site's credit: a person's name only
         if names and all(_is_site(n, sites) for n in names):
