@@ -32,7 +32,8 @@ sys.path.insert(0, str(ROOT / "bench"))
 import extraction as B  # noqa: E402
 
 from pipelines.extract import extractor as X  # noqa: E402
-from pipelines.extract.blocks import FEATURES, _norm, blocks, features  # noqa: E402
+from pipelines.extract.blocks import FEATURES, blocks, features  # noqa: E402
+from pipelines.extract.words import word_key  # noqa: E402
 
 PARAMS = dict(max_iter=150, max_leaf_nodes=15, learning_rate=0.1, random_state=0)
 RESCUE_SHARE = X.ExtractConfig().select_below
@@ -41,7 +42,7 @@ CONFIG = X.ExtractConfig()
 
 
 def label(norms: list[str], body: str) -> np.ndarray:
-    lines = [_norm(line) for line in body.split("\n") if line.strip()]
+    lines = [word_key(line) for line in body.split("\n") if line.strip()]
     lineset = set(lines)
     flat = " " + " ".join(lines) + " "
     w = flat.split()
@@ -72,7 +73,7 @@ def page_rows(limit: int | None) -> list[dict]:
             # case too, with trafilatura's text cut to its first part (training rows only, never scored)
             lines = [line for line in state.traf.split("\n") if line.strip()]
             part = "\n".join(lines[:max(1, len(lines) // 3)])
-            labels = label([_norm(b.text) for b in items], p["body"])
+            labels = label([word_key(b.text) for b in items], p["body"])
             out.append({"set": name, "url": p["url"], "body": p["body"], "title": state.meta.get("title"),
                         "x_cut": features(items, part, state.meta.get("title")).astype(np.float64),
                         "x": features(items, state.traf, state.meta.get("title")).astype(np.float64),

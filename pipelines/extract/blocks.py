@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from pipelines.extract.words import word_key
+
 __all__ = ["Block", "blocks", "features", "FEATURES"]
 
 _BLOCK = {"p", "h1", "h2", "h3", "h4", "h5", "h6", "li", "blockquote", "pre", "dd", "dt", "figcaption",
@@ -35,7 +37,6 @@ _BOILER_WORDS = ("comment", "footer", "sidebar", "related", "share", "social", "
                  "trending", "popular", "card", "list", "title", "label", "hidden", "sr", "copyright",
                  "disclaimer", "bio", "note", "embed", "video", "photo", "image", "gallery", "sponsor")
 _SPLIT_ATTR = re.compile(r"[^a-z]+")
-_TOKEN = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff]|\w+")
 _SENT_END = re.compile(r"[.!?\u3002\uff01\uff1f][\"'”’»)]?(?:\s|$)")
 
 
@@ -135,10 +136,6 @@ FEATURES = (["log_words", "log_chars", "link_ratio", "sent_ends", "ends_punct", 
             + [f"w_{w}" for w in _BOILER_WORDS])
 
 
-def _norm(text: str) -> str:
-    return " ".join(_TOKEN.findall(text.lower()))
-
-
 def features(items: list[Block], traf_text: str, title: str | None = None) -> np.ndarray:
     """One row of FEATURES per block, against the text trafilatura kept (`traf_text`)."""
     n = len(items)
@@ -146,9 +143,9 @@ def features(items: list[Block], traf_text: str, title: str | None = None) -> np
     if not n:
         return x
     col = {name: i for i, name in enumerate(FEATURES)}
-    kept = " " + _norm(traf_text) + " "
-    title_key = _norm(title) if title else None
-    norms = [_norm(b.text) for b in items]
+    kept = " " + word_key(traf_text) + " "
+    title_key = word_key(title) if title else None
+    norms = [word_key(b.text) for b in items]
     counts: dict[str, int] = {}
     for k in norms:
         counts[k] = counts.get(k, 0) + 1

@@ -25,6 +25,7 @@ from pipelines.dedup.canonical import credited_outlet
 from pipelines.extract.charset import decode_html
 from pipelines.extract.language import choose_language
 from pipelines.extract.metadata import page_metadata
+from pipelines.extract.words import TOKEN, word_key
 from pipelines.extract.words import count_words as _count_words
 from pipelines.extract.profiles import Profile, get_profile, profile_for_url
 from pipelines.extract.sanitise import binary_kind, mostly_controls, sanitise_markup
@@ -35,7 +36,6 @@ __all__ = ["Document", "ExtractionResult", "ExtractConfig", "try_extract", "extr
 EXTRACTOR_NAME = "corpus-extract"
 EXTRACTOR_VERSION = f"1.1+trafilatura-{trafilatura.__version__}"  # 1.1: block selector, metadata rules
 
-_TOKEN = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff]|\w+")
 _PROSE_END = re.compile(r"[.!?;:\"'”’»)\u3002\uff01\uff1f]\s*$")
 _NOT_HTML = re.compile(r"<\s*(html|head|body|p|div|article|meta|title|!doctype)\b", re.I)
 
@@ -91,10 +91,6 @@ class ExtractConfig:
 def count_words(text: str, language: str | None = None) -> int:
     """Words of ``text``: ``pipelines.extract.words.count_words`` (scripts without spaces segmented by ICU)."""
     return _count_words(text, language)
-
-
-def _norm(par: str) -> str:
-    return " ".join(_TOKEN.findall(par.lower()))
 
 
 @lru_cache(maxsize=256)
@@ -168,8 +164,8 @@ def _readability_text(tree, url: str | None) -> str:
 
 def _covers(big: str, small: str) -> float:
     """Share of `small`'s distinct words found in `big`."""
-    words = set(_TOKEN.findall(small.lower()))
-    return len(words & set(_TOKEN.findall(big.lower()))) / len(words) if words else 0.0
+    words = set(TOKEN.findall(small.lower()))
+    return len(words & set(TOKEN.findall(big.lower()))) / len(words) if words else 0.0
 
 
 def _maybe_rescue(tree, text: str, url: str | None, cfg: ExtractConfig) -> str:
@@ -204,12 +200,12 @@ def clean_paragraphs(text: str, patterns: list[str] | tuple[str, ...], title: st
     junk = _combined(tuple(p if isinstance(p, str) else p.pattern for p in patterns))
     seen: set[str] = set()
     out: list[str] = []
-    title_key = _norm(title) if title else None
+    title_key = word_key(title) if title else None
     for raw in text.split("\n"):
         par = " ".join(raw.split())
         if not par:
             continue
-        key = _norm(par)
+        key = word_key(par)
         if not key or key in seen or (not out and key == title_key):
             continue
         if junk is not None and junk.fullmatch(par):

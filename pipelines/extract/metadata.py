@@ -13,10 +13,10 @@ from lxml import etree
 from trafilatura.metadata import extract_author
 
 from pipelines.extract.language import normalize_code
+from pipelines.extract.words import TOKEN, word_key
 
 __all__ = ["page_metadata", "split_authors", "iso_date"]
 
-_TOKEN = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff]|\w+")
 
 _ARTICLE_TYPES = {"article", "newsarticle", "reportagenewsarticle", "analysisnewsarticle", "blogposting",
                   "opinionnewsarticle", "backgroundnewsarticle", "reviewnewsarticle", "liveblogposting",
@@ -153,12 +153,8 @@ def iso_date(value, loose: bool = False) -> str | None:
 
 
 def _overlap(a: str, b: str) -> float:
-    wa, wb = set(_TOKEN.findall(a.lower())), set(_TOKEN.findall(b.lower()))
+    wa, wb = set(TOKEN.findall(a.lower())), set(TOKEN.findall(b.lower()))
     return len(wa & wb) / len(wa) if wa else 0.0
-
-
-def _key(s: str) -> str:
-    return " ".join(_TOKEN.findall(s.lower()))
 
 
 def clean_text(s) -> str | None:
@@ -241,7 +237,7 @@ def _title_raw(tree, node: dict, meta: dict, sites: list[str]) -> str | None:
         t = clean_text(raw)
         if t:
             t = _strip_site(t, sites)
-            if _key(t) and _key(t) not in map(_key, refs):
+            if word_key(t) and word_key(t) not in map(word_key, refs):
                 refs.append(t)
     h1s = []
     for h1 in tree.iter("h1"):
@@ -253,12 +249,12 @@ def _title_raw(tree, node: dict, meta: dict, sites: list[str]) -> str | None:
             break
     for h in h1s:
         for r in refs:
-            if _key(h) == _key(r):
+            if word_key(h) == word_key(r):
                 return h
     for h in h1s:
-        kh = _key(h)
+        kh = word_key(h)
         for r in refs:
-            kr = _key(r)
+            kr = word_key(r)
             if min(len(kh), len(kr)) > 8 and (kh in kr or kr in kh):
                 if kh.endswith(kr) and kh != kr:
                     return r  # "Kicker: Headline" in the <h1> (a kicker span before the headline)
@@ -276,15 +272,15 @@ def _title_raw(tree, node: dict, meta: dict, sites: list[str]) -> str | None:
         return h1s[0]
     if not refs:
         return h1s[0] if h1s else None
-    k0 = _key(refs[0])
+    k0 = word_key(refs[0])
     # one reference is another's tail ("Kicker: Headline" as headline, "Headline" as og:title): the headline
-    return next((r for r in refs[1:] if len(_key(r)) > 8 and k0.endswith(" " + _key(r))), refs[0])
+    return next((r for r in refs[1:] if len(word_key(r)) > 8 and k0.endswith(" " + word_key(r))), refs[0])
 
 
 def _split_off(long: str, short: str) -> bool:
     """True when ``long`` is ``short`` plus a part cut off by a title separator."""
     parts = _TITLE_SEP.split(long)
-    return len(parts) > 1 and _key(short) in (_key(parts[0]), _key(parts[-1]))
+    return len(parts) > 1 and word_key(short) in (word_key(parts[0]), word_key(parts[-1]))
 
 
 def _chrome(el) -> bool:

@@ -19,7 +19,7 @@ import math
 import re
 from functools import lru_cache
 
-__all__ = ["count_words", "segment", "UNSPACED", "SEA_CHARS_PER_WORD"]
+__all__ = ["count_words", "segment", "word_key", "TOKEN", "UNSPACED", "SEA_CHARS_PER_WORD"]
 
 # scripts written without spaces between words (ranges of the Unicode blocks)
 _HAN_KANA = ("\u3005\u3006\u3007\u3021-\u3029\u3040-\u30ff\u31f0-\u31ff\u3400-\u4dbf\u4e00-\u9fff"
@@ -28,6 +28,8 @@ _SEA = "\u0e00-\u0e7f\u0e80-\u0eff\u1000-\u109f\u1780-\u17ff\u19e0-\u19ff\uaa60-
 UNSPACED = re.compile(f"[{_HAN_KANA}{_SEA}]+")
 _HAN_KANA_CHAR = re.compile(f"[{_HAN_KANA}]")
 _WORDISH = re.compile(r"[^\W_]")
+# a token for comparing texts: a kana or Han character, or a run of word characters
+TOKEN = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff]|\w+")
 SEA_CHARS_PER_WORD = 4.6  # fallback only: mean characters per ICU word of the Thai text in tests/test_words.py
 
 
@@ -71,3 +73,9 @@ def count_words(text: str | None, language: str | None = None) -> int:
         n += sum(1 for piece in UNSPACED.split(token) if _WORDISH.search(piece))
         n += sum(_count_run(run, language) for run in runs)
     return n
+
+
+def word_key(text: str) -> str:
+    """``text`` lower-cased as its tokens joined by one space: equal keys are the same words in the same
+    order, whatever the punctuation and spacing (paragraph repeats, titles, blocks against a body)."""
+    return " ".join(TOKEN.findall(text.lower()))
