@@ -33,6 +33,7 @@ import extraction as B  # noqa: E402
 
 from pipelines.extract import extractor as X  # noqa: E402
 from pipelines.extract.blocks import FEATURES, blocks, features  # noqa: E402
+from pipelines.extract.selector import kept_text  # noqa: E402
 from pipelines.extract.words import word_key  # noqa: E402
 
 PARAMS = dict(max_iter=150, max_leaf_nodes=15, learning_rate=0.1, random_state=0)
@@ -78,19 +79,15 @@ def page_rows(limit: int | None) -> list[dict]:
                         "x_cut": features(items, part, state.meta.get("title")).astype(np.float64),
                         "x": features(items, state.traf, state.meta.get("title")).astype(np.float64),
                         "y": labels,
-                        "texts": [("- " + b.text) if b.tag == "li" else b.text for b in items],
+                        "blocks": [(b.tag, b.text) for b in items],
                         "ours": state.final_text, "patterns": state.patterns,
                         "visible": len(body.xpath("string()").split()) if body is not None else 0})
     return out
 
 
 def _text(p: dict, keep) -> str:
-    seen, out = set(), []
-    for t, k in zip(p["texts"], keep):
-        if k and t not in seen:
-            seen.add(t)
-            out.append(t)
-    return "\n\n".join(X.clean_paragraphs("\n".join(out), p["patterns"], p["title"]))
+    """What extract() makes of the kept blocks: selector.kept_text, then boilerplate and repeats removed."""
+    return "\n\n".join(X.clean_paragraphs(kept_text(p["blocks"], keep), p["patterns"], p["title"]))
 
 
 def _site(url: str) -> str:

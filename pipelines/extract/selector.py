@@ -16,7 +16,7 @@ import numpy as np
 
 from pipelines.extract.blocks import FEATURES, Block, blocks, features
 
-__all__ = ["MODEL_PATH", "load_model", "predict", "select_text"]
+__all__ = ["MODEL_PATH", "load_model", "predict", "select_text", "kept_text"]
 
 MODEL_PATH = Path(__file__).with_name("selector.json")
 
@@ -91,12 +91,16 @@ def select_text(tree, traf_text: str, title: str | None = None) -> str:
     if model is None:
         return ""
     items = blocks(tree)
-    keep = predict(items, traf_text, title) > model.threshold
+    return kept_text([(b.tag, b.text) for b in items], predict(items, traf_text, title) > model.threshold)
+
+
+def kept_text(blocks_: list[tuple[str, str]], keep) -> str:
+    """The kept blocks' text (``(tag, text)`` pairs), one per line, each once, in page order; list items
+    as "- item", the way trafilatura writes them."""
     seen: set[str] = set()
     out = []
-    for b, k in zip(items, keep):
-        text = b.text
+    for (tag, text), k in zip(blocks_, keep):
         if k and text not in seen:
             seen.add(text)
-            out.append(("- " + text) if b.tag == "li" else text)
+            out.append(("- " + text) if tag == "li" else text)
     return "\n".join(out)
