@@ -103,3 +103,15 @@ def redis_server():
 def redis_url(redis_server) -> str:
     redis_server.flush()
     return redis_server.url
+
+
+@pytest.fixture(scope="session")
+def extraction_bench():
+    """bench/extraction.py as a module: its loaders of ../shared/data and its metrics, for the floor tests."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("bench_extraction", Path(__file__).resolve().parents[1]
+                                                  / "bench" / "extraction.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod

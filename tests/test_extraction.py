@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import statistics
 from pathlib import Path
 
@@ -168,15 +167,8 @@ def test_profiles_data():
     assert isinstance(Document("t", None, [], None, None, None).to_dict(), dict)
 
 
-def _bench():
-    spec = importlib.util.spec_from_file_location("bench_extraction", ROOT / "bench" / "extraction.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-def test_fundus_body_f1_floor():
-    bench = _bench()
+def test_fundus_body_f1_floor(extraction_bench):
+    bench = extraction_bench
     if not (bench.DATA / "manifest.jsonl").exists():
         pytest.skip("fundus pages absent")
     pages = bench.load_pages()

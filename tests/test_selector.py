@@ -3,7 +3,6 @@ measured effect on real pages (skipped where ../shared/data is absent)."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import statistics
 from pathlib import Path
@@ -141,15 +140,8 @@ def test_no_model_file_means_no_selector(tmp_path):
     assert load_model(str(tmp_path / "missing.json")) is None
 
 
-def _bench():
-    spec = importlib.util.spec_from_file_location("bench_extraction", ROOT / "bench" / "extraction.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-def test_wcxb_word_f1_floor():
-    bench = _bench()
+def test_wcxb_word_f1_floor(extraction_bench):
+    bench = extraction_bench
     if not (bench.WCXB / "ground-truth").exists():
         pytest.skip("wcxb-dev absent")
     pages = bench.load_wcxb()
