@@ -25,6 +25,7 @@ _BLOCK = {"p", "h1", "h2", "h3", "h4", "h5", "h6", "li", "blockquote", "pre", "d
 _SKIP = {"script", "style", "noscript", "svg", "math", "iframe", "object", "button", "select",
          "option", "textarea", "head", "title", "meta", "link", "canvas", "video", "audio"}
 _LANDMARKS = ("article", "main", "header", "footer", "nav", "aside", "form", "figure", "table", "li")
+_ROLES = ("navigation", "complementary", "contentinfo", "banner")  # ARIA landmarks around the content
 _TAGS = ("p", "h1", "h2", "h3", "h4", "li", "blockquote", "div", "td", "other")
 # Words that name a page region in class/id attributes, across sites and CMSs (WordPress, Drupal, Arc,
 # news themes): the ones that mark content, and the ones that mark what surrounds it.
@@ -105,7 +106,7 @@ def blocks(tree) -> list[Block]:
         inner = dict(ctx)
         inner["attrs"] = tuple(words) + ctx["attrs"][:24] if words else ctx["attrs"]
         inner["link"] = ctx["link"] or tag == "a"
-        if tag in _LANDMARKS or el.get("role") in ("navigation", "complementary", "contentinfo", "banner"):
+        if tag in _LANDMARKS or el.get("role") in _ROLES:
             inner["marks"] = ctx["marks"] | {tag if tag in _LANDMARKS else el.get("role")}
         if el.get("hidden") is not None or "display:none" in (el.get("style") or "").replace(" ", ""):
             inner["marks"] = inner["marks"] | {"hidden"}  # shown by a script, or never: a feature, not a cut
@@ -160,7 +161,7 @@ def features(items: list[Block], traf_text: str, title: str | None = None) -> np
         else:
             cover[i] = bool(k) and f" {k} " in kept
     in_traf = cover >= 0.5
-    words = np.array([max(len(k.split()), 0) for k in norms], dtype=np.float32)
+    words = np.array([len(k.split()) for k in norms], dtype=np.float32)
     # the container of trafilatura's text: the deepest ancestor holding at least 80% of its words
     anc_words: dict[int, float] = {}
     total = float(words[in_traf].sum())
@@ -188,10 +189,8 @@ def features(items: list[Block], traf_text: str, title: str | None = None) -> np
         s = container_words.setdefault(parent, [0.0, 0.0])
         s[0] += w
         s[1] += w * t
-    c = col
     width = len(FEATURES)
     content, boiler = frozenset(_CONTENT_WORDS), frozenset(_BOILER_WORDS)
-    roles = ("navigation", "complementary", "contentinfo", "banner")
     words_l, cover_l, cum_l = words.tolist(), cover.tolist(), cum.tolist()
     rows = []
     for i, (b, k) in enumerate(zip(items, norms)):
@@ -200,43 +199,43 @@ def features(items: list[Block], traf_text: str, title: str | None = None) -> np
         chars = len(text) or 1
         head = text[:400]  # character classes from the start of the block: enough, and bounded
         row = [0.0] * width
-        row[c["log_words"]] = float(np.log1p(nw))
-        row[c["log_chars"]] = float(np.log1p(chars))
-        row[c["link_ratio"]] = min(b.link_chars / chars, 1.0)
-        row[c["sent_ends"]] = min(len(_SENT_END.findall(text)), 20)
-        row[c["ends_punct"]] = text[-1] in ".!?。！？\"'”’»):;"
-        row[c["comma_rate"]] = text.count(",") / (nw or 1)
-        row[c["upper_rate"]] = sum(map(str.isupper, head)) / min(chars, 400)
-        row[c["digit_rate"]] = sum(map(str.isdigit, head)) / min(chars, 400)
-        row[c["in_traf"]] = cover_l[i]
-        row[c["prev_traf"]] = cover_l[i - 1] if i else 0
-        row[c["next_traf"]] = cover_l[i + 1] if i + 1 < n else 0
-        row[c["in_span"]] = first <= i <= last
-        row[c["in_main_container"]] = main is not None and main in b.ancestors
-        row[c["rel_pos"]] = i / n
-        row[c["dist_traf"]] = (0 if first <= i <= last else min(abs(i - first), abs(i - last)) / n) if first >= 0 else 1
-        row[c["depth_rel"]] = b.depth / max_depth
-        row[c["repeated"]] = counts.get(k, 0) > 1
-        row[c["is_title"]] = bool(title_key) and k == title_key
+        row[col["log_words"]] = float(np.log1p(nw))
+        row[col["log_chars"]] = float(np.log1p(chars))
+        row[col["link_ratio"]] = min(b.link_chars / chars, 1.0)
+        row[col["sent_ends"]] = min(len(_SENT_END.findall(text)), 20)
+        row[col["ends_punct"]] = text[-1] in ".!?。！？\"'”’»):;"
+        row[col["comma_rate"]] = text.count(",") / (nw or 1)
+        row[col["upper_rate"]] = sum(map(str.isupper, head)) / min(chars, 400)
+        row[col["digit_rate"]] = sum(map(str.isdigit, head)) / min(chars, 400)
+        row[col["in_traf"]] = cover_l[i]
+        row[col["prev_traf"]] = cover_l[i - 1] if i else 0
+        row[col["next_traf"]] = cover_l[i + 1] if i + 1 < n else 0
+        row[col["in_span"]] = first <= i <= last
+        row[col["in_main_container"]] = main is not None and main in b.ancestors
+        row[col["rel_pos"]] = i / n
+        row[col["dist_traf"]] = (0 if first <= i <= last else min(abs(i - first), abs(i - last)) / n) if first >= 0 else 1
+        row[col["depth_rel"]] = b.depth / max_depth
+        row[col["repeated"]] = counts.get(k, 0) > 1
+        row[col["is_title"]] = bool(title_key) and k == title_key
         parent = b.ancestors[-2] if len(b.ancestors) >= 2 else 0
         cw = container_words[parent]
-        row[c["container_traf_share"]] = cw[1] / cw[0] if cw[0] else 0
-        row[c["words_before_share"]] = (cum_l[i] - nw) / all_words
+        row[col["container_traf_share"]] = cw[1] / cw[0] if cw[0] else 0
+        row[col["words_before_share"]] = (cum_l[i] - nw) / all_words
         tag = b.tag if b.tag in _TAGS else ("h4" if b.tag in ("h5", "h6") else "other")
-        row[c[f"tag_{tag}"]] = 1
+        row[col[f"tag_{tag}"]] = 1
         for m in b.marks:
-            j = c.get(f"mark_{m}")
+            j = col.get(f"mark_{m}")
             if j is not None:
                 row[j] = 1
-        row[c["hidden"]] = "hidden" in b.marks
-        row[c["role_nav"]] = any(m in roles for m in b.marks)
+        row[col["hidden"]] = "hidden" in b.marks
+        row[col["role_nav"]] = any(m in _ROLES for m in b.marks)
         near, far = b.attrs[:4], b.attrs[4:]
-        row[c["attr_content_near"]] = sum(w in content for w in near)
-        row[c["attr_boiler_near"]] = sum(w in boiler for w in near)
-        row[c["attr_content_far"]] = sum(w in content for w in far)
-        row[c["attr_boiler_far"]] = sum(w in boiler for w in far)
+        row[col["attr_content_near"]] = sum(w in content for w in near)
+        row[col["attr_boiler_near"]] = sum(w in boiler for w in near)
+        row[col["attr_content_far"]] = sum(w in content for w in far)
+        row[col["attr_boiler_far"]] = sum(w in boiler for w in far)
         for w in set(b.attrs[:8]):
-            j = c.get(f"w_{w}")
+            j = col.get(f"w_{w}")
             if j is not None:
                 row[j] = 1
         rows.append(row)
