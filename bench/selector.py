@@ -151,10 +151,11 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--write", action="store_true", help="train on every page and write selector.json")
     ap.add_argument("--limit", type=int, default=None)
-    ap.add_argument("--fast", action="store_true", help="trafilatura with fast=True (no internal fallbacks)")
+    ap.add_argument("--full", action="store_true",
+                    help="trafilatura's full cascade on every page (extract() runs it only where fast mode kept no article)")
     args = ap.parse_args(argv)
-    if args.fast:
-        CONFIG.extra = {"fast": True}
+    if args.full:
+        CONFIG.fast = False
     rows = page_rows(args.limit)
     if not rows:
         print("no development pages under ../shared/data; skipped")

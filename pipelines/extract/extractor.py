@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 import time
 from collections import Counter
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from functools import lru_cache
 
 import trafilatura
@@ -76,6 +76,9 @@ class ExtractConfig:
 
     favor_precision: bool = False
     include_tables: bool = True
+    fast: bool = True              # trafilatura without its own readability/justext comparison: our rescue and
+                                   # selector do that job (bench/extraction.py: 0.1-0.2 points of word F1 for a
+                                   # third of its time)
     rescue: bool = True            # readability-lxml when trafilatura keeps too little of the page's prose
     rescue_below: float = 0.55     # ...i.e. when its output has less than this share of the <p> words,
     rescue_missing: float = 1.0    # the <p> paragraphs it left out hold at least as many words as it kept
@@ -145,7 +148,7 @@ def _prune(tree, profiles: list[Profile], source: str | None = None):
 def _trafilatura_text(tree, url: str | None, cfg: ExtractConfig) -> str:
     doc = trafilatura.bare_extraction(
         tree, url=url, with_metadata=False, include_comments=False, deduplicate=False,
-        favor_precision=cfg.favor_precision, include_tables=cfg.include_tables, **cfg.extra)
+        favor_precision=cfg.favor_precision, include_tables=cfg.include_tables, fast=cfg.fast, **cfg.extra)
     return (doc.text or "") if doc is not None else ""
 
 
@@ -276,6 +279,10 @@ def prepare(html: str | bytes, url: str | None = None, *, profile: str | None = 
     tree = _prune(tree, rules, text)
     t = _lap("profiles", t)
     traf = _trafilatura_text(tree, url, cfg)
+    if cfg.fast and _prose_words(traf.split("\n")) < cfg.min_words:
+        # fast mode kept no article (a menu, a teaser): trafilatura's full cascade, with its own
+        # readability and justext comparison, on the few pages where that can still find one
+        traf = _trafilatura_text(tree, url, replace(cfg, fast=False))
     t = _lap("trafilatura", t)
     body = traf
     if cfg.rescue:
