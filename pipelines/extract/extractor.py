@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import time
 from collections import Counter
+from copy import deepcopy
 from dataclasses import asdict, dataclass, field, replace
 from functools import lru_cache
 
@@ -156,7 +157,8 @@ def _readability_text(tree, url: str | None) -> str:
     from readability import Document as Readable
 
     try:
-        summary = Readable(tree, url=url).summary(html_partial=True)
+        # on a copy: readability-lxml drops hidden elements from the tree it is given, which the selector reads next
+        summary = Readable(deepcopy(tree), url=url).summary(html_partial=True)
         frag = lxml_html.fromstring(summary)
     except Exception:  # noqa: BLE001 - the rescue is best effort
         return ""
@@ -187,7 +189,7 @@ def _maybe_rescue(tree, text: str, url: str | None, cfg: ExtractConfig) -> str:
     if (not prose or got >= cfg.rescue_below * prose or missing < cfg.rescue_missing * got
             or missing < cfg.rescue_par_words * blocks):
         return text
-    alt = _readability_text(tree, url)
+    alt = _readability_text(tree, None)  # no base URL: links are not text, and resolving them costs a tenth
     if len(alt.split()) >= cfg.rescue_gain * max(got, 1) and _covers(alt, text) >= 0.9:
         return alt
     return text
