@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import re
 import threading
+from functools import lru_cache
 
 __all__ = ["detect_language", "choose_language", "load", "MIN_CONFIDENCE", "SAMPLE_CHARS", "MIN_LETTERS"]
 
@@ -84,6 +85,12 @@ def normalize_code(code: str | None) -> str | None:
     return primary
 
 
+@lru_cache(maxsize=1024)
+def _label_code(label: str) -> str | None:
+    """normalize_code of one of the model's labels, cached: it runs for each of its 140 labels on every text."""
+    return normalize_code(label)
+
+
 def _ranked(text: str | None) -> list[tuple[str, float]]:
     """(code, probability) best first, the model's varieties of one language added up (``wuu``, ``yue`` and
     ``zh``: its Chinese probability is split three ways); [] when the text has too few letters."""
@@ -92,7 +99,7 @@ def _ranked(text: str | None) -> list[tuple[str, float]]:
         return []
     folded: dict[str, float] = {}
     for label, p in load().rank(sample):
-        code = normalize_code(label)
+        code = _label_code(label)
         if code:
             folded[code] = folded.get(code, 0.0) + float(p)
     return sorted(folded.items(), key=lambda kv: -kv[1])
