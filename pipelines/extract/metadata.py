@@ -346,7 +346,7 @@ def _byline(nodes: list) -> list[str]:
 # expression and cost 1-3 ms a page each; one attribute scan costs under 1 ms, and the candidates are few.
 _CREDIT_ATTRS = etree.XPath(
     ".//@*[contains(.,'uthor') or contains(.,'byl') or contains(.,'Byl') or contains(.,'BBL') or contains(.,'name')"
-    " or contains(.,'writer') or contains(.,'zuozhe') or contains(.,'bianji') or contains(.,'xiaobian')"
+    " or contains(.,'writer') or contains(.,'ontributor') or contains(.,'zuozhe') or contains(.,'bianji') or contains(.,'xiaobian')"
     " or contains(.,'ed-by')]|.//author")
 _T1 = {"a", "address", "div", "link", "p", "span", "strong"}
 _T2 = {"a", "div", "h3", "h4", "p", "span"}
@@ -452,9 +452,10 @@ def _authors(tree, node: dict, ids: dict, meta: dict, cites: list[str], sites: l
         lambda: people,
         lambda: [" ".join(reversed(c.split(",", 1))) if c.count(",") == 1 else c for c in cites][:12],
         lambda: [meta[k] for k in _AUTHOR_KEYS if k in meta and "://" not in meta[k]][:1],
-        lambda: [" ".join(a.text_content().split()) for a in tree.xpath("//a[@rel='author']")][:4],
+        lambda: [" ".join(a.text_content().split()) for a in credit() if a.tag == "a" and a.get("rel") == "author"][:4],
         lambda: _byline(credit()),
         lambda: _by_text(window()),
+        lambda: _author_link(credit()),
         # trafilatura's search copies and prunes the tree (several ms): only while no credit is found at all
         lambda: [] if fallback else [_author_search(credit()) or ""],
         lambda: orgs,
@@ -507,6 +508,21 @@ def _shown_date(window) -> str | None:
             if day:
                 return day
     return None
+
+
+# a link to the author's own page: WordPress and most CMSs link a byline to /author/<slug>/ (also /authors/,
+# /contributors/, /writers/, or a listing filtered by ?author=); its text is the person's name
+_AUTHOR_HREF = re.compile(r"/(?:authors?|contributors?|writers?)/[^/?#]+|[?&]_?author=", re.I)
+
+
+def _author_link(nodes: list) -> list[str]:
+    """The names in the first link to an author page whose text reads as a person's name."""
+    for el in nodes:
+        if el.tag == "a" and _AUTHOR_HREF.search(el.get("href") or ""):
+            names = [n for n in split_authors([" ".join(el.text_content().split())]) if _NAME_LIKE.match(n)]
+            if names:
+                return names
+    return []
 
 
 def _by_text(window) -> list[str]:
