@@ -60,7 +60,7 @@ _GENERIC_AUTHORS = {"staff", "admin", "administrator", "editor", "editors", "edi
 # a person's name as bylines write it: 2-4 capitalised words, particles allowed ("Marna van der Merwe")
 _NAME_LIKE = re.compile(r"^(?:[A-ZÀ-ÞĀ-ſ][\w'’.-]+|van|der|de|del|da|di|la|le|von|bin|al)"
                         r"(?:\s+(?:[A-ZÀ-ÞĀ-ſ][\w'’.-]*|van|der|de|del|da|di|la|le|von|bin|al)){1,3}$")
-_BY_TEXT = re.compile(r"(?:^|[\s|•·(])(?:[Bb]y|BY|[Ww]ritten by|[Ww]ords by)\s*:?[\s¦]+"
+_BY_TEXT = re.compile(r"(?:^|[\s|•·(])(?:[Bb]y|BY|[Ww]ritten by|[Ww]ords by|[Aa]uthors?:|[Cc]ontributors?:)\s*:?[\s¦]+"
                       r"((?:[A-ZÀ-ÞĀ-ſ][\w'’.-]+)(?:\s+(?:van|der|de|del|da|di|la|le|von|bin|al|"
                       r"[A-ZÀ-ÞĀ-ſ][\w'’.-]+)){1,3})")
 _SPLIT_AUTHORS = re.compile(r"\s*(?:,|;|\||/|&|\s[-–—]\s|\band\b|\bund\b|\bet\b|\by\b|\bog\b)\s*", re.I)
@@ -456,6 +456,7 @@ def _authors(tree, node: dict, ids: dict, meta: dict, cites: list[str], sites: l
         lambda: _byline(credit()),
         lambda: _by_text(window()),
         lambda: _author_link(credit()),
+        lambda: _name_by_dateline(window()),
         # trafilatura's search copies and prunes the tree (several ms): only while no credit is found at all
         lambda: [] if fallback else [_author_search(credit()) or ""],
         lambda: orgs,
@@ -522,6 +523,38 @@ def _author_link(nodes: list) -> list[str]:
             names = [n for n in split_authors([" ".join(el.text_content().split())]) if _NAME_LIKE.match(n)]
             if names:
                 return names
+    return []
+
+
+# words of a byline's role line ("Tech Writer", "Marketing Director", "Staff Reporter"): the role nouns only (a
+# modifier such as "content" or "digital" alone is no role: "Article Content")
+_ROLE_WORDS = _NOT_NAME_WORDS - {"updated", "last", "published", "posted", "read", "more", "about", "|", "•", "former",
+                                 "head", "lead"}
+_NAME_TAIL = re.compile(r"\s+(?:in|on|at)$")
+_SEPARATOR = re.compile(r"^[\W_]*$")
+
+
+def _name_by_dateline(window) -> list[str]:
+    """A name standing alone just under the headline, right beside the article's date or a role ("Ann Lee ¦ Tech
+    Writer", "Dec 26, 2025 ¦ • ¦ Ann Lee in ¦ Politics"): bylines without a "By" or a class naming them. A name-like
+    piece with neither beside it is left alone (a section or a subheading: "Hotel Travel Hacks"), and so is one
+    inside a sentence (the next piece goes on in lower case: "Der ¦ FC Liverpool ¦ hat in der")."""
+    if not window:
+        return []
+    pieces = [p for p in window[1].split(" ¦ ")[:10] if not _SEPARATOR.match(p)]  # bullets, pipes between items
+    for i, piece in enumerate(pieces[:8]):
+        name = _NAME_TAIL.sub("", piece)
+        if len(name.split()) > 3 or not _NAME_LIKE.match(name) or any(
+                w.lower() in _NOT_NAME_WORDS or w.lower() in _MONTH_WORDS for w in name.split()):
+            continue  # "Posted On", "Senior Editor", "March 2025": labels, not names
+        after = pieces[i + 1] if i + 1 < len(pieces) else ""
+        if after[:1].islower():
+            continue
+        for near in ([pieces[i - 1]] if i else []) + ([after] if after else []):
+            words = near.lower().replace("-", " ").replace("&", " ").split()
+            if (len(near) < 40 and _SHOWN_DATE.search(near)) or (
+                    0 < len(words) <= 4 and any(w.strip(".,:") in _ROLE_WORDS for w in words)):
+                return [name]
     return []
 
 
