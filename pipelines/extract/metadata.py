@@ -558,6 +558,57 @@ def _name_by_dateline(window) -> list[str]:
     return []
 
 
+_TIME_OF_DAY = re.compile(r"\b\d{1,2}[:.]\d\d\b(?:\s*[ap]\.?m\.?)?|\b(?:[AaPp][Mm]|Uhr|UTC|GMT|[A-Z]{2,4}T)\b")
+
+
+def _standalone_date(piece: str) -> str | None:
+    """The day of a text piece that is a dateline: a date with at most a label or a time beside it ("Posted on
+    Dec 4, 2025", "Updated: 2025-02-22", "Feb 6, 2025 - 11 minutes"), not a date inside a sentence or a photo
+    caption ("...on Monday, 28 April 2025, at the court")."""
+    if len(piece) > 60:
+        return None
+    m = _SHOWN_DATE.search(piece)
+    if not m:
+        return None
+    rest = _TIME_OF_DAY.sub(" ", piece[:m.start()] + " " + piece[m.end():])
+    return _date_of(m) if len(TOKEN.findall(rest)) <= 4 else None
+
+
+def _dateline(window) -> str | None:
+    """The first dateline piece just under the headline (or just above it)."""
+    if not window:
+        return None
+    for part in (window[1], window[0]):
+        for piece in part.split(" ¦ ")[:12]:
+            day = _standalone_date(piece)
+            if day:
+                return day
+    return None
+
+
+_BODY_TEXT = etree.XPath("//body//text()[not(ancestor::script) and not(ancestor::style) and not(ancestor::nav)"
+                         " and not(ancestor::footer) and not(ancestor::aside)][string-length(normalize-space()) > 5]"
+                         "[string-length(.) < 120]")
+
+
+def _body_dateline(tree) -> str | None:
+    """The first dateline piece anywhere in the page's visible text (outside menus, footers and sidebars): for
+    pages with no date in their metadata and none near the headline (no <h1>, or a logo <h1>)."""
+    for text in _BODY_TEXT(tree):
+        day = _standalone_date(" ".join(text.split()))
+        if day:
+            return day
+    return None
+
+
+def _day_before(day: str) -> str:
+    from datetime import date, timedelta
+    try:
+        return (date.fromisoformat(day) - timedelta(days=1)).isoformat()
+    except ValueError:
+        return day
+
+
 def _by_text(window) -> list[str]:
     """"By Ann Lee" / "Written by Ann Lee" in the visible text just after (or above) the headline."""
     if not window:
@@ -620,12 +671,23 @@ def page_metadata(tree, url: str | None) -> dict:
         (d for d in (iso_date(meta.get(k), loose=True) for k in _DATE_KEYS) if d), None)
     # (a JSON-LD date written out, "Jun 24, 2025", is left aside: measured, it is a template's date more
     # often than the article's, and the day shown under the headline is the better fallback)
+    if published:
+        shown = _dateline(window())
+        if shown and shown < _day_before(published[:10]):
+            # the page dates the article (a dateline of its own: "Dec 30, 2013", "Posted on 24 Apr 2000")
+            # days or years before its metadata's "published": that metadata is a re-publication, a migration
+            # or an import stamp, and the article cannot be shown as written before it was published
+            published = shown
     if not published:
         # no date in the page's metadata: the day written under the headline, before htmldate's guess
         published = _shown_date(window())
     if not published:
         from htmldate import find_date
         published = find_date(tree, url=url, extensive_search=False, original_date=True)
+    if not published:
+        # nothing in the metadata, near the headline or by htmldate (measured: htmldate's guess is the better one
+        # where it has one; before it, this lost two fundus pages and one wcxb page): a dateline in the page
+        published = _body_dateline(tree)
     links = tree.xpath("//link[contains(concat(' ', normalize-space(@rel), ' '), ' canonical ')]/@href")
     page = node.get("mainEntityOfPage")
     canon = [*links, meta.get("og:url"), node.get("url"), page.get("@id") if isinstance(page, dict) else page]
