@@ -6,8 +6,9 @@ expected text (a block of 5+ words is article when half its word trigrams are in
 one when it equals an expected line, or has 3+ words and occurs in it). Cross-validation holds out whole SITES
 (5 folds by registered domain), so a site's layout is never both learned and scored; it prints word F1 (WCXB)
 and 4-gram F1 (Zyte) per set for: trafilatura's own blocks, the selector alone, and extract()'s rule (the
-selector's text replaces the body only when trafilatura kept less than half as many words, checked
-only where it kept under 40% of the page's visible words). Then it trains on
+selector's text replaces the body only when trafilatura kept under `select_below` of its words, checked
+only where it kept under `select_gate` of the page's visible words and did not keep `select_kept_p` of a
+page whose <p> elements hold the prose; see ExtractConfig). Then it trains on
 every page and writes pipelines/extract/selector.json (with --write).
 
     .venv/bin/python -m pip show scikit-learn  # training only: uv pip install scikit-learn
@@ -81,7 +82,8 @@ def page_rows(limit: int | None) -> list[dict]:
                         "y": labels,
                         "blocks": [(b.tag, b.text) for b in items],
                         "ours": state.final_text, "patterns": state.patterns,
-                        "visible": len(body.xpath("string()").split()) if body is not None else 0})
+                        "visible": len(body.xpath("string()").split()) if body is not None else 0,
+                        "p_words": X._p_words(state.tree)})
     return out
 
 
@@ -132,7 +134,10 @@ def report(rows: list[dict], probs: list[np.ndarray]) -> None:
             for i in idx:
                 alt = texts["selector alone"][idx.index(i)]
                 ours = rows[i]["ours"]
-                if len(ours.split()) < gate * rows[i]["visible"] and len(ours.split()) < share * len(alt.split()):
+                got = len(ours.split())
+                prose_kept = (got >= CONFIG.select_kept_p * rows[i]["p_words"]
+                              and rows[i]["p_words"] >= CONFIG.select_p_share * rows[i]["visible"])
+                if got < gate * rows[i]["visible"] and not prose_kept and got < share * len(alt.split()):
                     rule.append(alt)
                     used += 1
                 else:

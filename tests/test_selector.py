@@ -64,7 +64,7 @@ def test_blocks_text_links_marks_and_skipped_elements():
 def test_features_place_blocks_against_trafilatura_text():
     article = "<article>" + "".join(f"<p>{PROSE.format(i=i)}</p>" for i in range(4)) + "</article>"
     items = blocks(load_html(_page(article)))
-    kept = "\n".join(PROSE.format(i=i) for i in range(4))
+    kept = "\n".join(PROSE.format(i=i) for i in range(6))
     x = features(items, kept, "Talks in Vientiane")
     assert x.shape == (len(items), len(FEATURES))
     cover = x[:, FEATURES.index("in_traf")]
@@ -124,6 +124,29 @@ def test_selector_not_consulted_when_trafilatura_kept_most_of_the_page(monkeypat
     doc = X.extract(_page(article), "https://example.com/news/talks")
     assert doc is not None and PROSE.format(i=7) in doc.text
     assert calls == []  # the cheap visible-words gate decided
+
+
+def test_selector_not_consulted_when_trafilatura_kept_the_prose_of_a_page_heavy_with_chrome(monkeypatch):
+    """Under the visible-words gate (menus and link lists outweigh the article) but with the article's <p>
+    prose kept: the selector is not computed (it costs about 20 ms a page)."""
+    article = "<article>" + "".join(f"<p>{PROSE.format(i=i)}</p>" for i in range(6)) + "</article>"
+    chrome = "<div class='more'><ul>" + "".join(
+        f"<li><a href='/m{i}'>More coverage of markets, ports and the regional grain trade, part {i}</a></li>"
+        for i in range(45)) + "</ul></div>"
+    calls = []
+    import pipelines.extract.selector as selector
+
+    real = selector.select_text
+    monkeypatch.setattr(selector, "select_text", lambda *a, **k: calls.append(1) or real(*a, **k))
+    tree = load_html(_page(article + chrome))
+    kept = "\n".join(PROSE.format(i=i) for i in range(6))
+    cfg = X.ExtractConfig()
+    visible = len(tree.find(".//body").xpath("string()").split())
+    assert len(kept.split()) < cfg.select_gate * visible  # the first gate alone would compute the selector
+    assert X._maybe_select(tree, kept, kept, "Talks in Vientiane", cfg) == kept
+    assert calls == []
+    assert X._maybe_select(tree, kept, kept, "Talks in Vientiane", X.ExtractConfig(select_kept_p=1.5)) is not None
+    assert calls == [1]  # without the <p> gate it would have been
 
 
 def test_selector_replaces_a_body_trafilatura_mostly_missed():

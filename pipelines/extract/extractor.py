@@ -88,7 +88,9 @@ class ExtractConfig:
     min_words: int = 40
     select: bool = True            # the learned block selector (selector.py) where trafilatura kept little:
     select_below: float = 0.3      # used when trafilatura's text has under this share of the selector's words
-    select_gate: float = 0.3       # ...checked only when it has under this share of the page's visible words
+    select_gate: float = 0.3       # ...checked only when it has under this share of the page's visible words,
+    select_kept_p: float = 0.4     # and not when it kept this share of the words in <p> elements while those
+    select_p_share: float = 0.2    # hold this share of the visible words: it found the prose, the rest is chrome
     extra: dict = field(default_factory=dict)  # more trafilatura.bare_extraction keyword arguments
 
 
@@ -173,11 +175,16 @@ def _covers(big: str, small: str) -> float:
     return len(words & set(TOKEN.findall(big.lower()))) / len(words) if words else 0.0
 
 
-def _maybe_rescue(tree, text: str, url: str | None, cfg: ExtractConfig) -> str:
+def _p_words(tree) -> int:
+    """Words in the page's <p> elements: the prose, in one cheap pass."""
+    return len(" ".join(tree.xpath("//p//text()")).split())
+
+
+def _maybe_rescue(tree, text: str, url: str | None, cfg: ExtractConfig, p_words: int | None = None) -> str:
     """Readability's text instead of trafilatura's when the page holds much more prose than was kept."""
     flat = " ".join(text.split())
     got = len(flat.split())
-    if got >= cfg.rescue_below * len(" ".join(tree.xpath("//p//text()")).split()):
+    if got >= cfg.rescue_below * (_p_words(tree) if p_words is None else p_words):
         return text  # the usual case, decided with one cheap pass
     prose, missing, blocks = 0, 0, 0
     for p in tree.iter("p"):
@@ -287,16 +294,18 @@ def prepare(html: str | bytes, url: str | None = None, *, profile: str | None = 
         traf = _trafilatura_text(tree, url, replace(cfg, fast=False))
     t = _lap("trafilatura", t)
     body = traf
+    p_words = _p_words(tree)
     if cfg.rescue:
-        body = _maybe_rescue(tree, body, url, cfg)
+        body = _maybe_rescue(tree, body, url, cfg, p_words)
         t = _lap("rescue", t)
     if cfg.select if select is None else select:
-        body = _maybe_select(tree, traf, body, meta.get("title"), cfg)
+        body = _maybe_select(tree, traf, body, meta.get("title"), cfg, p_words)
         _lap("selector", t)
     return Prepared(tree, meta, traf, body, outlet, tuple(p for r in rules for p in r.drop_text))
 
 
-def _maybe_select(tree, traf: str, body: str, title: str | None, cfg: ExtractConfig) -> str:
+def _maybe_select(tree, traf: str, body: str, title: str | None, cfg: ExtractConfig,
+                  p_words: int | None = None) -> str:
     """The learned selector's blocks (pipelines/extract/selector.py) when trafilatura kept under
     `select_below` of what the selector finds: pages where it missed most of the article (lists, tables,
     sections it judged boilerplate). Decided first with one cheap count of the page's words."""
@@ -304,8 +313,12 @@ def _maybe_select(tree, traf: str, body: str, title: str | None, cfg: ExtractCon
     body_el = tree.find(".//body")
     # the selector's text is at most the page's visible text (scripts and styles are gone by now): a page
     # where trafilatura kept a good share of it is left alone without computing anything more
-    if body_el is None or got >= cfg.select_gate * len(body_el.xpath("string()").split()):
+    visible = len(body_el.xpath("string()").split()) if body_el is not None else 0
+    if body_el is None or got >= cfg.select_gate * visible:
         return body
+    p_words = _p_words(tree) if p_words is None else p_words
+    if got >= cfg.select_kept_p * p_words and p_words >= cfg.select_p_share * visible:
+        return body  # the page's prose is in <p> elements and trafilatura kept a good share of it
     from pipelines.extract.selector import select_text
 
     alt = select_text(tree, traf, title)
