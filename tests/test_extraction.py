@@ -193,3 +193,18 @@ def test_yahoo_ticker_cells_one_per_line_are_dropped():
     assert doc is not None and doc.text.count("Vientiane") == 6
     for junk in ("TSX", "24,674", "CRUDE", "Bitcoin", "CAD/USD", "0.7247", "(+0.46%)"):
         assert junk not in doc.text
+
+
+def test_long_list_items_that_read_as_prose_make_an_article_and_teaser_lists_do_not():
+    steps = "".join(
+        f"<li>Step {i}: open the settings app on the phone, choose the option called connections, and wait "
+        f"until the list of networks appears, then pick your home network, type the password printed on the "
+        f"router and confirm, which saves it so the phone joins on its own next time number {i}.</li>"
+        for i in range(3))
+    howto = f"<html><head><title>Join a network</title></head><body><h1>Join a network</h1><ol>{steps}</ol></body></html>"
+    doc = extract(howto, "https://example.org/guides/join-a-network")
+    assert doc is not None and "type the password printed on the router" in doc.text
+    teasers = "".join(f"<li><a href='/n{i}'>Ministers meet in Hanoi to discuss grain, ports and rail links, "
+                      f"part {i}</a></li>" for i in range(30))
+    listing = f"<html><head><title>News</title></head><body><h1>Latest</h1><ul>{teasers}</ul></body></html>"
+    assert try_extract(listing, "https://example.org/news/").document is None

@@ -228,11 +228,16 @@ def clean_paragraphs(text: str, patterns: list[str] | tuple[str, ...], title: st
 
 
 def _prose_words(pars: list[str]) -> int:
-    """Words in sentence-like paragraphs (not list items or headlines): listing pages have few."""
+    """Words in sentence-like paragraphs (not headlines, not list items but paragraph-long ones): listing
+    pages have few. A list item of 40+ words ending a sentence is prose (a how-to step, a course's text),
+    longer than any headline or teaser line a listing's items hold."""
     total = 0
     for par in pars:
         n = count_words(par)
-        if not par.startswith("- ") and n >= 10 and (n >= 40 or _PROSE_END.search(par)):
+        if par.startswith("- "):
+            if n >= 40 and _PROSE_END.search(par):
+                total += n
+        elif n >= 10 and (n >= 40 or _PROSE_END.search(par)):
             total += n
     return total
 
