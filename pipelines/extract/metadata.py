@@ -34,8 +34,6 @@ _SHOWN_DATE = re.compile(
     rf"|\b(?P<d2>\d{{1,2}})(?:st|nd|rd|th)?\.?\s+(?P<mon2>{_MON}),?\s+(?P<y2>(?:19|20)\d\d)\b"
     r"|\b(?P<iy>(?:19|20)\d\d)-(?P<im>\d\d)-(?P<id>\d\d)\b"
     r"|\b(?P<ed>\d{1,2})\.(?P<em>\d{1,2})\.(?P<ey>(?:19|20)\d\d)\b", re.I)
-_AFTER_H1 = etree.XPath("following::text()[not(ancestor::script) and not(ancestor::style)][position() <= 100]")
-_BEFORE_H1 = etree.XPath("preceding::text()[not(ancestor::script) and not(ancestor::style)][position() <= 20]")
 _DATE_WINDOW = 600  # characters of visible text after the headline (measured: 300 and 1200 do worse)
 _AUTHOR_KEYS = ("author", "article:author", "og:article:author", "parsely-author", "sailthru.author", "dc.creator",
                 "citation_author", "byl")
@@ -473,6 +471,73 @@ def _authors(tree, node: dict, ids: dict, meta: dict, cites: list[str], sites: l
     return fallback
 
 
+_SKIP_TEXT = {"script", "style"}
+
+
+def _texts_after(h1, max_nodes: int = 100, max_chars: int = _DATE_WINDOW) -> list[str]:
+    """The text nodes after ``h1`` in document order (not its own), outside <script>/<style>: what the XPath
+    ``following::text()`` gives, walked in Python so that it stops after ``max_chars`` instead of collecting every
+    text node to the end of the page first (measured: 0.5 ms a page for the XPath)."""
+    out: list[str] = []
+    size = 0
+
+    def add(text: str) -> bool:
+        nonlocal size
+        out.append(text)
+        size += len(text)
+        return len(out) >= max_nodes or size > max_chars
+
+    def subtree(el) -> bool:
+        if isinstance(el.tag, str) and el.tag not in _SKIP_TEXT:
+            if el.text and add(el.text):
+                return True
+            for child in el:
+                if subtree(child):
+                    return True
+        return bool(el.tail) and add(el.tail)
+
+    el = h1
+    if el.tail and add(el.tail):
+        return out
+    while el is not None:
+        for sib in el.itersiblings():
+            if subtree(sib):
+                return out
+        el = el.getparent()
+        if el is not None and el.tail and add(el.tail):
+            return out
+    return out
+
+
+def _texts_before(h1, max_nodes: int = 20) -> list[str]:
+    """The ``max_nodes`` text nodes nearest before ``h1``, nearest first, outside <script>/<style> (the XPath
+    ``preceding::text()``, walked backwards)."""
+    out: list[str] = []
+
+    def subtree(el) -> bool:  # backwards: tail, children last to first, then the element's own text
+        if el.tail:
+            out.append(el.tail)
+        if isinstance(el.tag, str) and el.tag not in _SKIP_TEXT:
+            for child in reversed(el):
+                if len(out) >= max_nodes or subtree(child):
+                    return True
+            if el.text:
+                out.append(el.text)
+        return len(out) >= max_nodes
+
+    el = h1
+    while el is not None:
+        for sib in el.itersiblings(preceding=True):
+            if subtree(sib):
+                return out[:max_nodes]
+        el = el.getparent()
+        if el is not None and isinstance(el.tag, str) and el.tag not in _SKIP_TEXT and el.text:
+            out.append(el.text)
+            if len(out) >= max_nodes:
+                break
+    return out[:max_nodes]
+
+
 def _headline_window(tree) -> tuple[str, str] | None:
     """Visible text just above and just after the first headline <h1> (where bylines and dates stand)."""
     body = tree.find("body")
@@ -481,14 +546,8 @@ def _headline_window(tree) -> tuple[str, str] | None:
     h1 = next((h for h in body.iter("h1") if not _chrome(h)), None)
     if h1 is None:
         return None
-    after: list[str] = []
-    size = 0
-    for text in _AFTER_H1(h1):
-        after.append(text)
-        size += len(text)
-        if size > _DATE_WINDOW:
-            break
-    before = _BEFORE_H1(h1)[::-1]  # the preceding axis runs backwards from the <h1>
+    after = _texts_after(h1)
+    before = _texts_before(h1)
     # text pieces joined with " ¦ ", so that a name does not run on into the next element's words
     return _pieces(before)[-_DATE_WINDOW // 3:], _pieces(after)
 
