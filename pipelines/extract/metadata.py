@@ -221,9 +221,6 @@ def _title(tree, node: dict, meta: dict, sites: list[str]) -> str | None:
     return title
 
 
-_V1 = _V2 = _V3 = 0
-
-
 def _title_raw(tree, node: dict, meta: dict, sites: list[str]) -> str | None:
     """The headline. The reference titles (JSON-LD headline, og/twitter title, <title>, site name removed)
     are matched against the page's <h1>s: the visible headline is the title when a reference agrees with
@@ -232,12 +229,10 @@ def _title_raw(tree, node: dict, meta: dict, sites: list[str]) -> str | None:
     be upper-cased or abridged); an <h1> sharing nothing with them is the headline when it reads like one
     (4+ words; shorter ones are section labels such as "Our Blog")."""
     refs: list[str] = []
-    votes: dict[str, int] = {}
     for raw in (node.get("headline"), meta.get("og:title"), meta.get("twitter:title"), tree.findtext(".//title")):
         t = clean_text(raw)
         if t:
             t = _strip_site(t, sites)
-            votes[word_key(t)] = votes.get(word_key(t), 0) + 1
             if word_key(t) and word_key(t) not in map(word_key, refs):
                 refs.append(t)
     h1s = []
@@ -263,19 +258,13 @@ def _title_raw(tree, node: dict, meta: dict, sites: list[str]) -> str | None:
                 # "Headline | Section": the extra part is a label, not the headline; otherwise the
                 # longer is the full headline (an SEO-shortened title, or an <h1> without its tail)
                 return short if _split_off(long, short) or _credit_tail(long, short) else long
-    if _V3 and h1s:
-        agreed = [r for r in refs if votes.get(word_key(r), 0) >= _V3]
-        if agreed:
-            return agreed[0]
     for h in h1s:
         for r in refs:
             if max(_overlap(h, r), _overlap(r, h)) >= 0.5:
-                if _V1:
-                    return r
                 # the visible wording, unless the <h1> is set in capitals (styling that lost the
                 # headline's case and sometimes its spaces): then the reference's
                 return r if h.isupper() and not r.isupper() else h
-    if h1s and len(h1s[0].split()) >= 4 and not (_V2 and refs):
+    if h1s and len(h1s[0].split()) >= 4:
         return h1s[0]
     if not refs:
         return h1s[0] if h1s else None
