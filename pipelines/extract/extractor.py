@@ -159,8 +159,12 @@ def _readability_text(tree, url: str | None) -> str:
     from readability import Document as Readable
 
     try:
-        # on a copy: readability-lxml drops hidden elements from the tree it is given, which the selector reads next
-        summary = Readable(deepcopy(tree), url=url).summary(html_partial=True)
+        # on a copy: readability-lxml drops hidden elements from the tree it is given, which the selector reads
+        # next; without the page's chrome, which it never keeps and which makes up most of its work
+        copy = deepcopy(tree)
+        etree.strip_elements(copy, "nav", "header", "footer", "aside", "form", "noscript", "svg", "iframe",
+                             "select", "button", with_tail=False)
+        summary = Readable(copy, url=url).summary(html_partial=True)
         frag = lxml_html.fromstring(summary)
     except Exception:  # noqa: BLE001 - the rescue is best effort
         return ""
