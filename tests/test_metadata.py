@@ -209,6 +209,19 @@ def test_headline_window_walk_matches_xpath():
     assert _texts_before(h1) == etree.XPath(f"preceding::text(){visible}")(h1)[::-1]
 
 
+def test_text_above_headline_kept_nearest_in_reading_order():
+    """The window above the headline keeps the text nearest to it, in reading order (a blog's date line
+    sits just above its <h1>, after a long menu)."""
+    from pipelines.extract.metadata import _headline_window
+
+    menu = "".join(f"<li><a>Section number {i} of the menu</a></li>" for i in range(20))
+    tree = load_html(f"<html><body><ul>{menu}</ul><p>Small adventures</p><p>Friday, December 19, 2025</p>"
+                     "<h1>Small adventures with small language models</h1><p>Body text here.</p></body></html>")
+    above, _ = _headline_window(tree)
+    assert above.endswith("Small adventures ¦ Friday, December 19, 2025")
+    assert "Section number 0 " not in above
+
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -221,8 +234,8 @@ def test_accuracy_on_development_sets():
     from pipelines.extract.charset import decode_html
     from pipelines.extract.sanitise import sanitise_markup
 
-    # measured 2026-11-28: wcxb title 0.875, date 0.874, author 0.852; fundus 0.824, 0.988, 0.896
-    floors = {"wcxb": {"title": 0.868, "date": 0.867, "author": 0.845},
+    # measured 2026-11-28: wcxb title 0.875, date 0.879, author 0.852; fundus 0.824, 0.988, 0.896
+    floors = {"wcxb": {"title": 0.868, "date": 0.872, "author": 0.845},
               "fundus": {"title": 0.815, "date": 0.98, "author": 0.89}}
     for name, loader in (("wcxb", bench.load_wcxb), ("fundus", bench.load_pages)):
         scores = {"title": [], "date": [], "author": []}

@@ -570,7 +570,7 @@ def _headline_window(tree) -> tuple[str, str] | None:
     if h1 is None:
         return None
     after = _texts_after(h1)
-    before = _texts_before(h1)
+    before = _texts_before(h1)[::-1]  # in reading order: the text just above the headline is at the end
     # text pieces joined with " ¦ ", so that a name does not run on into the next element's words
     return _pieces(before)[-_DATE_WINDOW // 3:], _pieces(after)
 
@@ -659,8 +659,8 @@ def _dateline(window) -> str | None:
     """The first dateline piece just under the headline (or just above it)."""
     if not window:
         return None
-    for part in (window[1], window[0]):
-        for piece in part.split(" ¦ ")[:12]:
+    for pieces in (window[1].split(" ¦ ")[:12], window[0].split(" ¦ ")[::-1]):  # nearest the headline first
+        for piece in pieces:
             day = _standalone_date(piece)
             if day:
                 return day
