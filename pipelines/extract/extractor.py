@@ -35,7 +35,7 @@ __all__ = ["Document", "ExtractionResult", "ExtractConfig", "try_extract", "extr
            "EXTRACTOR_NAME", "EXTRACTOR_VERSION"]
 
 EXTRACTOR_NAME = "corpus-extract"
-EXTRACTOR_VERSION = f"1.1+trafilatura-{trafilatura.__version__}"  # 1.1: block selector, metadata rules
+EXTRACTOR_VERSION = f"1.2+trafilatura-{trafilatura.__version__}"  # 1.1: block selector, metadata rules; 1.2: fast mode
 
 _PROSE_END = re.compile(r"[.!?;:\"'”’»)\u3002\uff01\uff1f]\s*$")
 _NOT_HTML = re.compile(r"<\s*(html|head|body|p|div|article|meta|title|!doctype)\b", re.I)
