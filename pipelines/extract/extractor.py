@@ -1,7 +1,9 @@
 """Article extraction: bytes or HTML in, a clean `Document` (body text + metadata) out.
 
-trafilatura does the body (its cross-document `deduplicate` off); readability-lxml rescues pages where
-trafilatura keeps only part of the article; outlet profiles (profiles.toml) drop widgets before and
+trafilatura does the body (in fast mode, its own readability/justext comparison run only where fast mode kept
+no article; its cross-document `deduplicate` off); readability-lxml rescues pages where trafilatura keeps
+only part of the article's <p> prose, the learned block selector (selector.py) pages where it kept little
+of the page at all; outlet profiles (profiles.toml) drop widgets before and
 boilerplate paragraphs after; repeated paragraphs (a body served twice) come out once. Metadata comes
 from JSON-LD, <meta>/<link> tags and headings, with htmldate only when the page states no date.
 Pure: no scrapy, no network.
