@@ -208,3 +208,25 @@ def test_long_list_items_that_read_as_prose_make_an_article_and_teaser_lists_do_
                       f"part {i}</a></li>" for i in range(30))
     listing = f"<html><head><title>News</title></head><body><h1>Latest</h1><ul>{teasers}</ul></body></html>"
     assert try_extract(listing, "https://example.org/news/").document is None
+
+
+@pytest.mark.parametrize("markup", [
+    "<!DOCTYPE html><html><head><title>T</title></head><body><p>Hà Nội và Moskva ký thỏa thuận.</p></body></html>",
+    '<!DOCTYPE html PUBLIC "-//W3C//DTD XHTML 1.0 Strict//EN" "http://www.w3.org/TR/xhtml1/DTD/xhtml1-strict.dtd"/>\n'
+    "<html><body><p>Doctype closed the XHTML way.</p></body></html>",
+    "<html lang='ru'/>\n<body><p>Москва и АСЕАН: самозакрытый html.</p></body>",
+    '<?xml version="1.0" encoding="iso-8859-1"?><html><body><p>Déclaration XML, texte déjà décodé.</p></body></html>',
+    '<html><head><meta charset="windows-1251"></head><body><p>Текст уже в юникоде.</p></body></html>',
+    "<p>a bare fragment</p>",
+    "<div>no html tag at all</div><div>two blocks</div>",
+])
+def test_fast_parse_builds_the_tree_load_html_builds(markup):
+    from lxml import etree
+    from trafilatura.utils import load_html
+
+    from pipelines.extract.extractor import _parse_html
+
+    ours, theirs = _parse_html(markup), load_html(markup)
+    assert (ours is None) == (theirs is None)
+    if ours is not None:
+        assert etree.tostring(ours, encoding="unicode") == etree.tostring(theirs, encoding="unicode")
