@@ -230,3 +230,23 @@ def test_fast_parse_builds_the_tree_load_html_builds(markup):
     assert (ours is None) == (theirs is None)
     if ours is not None:
         assert etree.tostring(ours, encoding="unicode") == etree.tostring(theirs, encoding="unicode")
+
+
+def test_full_trafilatura_cascade_runs_again_only_on_pages_with_paragraph_prose(monkeypatch):
+    from pipelines.extract import extractor as X
+
+    modes = []
+    real = X._trafilatura_text
+    monkeypatch.setattr(X, "_trafilatura_text", lambda tree, url, cfg: modes.append(cfg.fast) or real(tree, url, cfg))
+    cells = "".join(f"<tr><td>row {i}</td><td>{i * 7}</td><td>port fee</td></tr>" for i in range(400))
+    X.try_extract(f"<html><body><table>{cells}</table></body></html>", "https://example.org/fees")
+    assert modes == [True]  # no <p> prose: fast mode's answer stands, no second run on a table dump
+    modes.clear()
+    prose = " ".join(f"Delegates from Hanoi and Moscow discussed grain, rail links and port fees, item {i}."
+                     for i in range(6))
+    about = " ".join(f"Our newsroom covers trade between Southeast Asia and Russia, note {i}." for i in range(12))
+    page = f"<html><body><article><p>{prose}</p></article><footer><p>{about}</p></footer></body></html>"
+    X.try_extract(page, "https://example.org/talks", min_words=100)
+    # fast mode kept the article's ~80 words, under the caller's min_words, from a page with more <p> prose
+    # than that: the full cascade gets its chance too
+    assert modes == [True, False]

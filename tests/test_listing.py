@@ -204,3 +204,15 @@ def test_fetch_drops_a_listing_page_by_its_content(corpus_cmd, tmp_path):
     assert _outcome(res.stdout, "https://test.example.net/article/") == "new"
     docs = list((tmp_path / "s" / "corpus").glob("docs/*.json"))
     assert len(docs) == 1 and "straitstimes" not in docs[0].read_text()
+
+
+def test_try_extract_finds_no_article_on_the_replay_listings_and_keeps_every_replay_article():
+    """try_extract alone (a library caller, the check spider) keeps listings out too: trafilatura's fast mode
+    keeps a home page's teaser summaries, and under a few hundred prose words the listing check decides."""
+    from pipelines.extract.extractor import try_extract
+
+    for url, file in sorted(REPLAY_LISTINGS.items()):
+        result = try_extract((WEB / file).read_bytes(), url)
+        assert result.document is None, (url, result.document and result.document.text[:200])
+    for path in _replay_articles():
+        assert try_extract(path.read_bytes(), _url_of(path)).document is not None, path

@@ -64,7 +64,7 @@ def test_blocks_text_links_marks_and_skipped_elements():
 def test_features_place_blocks_against_trafilatura_text():
     article = "<article>" + "".join(f"<p>{PROSE.format(i=i)}</p>" for i in range(4)) + "</article>"
     items = blocks(load_html(_page(article)))
-    kept = "\n".join(PROSE.format(i=i) for i in range(6))
+    kept = "\n".join(PROSE.format(i=i) for i in range(4))
     x = features(items, kept, "Talks in Vientiane")
     assert x.shape == (len(items), len(FEATURES))
     cover = x[:, FEATURES.index("in_traf")]
@@ -145,7 +145,7 @@ def test_selector_not_consulted_when_trafilatura_kept_the_prose_of_a_page_heavy_
     assert len(kept.split()) < cfg.select_gate * visible  # the first gate alone would compute the selector
     assert X._maybe_select(tree, kept, kept, "Talks in Vientiane", cfg) == kept
     assert calls == []
-    assert X._maybe_select(tree, kept, kept, "Talks in Vientiane", X.ExtractConfig(select_kept_p=1.5)) is not None
+    X._maybe_select(tree, kept, kept, "Talks in Vientiane", X.ExtractConfig(select_kept_p=1.5))
     assert calls == [1]  # without the <p> gate it would have been
 
 

@@ -88,6 +88,7 @@ class ExtractConfig:
     rescue_par_words: int = 30     # and are article-like (this many words on average);
     rescue_gain: float = 1.6       # readability's text must then be this many times longer and cover it
     min_words: int = 40
+    listing_below: int = 300       # under this many prose words (or outside lists), the listing check has a say
     select: bool = True            # the learned block selector (selector.py) where trafilatura kept little:
     select_below: float = 0.3      # used when trafilatura's text has under this share of the selector's words
     select_gate: float = 0.3       # ...checked only when it has under this share of the page's visible words,
@@ -162,10 +163,10 @@ def _readability_text(tree, url: str | None) -> str:
 
     try:
         # on a copy: readability-lxml drops hidden elements from the tree it is given, which the selector reads
-        # next; without the page's chrome, which it never keeps and which makes up most of its work
+        # next; without elements that never hold the article's prose (not header, aside or form: some pages
+        # put the whole article in one, an ASP.NET page in its <form>)
         copy = deepcopy(tree)
-        etree.strip_elements(copy, "nav", "header", "footer", "aside", "form", "noscript", "svg", "iframe",
-                             "select", "button", with_tail=False)
+        etree.strip_elements(copy, "nav", "noscript", "svg", "iframe", "select", "button", with_tail=False)
         summary = Readable(copy, url=url).summary(html_partial=True)
         frag = lxml_html.fromstring(summary)
     except Exception:  # noqa: BLE001 - the rescue is best effort
@@ -233,7 +234,7 @@ def clean_paragraphs(text: str, patterns: list[str] | tuple[str, ...], title: st
     return out
 
 
-def _prose_words(pars: list[str]) -> int:
+def _prose_words(pars: list[str], lists: bool = True) -> int:
     """Words in sentence-like paragraphs (not headlines, not list items but paragraph-long ones): listing
     pages have few. A list item of 40+ words ending a sentence is prose (a how-to step, a course's text),
     longer than any headline or teaser line a listing's items hold."""
@@ -241,7 +242,7 @@ def _prose_words(pars: list[str]) -> int:
     for par in pars:
         n = count_words(par)
         if par.startswith("- "):
-            if n >= 40 and _PROSE_END.search(par):
+            if lists and n >= 40 and _PROSE_END.search(par):
                 total += n
         elif n >= 10 and (n >= 40 or _PROSE_END.search(par)):
             total += n
@@ -323,13 +324,14 @@ def prepare(html: str | bytes, url: str | None = None, *, profile: str | None = 
     tree = _prune(tree, rules, text)
     t = _lap("profiles", t)
     traf = _trafilatura_text(tree, url, cfg)
-    if cfg.fast and _prose_words(traf.split("\n")) < cfg.min_words:
-        # fast mode kept no article (a menu, a teaser): trafilatura's full cascade, with its own
-        # readability and justext comparison, on the few pages where that can still find one
+    p_words = _p_words(tree)
+    if cfg.fast and _prose_words(traf.split("\n")) < cfg.min_words <= p_words:
+        # fast mode kept no article (a menu, a teaser) from a page with paragraphs of prose: trafilatura's
+        # full cascade, with its own readability and justext comparison, on the few pages where that can
+        # still find one (a page without <p> prose, a table or link dump, is not worth a second run)
         traf = _trafilatura_text(tree, url, replace(cfg, fast=False))
     t = _lap("trafilatura", t)
     body = traf
-    p_words = _p_words(tree)
     if cfg.rescue:
         body = _maybe_rescue(tree, body, url, cfg, p_words)
         t = _lap("rescue", t)
@@ -366,7 +368,8 @@ def try_extract(html: str | bytes, url: str | None = None, *, profile: str | Non
     """Extract the article of one page; `document` is None (with `reason`) when there is none."""
     cfg = config or ExtractConfig()
     min_words = cfg.min_words if min_words is None else min_words
-    page = prepare(html, url, profile=profile, headers_charset=headers_charset, config=cfg)
+    page = prepare(html, url, profile=profile, headers_charset=headers_charset,
+                   config=cfg if min_words == cfg.min_words else replace(cfg, min_words=min_words))
     if isinstance(page, ExtractionResult):
         return page
     t = time.perf_counter()
@@ -376,8 +379,18 @@ def try_extract(html: str | bytes, url: str | None = None, *, profile: str | Non
     t = _lap("clean", t)
     if not pars:
         return ExtractionResult(None, "no-article-text")
-    if _prose_words(pars) < min_words:
+    prose = _prose_words(pars)
+    if prose < min_words:
         return ExtractionResult(None, "too-short" if count_words(" ".join(pars)) >= 5 else "no-article-text")
+    if prose < cfg.listing_below or _prose_words(pars, lists=False) < cfg.listing_below:
+        from pipelines.extract.listing import listing_verdict
+
+        # little prose, or prose only in list items: teaser summaries of a home, section or search page can add
+        # up to this much (trafilatura's fast mode keeps them), so the listing check (pipelines/extract/listing.py)
+        # decides, as the crawl does before extraction; it calls none of the 966 real article pages of
+        # wcxb-dev and fundus a listing
+        if listing_verdict(html, url or "").listing:
+            return ExtractionResult(None, "listing-page")
     text = "\n\n".join(pars)
     meta["language_declared"] = meta["language"]
     meta["language"] = choose_language(text, meta["language"])[0]
