@@ -15,7 +15,9 @@ Metadata, over the pages whose expected value is known:
   date    same calendar day (first 10 characters of the ISO strings)
   author  at least one normalised name in common (names split on "and", commas, semicolons)
 Speed: seconds per page of each extractor, measured interleaved page by page in the same run, and
-`extract()`'s time as a multiple of plain `trafilatura.extract()`; `--steps` adds what each step costs.
+`extract()`'s time as a multiple of plain `trafilatura.extract()`; then a speed pass of those two alone,
+alternating which goes first, twice over the pages (the ratio the speed target is about); `--steps` adds
+what each step costs.
 
     .venv/bin/python bench/extraction.py [--sets wcxb,fundus,seeds] [--limit N] [--json OUT] [--steps]
 """
@@ -231,6 +233,23 @@ def run(pages: list[dict], extractors=tuple(EXTRACTORS)) -> dict:
     return {"pages": len(pages), "summary": summary, "rows": dict(rows)}
 
 
+def speed(pages: list[dict], rounds: int = 2) -> dict[str, float]:
+    """`extract()` against plain `trafilatura.extract()` alone: both on each page in turn, the order swapped
+    every page (ABBA, so neither always runs on a cache the other warmed), no other extractor in between
+    (readability's and trafilatura's metadata runs in the main pass evict the caches of whatever follows)."""
+    secs = Counter()
+    pairs = (("ours", _ours), ("trafilatura", _trafilatura))
+    for r in range(rounds):
+        for i, page in enumerate(pages):
+            for key, fn in (pairs if (i + r) % 2 == 0 else pairs[::-1]):
+                t = time.perf_counter()
+                fn(page["html"], page["url"])
+                secs[key] += time.perf_counter() - t
+    n = rounds * len(pages)
+    return {"ours_ms": 1000 * secs["ours"] / n, "trafilatura_ms": 1000 * secs["trafilatura"] / n,
+            "ratio": secs["ours"] / secs["trafilatura"]}
+
+
 def steps(pages: list[dict]) -> dict[str, float]:
     """Milliseconds per page of each step of `extract()` (pipelines.extract.extractor.STEP_TIMES)."""
     from pipelines.extract import extractor
@@ -273,6 +292,11 @@ def main(argv: list[str] | None = None) -> int:
         pages = loader(args.limit)
         result = run(pages, tuple(args.extractors.split(",")))
         print(table(name, result), end="\n\n", flush=True)
+        if {"ours", "trafilatura"} <= set(args.extractors.split(",")):
+            result["speed"] = speed(pages)
+            print(f"{name} speed, `extract()` and `trafilatura.extract()` alone, alternating: "
+                  f"{result['speed']['ours_ms']:.1f} vs {result['speed']['trafilatura_ms']:.1f} ms/page = "
+                  f"{result['speed']['ratio']:.2f}x", end="\n\n", flush=True)
         if args.steps:
             result["steps"] = steps(pages)
             print(f"{name} steps (ms/page): " + ", ".join(f"{k} {v:.1f}" for k, v in result["steps"].items()),
