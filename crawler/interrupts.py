@@ -16,6 +16,7 @@ STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
 _held = False
 _pending: str | None = None
+_received: str | None = None  # the first stop signal seen, even one whose exception Python dropped
 
 
 class Interrupted(BaseException):
@@ -23,8 +24,9 @@ class Interrupted(BaseException):
 
 
 def _handler(signum, frame):
-    global _pending
+    global _pending, _received
     name = signal.Signals(signum).name
+    _received = _received or name
     if _held:
         _pending = _pending or name
         return
@@ -42,10 +44,20 @@ def ignore() -> None:
         signal.signal(signum, signal.SIG_IGN)
 
 
+def check() -> None:
+    """Raise ``Interrupted`` for a stop signal already received whose exception was lost: one that lands
+    while Python runs a weakref callback or a ``__del__`` (an import's module-lock callback, say) is printed
+    as "Exception ignored" and the program goes on, so the run would start as if never stopped."""
+    if _received:
+        raise Interrupted(_received)
+
+
 @contextmanager
 def held():
-    """Note stop signals inside the block instead of raising them there; raise the first at its end."""
+    """Note stop signals inside the block instead of raising them there; raise the first at its end (or one
+    received before the block whose exception was lost, see ``check``)."""
     global _held, _pending
+    check()
     _held = True
     try:
         yield

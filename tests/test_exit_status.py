@@ -406,3 +406,26 @@ def test_a_dead_route_of_a_working_outlet_is_a_warning_and_dead_outlets_are_name
     report = report_of(tmp_path / "s")
     assert report["warnings"] == ["healthy: discovery route https://ok.example.org/old-feed.rss failed (HTTP 404)"]
     assert "warning: healthy: discovery route https://ok.example.org/old-feed.rss failed" in res.stderr
+
+
+def test_a_stop_signal_whose_exception_python_dropped_still_stops_the_run(monkeypatch):
+    """A signal that lands in a weakref callback or __del__ (an import's module-lock callback) raises there,
+    Python prints 'Exception ignored' and goes on: the run must not start as if never stopped."""
+    import gc
+
+    import pytest
+
+    from crawler import interrupts
+
+    monkeypatch.setattr(interrupts, "_received", None)
+    monkeypatch.setattr(interrupts, "_pending", None)
+
+    class Dropped:
+        def __del__(self):
+            interrupts._handler(signal.SIGINT, None)  # raises Interrupted inside __del__: ignored by Python
+
+    Dropped()
+    gc.collect()
+    with pytest.raises(interrupts.Interrupted, match="SIGINT"):
+        with interrupts.held():
+            pass
