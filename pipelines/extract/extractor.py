@@ -234,19 +234,24 @@ def clean_paragraphs(text: str, patterns: list[str] | tuple[str, ...], title: st
     return out
 
 
-def _prose_words(pars: list[str], lists: bool = True) -> int:
-    """Words in sentence-like paragraphs (not headlines, not list items but paragraph-long ones): listing
-    pages have few. A list item of 40+ words ending a sentence is prose (a how-to step, a course's text),
-    longer than any headline or teaser line a listing's items hold."""
-    total = 0
+def _prose_counts(pars: list[str]) -> tuple[int, int]:
+    """Words in sentence-like paragraphs (not headlines) and in paragraph-long list items, apart: listing
+    pages have few of either. A list item of 40+ words ending a sentence is prose (a how-to step, a course's
+    text), longer than any headline or teaser line a listing's items hold."""
+    paragraphs = items = 0
     for par in pars:
         n = count_words(par)
         if par.startswith("- "):
-            if lists and n >= 40 and _PROSE_END.search(par):
-                total += n
+            if n >= 40 and _PROSE_END.search(par):
+                items += n
         elif n >= 10 and (n >= 40 or _PROSE_END.search(par)):
-            total += n
-    return total
+            paragraphs += n
+    return paragraphs, items
+
+
+def _prose_words(pars: list[str]) -> int:
+    """Words of prose, list items of a paragraph's length included (see ``_prose_counts``)."""
+    return sum(_prose_counts(pars))
 
 
 def _parse_html(text: str):
@@ -379,10 +384,11 @@ def try_extract(html: str | bytes, url: str | None = None, *, profile: str | Non
     t = _lap("clean", t)
     if not pars:
         return ExtractionResult(None, "no-article-text")
-    prose = _prose_words(pars)
+    in_paragraphs, in_items = _prose_counts(pars)
+    prose = in_paragraphs + in_items
     if prose < min_words:
         return ExtractionResult(None, "too-short" if count_words(" ".join(pars)) >= 5 else "no-article-text")
-    if prose < cfg.listing_below or _prose_words(pars, lists=False) < cfg.listing_below:
+    if in_paragraphs < cfg.listing_below:  # the prose outside lists (all prose is at least as much)
         from pipelines.extract.listing import listing_verdict
 
         # little prose, or prose only in list items: teaser summaries of a home, section or search page can add
