@@ -232,6 +232,31 @@ def test_fast_parse_builds_the_tree_load_html_builds(markup):
         assert etree.tostring(ours, encoding="unicode") == etree.tostring(theirs, encoding="unicode")
 
 
+def test_an_article_after_an_early_closing_html_tag_is_read_as_a_browser_shows_it():
+    # a real shape (wcxb-dev, escalon.services): the theme's header template ends with </body></html>, and the
+    # article follows it; libxml2 dropped everything after </html>, so extraction found only menu teasers
+    from pipelines.extract.extractor import _parse_html
+
+    prose = " ".join(f"Vietnam and Russia signed a memorandum on grain shipments through Vladivostok, clause {i}."
+                     for i in range(12))
+    page = ("<!DOCTYPE html><html><head><title>Grain deal</title></head><body><header><nav><ul>"
+            "<li><a href='/news'>News</a></li><li><a href='/contact-us/'>Contact Us</a></li></ul></nav></header>"
+            "</body>\n</html>\n<div class='blog-detail-page'><h1>Grain deal</h1>"
+            f"<div id='blog-content'><p>{prose}</p><p>{prose}</p></div></div>"
+            "<footer><p>Copyright</p></footer><script>var x = '</body>';</script></body></html>")
+    tree = _parse_html(page)
+    assert "memorandum on grain shipments" in tree.xpath("string(//body)")
+    doc = extract(page, "https://example.org/blog/grain-deal")
+    assert doc is not None and "clause 11." in doc.text and "Contact Us" not in doc.text
+    # a page that only ends with them (scripts after </body> included) parses exactly as before
+    plain = ("<!DOCTYPE html><html><head><title>T</title></head><body><p>Body text here.</p></body></html>\n"
+             "<script>track()</script>\n")
+    from lxml import etree
+    from trafilatura.utils import load_html
+
+    assert etree.tostring(_parse_html(plain)) == etree.tostring(load_html(plain))
+
+
 def test_full_trafilatura_cascade_runs_again_only_on_pages_with_paragraph_prose(monkeypatch):
     from pipelines.extract import extractor as X
 
