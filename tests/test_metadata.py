@@ -156,6 +156,22 @@ def test_dateline_earlier_than_metadata_published_wins():
     assert meta(ld, h1 + caption)["published"].startswith("2025-12-01")
 
 
+def test_a_utc_timestamp_a_day_off_the_urls_date_gives_the_urls_day():
+    # wcxb-dev (whatever.scalzi.com, spectrecollie.com): "/2025/12/18/slug" published "2025-12-19T03:05:00+00:00",
+    # the evening of the 18th where the site is; in Southeast Asia the other way round
+    ld = ('<script type="application/ld+json">{"@type":"BlogPosting","headline":"H",'
+          '"datePublished":"%s"}</script>')
+    us = "https://whatever.example.com/2025/12/18/the-december-comfort-watches/"
+    assert meta(ld % "2025-12-19T03:05:00+00:00", url=us)["published"] == "2025-12-18"
+    asia = "https://www.example-news.com.my/news/2024/03/01/grain-talks"
+    assert meta(ld % "2024-02-29T20:00:00Z", url=asia)["published"] == "2024-03-01"
+    # the same day, or days apart (a URL dated when the draft began, an old slug), leave the metadata's date
+    assert meta(ld % "2025-12-18T09:00:00+00:00", url=us)["published"].startswith("2025-12-18T09")
+    assert meta(ld % "2025-12-21T09:00:00+00:00", url=us)["published"].startswith("2025-12-21")
+    assert meta(ld % "2025-12-19T03:05:00+00:00", url="https://www.example.com/p/2025-12-1")["published"] \
+        .startswith("2025-12-19")
+
+
 def test_dateline_anywhere_when_no_other_date():
     body = ('<div class="logo"><h1>Example</h1></div><div><span>Published on Oct 21, 2025</span></div>'
             '<h2>Eight private cloud providers compared</h2>')

@@ -690,6 +690,28 @@ def _day_before(day: str) -> str:
         return day
 
 
+_URL_DAY = re.compile(r"/((?:19|20)\d\d)[/-](\d\d?)[/-](\d\d?)(?=[/_.-]|$)")
+
+
+def _url_day(url: str | None) -> str | None:
+    """The day a URL's path is dated with (``/2025/12/18/slug``), ISO, or None."""
+    from datetime import date
+
+    m = _URL_DAY.search(urlsplit(url).path) if url else None
+    try:
+        return date(int(m[1]), int(m[2]), int(m[3])).isoformat() if m else None
+    except ValueError:
+        return None
+
+
+def _day_after(day: str) -> str:
+    from datetime import date, timedelta
+    try:
+        return (date.fromisoformat(day) + timedelta(days=1)).isoformat()
+    except ValueError:
+        return day
+
+
 def _by_text(window) -> list[str]:
     """"By Ann Lee" / "Written by Ann Lee" in the visible text just after (or above) the headline."""
     if not window:
@@ -759,6 +781,11 @@ def page_metadata(tree, url: str | None) -> dict:
             # days or years before its metadata's "published": that metadata is a re-publication, a migration
             # or an import stamp, and the article cannot be shown as written before it was published
             published = shown
+    day = _url_day(url)
+    if published and day and day in (_day_before(published[:10]), _day_after(published[:10])):
+        # a timestamp one day off the day in the article's URL: a UTC time, where the site dates its URLs in its
+        # own time zone ("/2025/12/18/..." and "2025-12-19T03:05:00+00:00" in America; the other way in Asia)
+        published = day
     if not published:
         # no date in the page's metadata: the day written under the headline, before htmldate's guess
         published = _shown_date(window())
