@@ -86,7 +86,7 @@ class Extract:
         try:
             result = await asyncio.wrap_future(
                 self.pool.submit(page["body"], page["url"], page.get("charset"), self.min_words, listing,
-                                 self.topic_terms))
+                                 self.topic_terms, page.get("fetched_at")))
         except Exception as exc:  # the pool itself failed: an error with its reason, not a crash
             logger.exception("extraction failed on %s", page["url"])
             result = PageResult(error=f"{type(exc).__name__}: {str(exc)[:120]}")

@@ -268,6 +268,21 @@ def test_an_article_nested_past_libxml2s_depth_limit_is_not_lost():
         assert doc is not None and "clause 29." in doc.text, depth
 
 
+def test_the_fetch_day_reaches_the_date_rules_through_extract_and_the_pool():
+    from pipelines.extract.workers import ExtractPool
+
+    prose = "".join(f"<p>Vietnam and Russia signed a memorandum on grain shipments, clause {i}.</p>" for i in range(12))
+    page = (f"<html><body><header><p>Tuesday, March 4, 2025</p></header><h2>Grain deal</h2>{prose}</body></html>")
+    url = "https://example.org/a/grain"
+    # fetched that very day the masthead's clock is no publication date; re-extracted later (no fetch day
+    # given: today) without its fetch day, it would be; the pool carries the day as the crawl and reextract do
+    assert try_extract(page, url, fetched="2025-03-04T07:00:00Z").document.published is None
+    assert try_extract(page, url).document.published == "2025-03-04"
+    with ExtractPool(0) as pool:
+        got = pool.submit(page.encode(), url, None, None, False, None, "2025-03-04T07:00:00Z").result(timeout=60)
+    assert got.document is not None and got.document.published is None
+
+
 def test_full_trafilatura_cascade_runs_again_only_on_pages_with_paragraph_prose(monkeypatch):
     from pipelines.extract import extractor as X
 

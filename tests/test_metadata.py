@@ -172,6 +172,30 @@ def test_a_utc_timestamp_a_day_off_the_urls_date_gives_the_urls_day():
         .startswith("2025-12-19")
 
 
+def test_no_published_date_after_the_fetch_nor_a_mastheads_clock():
+    # "publication date (not the modified date, not today)": judged against the day the page was fetched
+    future = ('<script type="application/ld+json">{"@type":"NewsArticle","headline":"Rice prices climb",'
+              '"datePublished":"2031-01-05T10:00:00+07:00"}</script>')
+    h1 = "<h1>Rice prices climb</h1><p class='byline'>March 3, 2025</p>"
+    got = page_metadata(load_html(f"<html><head>{future}</head><body>{h1}<p>{'Text. ' * 40}</p></body></html>"),
+                        "https://www.example-news.com/a/1", "2025-03-04T08:00:00Z")
+    assert got["published"] == "2025-03-03"  # a date after the fetch is no publication date
+    masthead = "<header><p>Tuesday, March 4, 2025</p></header><h2>Rice prices climb</h2>"
+    page = load_html(f"<html><body>{masthead}<p>{'Text. ' * 40}</p></body></html>")
+    assert page_metadata(page, "https://www.example-news.com/a/1", "2025-03-04T08:00:00Z")["published"] is None
+    # the same page fetched later: that day is a date of the page, not the visit's
+    page = load_html(f"<html><body>{masthead}<p>{'Text. ' * 40}</p></body></html>")
+    assert page_metadata(page, "https://www.example-news.com/a/1", "2025-06-01")["published"] == "2025-03-04"
+    # an article of the very day, dated under its headline, keeps its date; a day ahead is a time zone
+    today = "<h1>Rice prices climb</h1><p class='byline'>March 4, 2025</p>"
+    page = load_html(f"<html><body>{today}<p>{'Text. ' * 40}</p></body></html>")
+    assert page_metadata(page, "https://www.example-news.com/a/1", "2025-03-04T23:00:00Z")["published"] == "2025-03-04"
+    ahead = ('<meta property="article:published_time" content="2025-03-05T06:00:00+08:00">')
+    got = page_metadata(load_html(f"<html><head>{ahead}</head><body><p>{'Text. ' * 40}</p></body></html>"),
+                        "https://www.example-news.com/a/1", "2025-03-04T23:00:00Z")
+    assert got["published"].startswith("2025-03-05")
+
+
 def test_dateline_anywhere_when_no_other_date():
     body = ('<div class="logo"><h1>Example</h1></div><div><span>Published on Oct 21, 2025</span></div>'
             '<h2>Eight private cloud providers compared</h2>')

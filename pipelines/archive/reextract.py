@@ -222,7 +222,7 @@ def _submit(pool: ExtractPool, reader: Worker, cfg: RebuildConfig, task) -> tupl
         return out, None, None
     listing = cfg.listing_filter and ctype != "text/plain"
     return out, page, pool.submit(page["body"], page["url"], page.get("charset"), cfg.min_words, listing,
-                                  cfg.topic_terms or "")
+                                  cfg.topic_terms or "", page.get("fetched_at"))
 
 
 def _rebuilt(entry, cfg: RebuildConfig, topic_cfg) -> tuple[Rebuilt, object]:

@@ -320,7 +320,7 @@ class Prepared:
 
 def prepare(html: str | bytes, url: str | None = None, *, profile: str | None = None,
             headers_charset: str | None = None, config: ExtractConfig | None = None,
-            select: bool | None = None) -> Prepared | ExtractionResult:
+            select: bool | None = None, fetched: str | None = None) -> Prepared | ExtractionResult:
     """Decode, parse, read metadata, prune by profiles and choose the body; an `ExtractionResult` when not HTML."""
     cfg = config or ExtractConfig()
     if not isinstance(html, (str, bytes)) or not html.strip():
@@ -339,7 +339,7 @@ def prepare(html: str | bytes, url: str | None = None, *, profile: str | None = 
         return ExtractionResult(None, "empty-page")
     outlet = get_profile(profile) if profile else profile_for_url(url)
     rules = [get_profile("default")] + ([outlet] if outlet and outlet.name != "default" else [])
-    meta = page_metadata(tree, url)
+    meta = page_metadata(tree, url, fetched)
     t = _lap("metadata", t)
     tree = _prune(tree, rules, text)
     t = _lap("profiles", t)
@@ -384,11 +384,13 @@ def _maybe_select(tree, traf: str, body: str, title: str | None, cfg: ExtractCon
 
 def try_extract(html: str | bytes, url: str | None = None, *, profile: str | None = None,
                 headers_charset: str | None = None, min_words: int | None = None,
-                config: ExtractConfig | None = None) -> ExtractionResult:
-    """Extract the article of one page; `document` is None (with `reason`) when there is none."""
+                config: ExtractConfig | None = None, fetched: str | None = None) -> ExtractionResult:
+    """Extract the article of one page; `document` is None (with `reason`) when there is none. `fetched`
+    (ISO date or time) is when the page was fetched, today when not given: no published date is later than
+    the day after it, and a date guessed from the page's text alone is not that very day (a masthead's)."""
     cfg = config or ExtractConfig()
     min_words = cfg.min_words if min_words is None else min_words
-    page = prepare(html, url, profile=profile, headers_charset=headers_charset,
+    page = prepare(html, url, profile=profile, headers_charset=headers_charset, fetched=fetched,
                    config=cfg if min_words == cfg.min_words else replace(cfg, min_words=min_words))
     if isinstance(page, ExtractionResult):
         return page

@@ -747,8 +747,20 @@ def _join(base: str | None, ref: str) -> str:
         return ""
 
 
-def page_metadata(tree, url: str | None) -> dict:
-    """Title, authors, date, language, canonical URL, description and site name of a parsed page."""
+def _reference_day(fetched: str | None) -> str:
+    """The day a page's dates are judged against: when it was fetched (ISO), or today (UTC)."""
+    from datetime import date, datetime, timezone
+
+    try:
+        return date.fromisoformat(fetched[:10]).isoformat() if fetched else datetime.now(timezone.utc).date().isoformat()
+    except ValueError:
+        return datetime.now(timezone.utc).date().isoformat()
+
+
+def page_metadata(tree, url: str | None, fetched: str | None = None) -> dict:
+    """Title, authors, date, language, canonical URL, description and site name of a parsed page. ``fetched``
+    (ISO, default today): no date later than the day after it is the published one (the day after: a time
+    zone ahead), and a date read from the page's text alone is not that very day (the masthead's clock)."""
     meta: dict[str, str] = {}
     cites: list[str] = []
     for el in tree.iter("meta"):
@@ -770,12 +782,21 @@ def page_metadata(tree, url: str | None) -> dict:
         return cache[0]
 
     authors = _authors(tree, node, ids, meta, cites, sites, window)
-    published = iso_date(node.get("datePublished")) or next(
-        (d for d in (iso_date(meta.get(k), loose=True) for k in _DATE_KEYS) if d), None)
+    today = _reference_day(fetched)
+    latest = _day_after(today)
+
+    def past(d: str | None) -> str | None:  # a date that can be a publication date when the page was fetched
+        return d if d and d[:10] <= latest else None
+
+    def guessed(d: str | None) -> str | None:  # ...and, read from text alone, not the visit's own day
+        return d if past(d) and d[:10] != today else None
+
+    published = past(iso_date(node.get("datePublished"))) or next(
+        (d for d in (past(iso_date(meta.get(k), loose=True)) for k in _DATE_KEYS) if d), None)
     # (a JSON-LD date written out, "Jun 24, 2025", is left aside: measured, it is a template's date more
     # often than the article's, and the day shown under the headline is the better fallback)
     if published:
-        shown = _dateline(window())
+        shown = past(_dateline(window()))
         if shown and shown < _day_before(published[:10]):
             # the page dates the article (a dateline of its own: "Dec 30, 2013", "Posted on 24 Apr 2000")
             # days or years before its metadata's "published": that metadata is a re-publication, a migration
@@ -788,14 +809,14 @@ def page_metadata(tree, url: str | None) -> dict:
         published = day
     if not published:
         # no date in the page's metadata: the day written under the headline, before htmldate's guess
-        published = _shown_date(window())
+        published = past(_shown_date(window()))
     if not published:
         from htmldate import find_date
-        published = find_date(tree, url=url, extensive_search=False, original_date=True)
+        published = guessed(find_date(tree, url=url, extensive_search=False, original_date=True, max_date=latest))
     if not published:
         # nothing in the metadata, near the headline or by htmldate (measured: htmldate's guess is the better one
         # where it has one; before it, this lost two fundus pages and one wcxb page): a dateline in the page
-        published = _body_dateline(tree)
+        published = guessed(_body_dateline(tree))
     links = tree.xpath("//link[contains(concat(' ', normalize-space(@rel), ' '), ' canonical ')]/@href")
     page = node.get("mainEntityOfPage")
     canon = [*links, meta.get("og:url"), node.get("url"), page.get("@id") if isinstance(page, dict) else page]

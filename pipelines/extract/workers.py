@@ -102,9 +102,11 @@ def _topic_config(terms: str):
 
 
 def extract_page(html: bytes | str, url: str, charset: str | None = None, min_words: int | None = None,
-                 listing: bool = True, topic_terms: str | None = None, max_elements: int | None = None) -> PageResult:
+                 listing: bool = True, topic_terms: str | None = None, fetched: str | None = None,
+                 max_elements: int | None = None) -> PageResult:
     """Listing check, extraction and (``topic_terms`` not None) topic scoring of one page, on its capped
-    markup (what a worker runs). A scoring failure leaves ``topic`` None: the caller scores then."""
+    markup (what a worker runs). A scoring failure leaves ``topic`` None: the caller scores then. ``fetched``:
+    when the page was fetched (ISO), the day its dates are judged against (``try_extract``)."""
     from pipelines.extract.extractor import try_extract
     from pipelines.extract.listing import listing_verdict
     from pipelines.extract.markup import MAX_ELEMENTS, cap_markup
@@ -124,7 +126,7 @@ def extract_page(html: bytes | str, url: str, charset: str | None = None, min_wo
             logger.exception("listing check failed on %s", url)
     if not out.listing:
         try:
-            result = try_extract(html, url, headers_charset=charset, min_words=min_words)
+            result = try_extract(html, url, headers_charset=charset, min_words=min_words, fetched=fetched)
             out.document, out.reason = result.document, result.reason
         except MemoryError:
             raise
@@ -283,12 +285,12 @@ class ExtractPool:
 
     # -- the API -------------------------------------------------------------------------------
     def submit(self, html: bytes | str, url: str, charset: str | None = None, min_words: int | None = None,
-               listing: bool = True, topic_terms: str | None = None) -> Future:
+               listing: bool = True, topic_terms: str | None = None, fetched: str | None = None) -> Future:
         """A future of the page's ``PageResult`` (never an exception for a bad page); ``topic_terms``
         not None: the article's topic score too (``""``: the bundled terms)."""
         if self._closed:
             raise RuntimeError("extraction pool is closed")
-        task = (html, url, charset, min_words, listing, topic_terms)
+        task = (html, url, charset, min_words, listing, topic_terms, fetched)
         if self.workers == 0:
             with self._lock:
                 if self._inline is None:
