@@ -196,6 +196,14 @@ def test_no_published_date_after_the_fetch_nor_a_mastheads_clock():
     assert got["published"].startswith("2025-03-05")
 
 
+def test_headline_with_a_line_break_keeps_its_words_apart():
+    # wcxb-dev has two such <h1>s ("Top MBA Programs of 2025 (US)<br>Your Guide ..."): text_content() ran the
+    # lines together; inline tags still join as shown ("CO<sub>2</sub>")
+    h1 = "<h1>Vietnam and Russia sign a grain deal<br>What the ports gain</h1>"
+    assert meta("", h1)["title"] == "Vietnam and Russia sign a grain deal What the ports gain"
+    assert meta("", "<h1>Hanoi cuts CO<sub>2</sub> from <b>ship</b>ping</h1>")["title"] == "Hanoi cuts CO2 from shipping"
+
+
 def test_dateline_anywhere_when_no_other_date():
     body = ('<div class="logo"><h1>Example</h1></div><div><span>Published on Oct 21, 2025</span></div>'
             '<h2>Eight private cloud providers compared</h2>')

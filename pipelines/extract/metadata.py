@@ -208,6 +208,25 @@ def _strip_site(title: str, sites: list[str]) -> str:
     return title
 
 
+_BREAKS = frozenset({"br", "div", "p", "li", "small", "h2", "h3"})  # not inline tags: "CO<sub>2</sub>", "<b>Ne</b>ws"
+
+
+def _shown_text(el) -> str:
+    """An element's text as shown: a line break (<br>) or a block inside it (a subtitle in a <div> or <small>
+    under the headline) separates words, where ``text_content()`` runs them together ("(US)Your Guide")."""
+    out = [el.text or ""]
+    for child in el:
+        if isinstance(child.tag, str):
+            if child.tag in _BREAKS:
+                out.append(" ")
+            if child.tag != "br":
+                out.append(_shown_text(child))
+            if child.tag in _BREAKS:
+                out.append(" ")
+        out.append(child.tail or "")
+    return "".join(out)
+
+
 def _title(tree, node: dict, meta: dict, sites: list[str]) -> str | None:
     """The headline (`_title_raw`) without a part after " | ": headlines do not use the pipe, pages put
     sections, series and taglines behind it ("Headline | Opinion", "Headline | Top 19 Companies").
@@ -237,7 +256,7 @@ def _title_raw(tree, node: dict, meta: dict, sites: list[str]) -> str | None:
                 refs.append(t)
     h1s = []
     for h1 in tree.iter("h1"):
-        text = clean_text(h1.text_content())
+        text = clean_text(_shown_text(h1))
         if not text or len(text) > 300 or _is_site(text, sites) or _chrome(h1):
             continue
         h1s.append(_strip_site(text, sites))
