@@ -21,7 +21,7 @@ from functools import lru_cache
 import trafilatura
 from lxml import etree
 from lxml import html as lxml_html
-from trafilatura.utils import DOCTYPE_TAG, FAULTY_HTML, load_html
+from trafilatura.utils import DOCTYPE_TAG, FAULTY_HTML, HTML_PARSER, load_html
 
 from pipelines.dedup.canonical import credited_outlet
 
@@ -40,11 +40,6 @@ EXTRACTOR_NAME = "corpus-extract"
 EXTRACTOR_VERSION = f"1.2+trafilatura-{trafilatura.__version__}"  # 1.1: block selector, metadata rules; 1.2: fast mode
 
 _PROSE_END = re.compile(r"[.!?;:\"'”’»)\u3002\uff01\uff1f]\s*$")
-# trafilatura's parser (trafilatura.utils.HTML_PARSER), with libxml2's limit of 255 nested elements lifted to
-# 2,048: past the limit libxml2 drops the rest of the page, where a browser still shows it (the deepest of the
-# 971 dev and seed pages nests 55; a page of unclosed <div>s or <font>s nests one more per paragraph)
-HTML_PARSER = lxml_html.HTMLParser(collect_ids=False, default_doctype=False, encoding="utf-8", remove_comments=True,
-                                   remove_pis=True, huge_tree=True)
 _END_OF_PAGE = re.compile(rb"</(?:body|html)\s*>", re.I)
 _TAG_AFTER = re.compile(rb"<(?!/|!--|script\b|style\b|link\b|meta\b|noscript\b)[a-z]", re.I)
 _NOT_HTML = re.compile(r"<\s*(html|head|body|p|div|article|meta|title|!doctype)\b", re.I)
