@@ -1,8 +1,9 @@
 """Extraction in worker processes, each page under a budget of time and memory.
 
-``ExtractPool(workers, timeout, max_memory).submit(html, url, charset, min_words, topic_terms=...)`` returns a
-``concurrent.futures.Future`` of a ``PageResult`` (picklable): the listing check
-(``pipelines/extract/listing.py``), ``try_extract`` and, given ``topic_terms`` (``""``: the bundled terms),
+``ExtractPool(workers, timeout, max_memory).submit(html, url, charset, min_words, topic_terms=..., fetched=...)``
+returns a ``concurrent.futures.Future`` of a ``PageResult`` (picklable): the listing check
+(``pipelines/extract/listing.py``), ``try_extract`` (its dates judged against ``fetched``, the capture's time)
+and, given ``topic_terms`` (``""``: the bundled terms),
 the topic score of the article (``pipelines/extract/topic.py``) run on the page's markup, capped first
 (``pipelines/extract/markup.py``), in a worker process that
 
