@@ -27,6 +27,22 @@ def test_site_name_stripped_from_title():
     assert meta("<title>Laos - Thailand rail link opens</title>")["title"] == "Laos - Thailand rail link opens"
 
 
+def test_a_headline_starting_with_the_sites_name_or_a_title_as_site_name_keeps_its_start():
+    # wcxb-dev corti.ai: "Corti introduces GIM: ..." lost its start as if "Corti introduces GIM" named the site
+    ld = ('<script type="application/ld+json">{"@type":"Article","headline":"Corti introduces GIM: a method for '
+          'reading AI models","publisher":{"@type":"Organization","name":"Corti"}}</script>')
+    title = "Corti introduces GIM: a method for reading AI models"
+    assert meta(ld + f"<title>{title} | Corti</title>", f"<h1>{title}</h1>",
+                url="https://www.corti.ai/stories/gim")["title"] == title
+    # ...while "Site: Headline" still loses the site's name
+    assert meta("<title>Example News: Rice prices climb in Hanoi</title>"
+                '<meta property="og:site_name" content="Example News">')["title"] == "Rice prices climb in Hanoi"
+    # wcxb-dev clay.global: og:site_name holds the page's title, which is no site's name
+    title = "How to Design a Website: a Complete Guide for 2026"
+    head = f'<title>{title} | Clay</title><meta property="og:site_name" content="{title} | Clay">'
+    assert meta(head, f"<h1>{title}</h1>", url="https://clay.global/blog/web-design-guide")["title"] == title
+
+
 def test_section_after_pipe_dropped():
     assert meta("<title>How meditation rewires brains | Opinion | Example News</title>",
                 "<h1>How meditation rewires brains | Opinion</h1>")["title"] == "How meditation rewires brains"

@@ -174,7 +174,8 @@ def clean_text(s) -> str | None:
 def _site_keys(url: str | None, names) -> list[str]:
     """Lower-cased letters-and-digits forms of the site's names and of its domain's main label
     ("www.freightwaves.com" -> "freightwaves"), to recognise the site name in titles and bylines."""
-    keys = {re.sub(r"\W+", "", n.lower()) for n in names if isinstance(n, str)}
+    # (a "name" of seven words or more is no site's name: some CMSs fill og:site_name with the page's title)
+    keys = {re.sub(r"\W+", "", n.lower()) for n in names if isinstance(n, str) and len(n.split()) <= 6}
     host = urlsplit(url or "").hostname or ""
     labels = host.split(".")
     while len(labels) > 1 and (len(labels[-1]) <= 3 or labels[-1] in _HOST_NOISE):
@@ -184,12 +185,16 @@ def _site_keys(url: str | None, names) -> list[str]:
     return [k for k in keys if len(k) >= 3]
 
 
-def _is_site(text: str, sites: list[str]) -> bool:
+def _is_site(text: str, sites: list[str], strict: bool = False) -> bool:
     """True when ``text`` names the site: equal to a site name, or one contains the other once spaces and
-    punctuation are dropped ("Move.org" ~ "moveorg", "Filmmaker Magazine" ~ domain "filmmakermagazine")."""
+    punctuation are dropped ("Move.org" ~ "moveorg", "Filmmaker Magazine" ~ domain "filmmakermagazine").
+    ``strict``: the site name and at most a short word more ("BBC News" for "bbc"), for the part before a
+    colon, which is as often the headline's own start ("Corti introduces GIM: ..." on corti.ai)."""
     k = re.sub(r"\W+", "", text.lower())
     if not k:
         return False
+    if strict:
+        return any(k == s or (len(s) >= 3 and k.startswith(s) and len(k) <= len(s) + 6) for s in sites)
     return any(k == s or (len(s) >= 4 and (k.startswith(s) or k.endswith(s)) and len(k) <= 2 * len(s) + 8)
                or (len(k) >= 4 and k in s) for s in sites)
 
@@ -203,7 +208,7 @@ def _strip_site(title: str, sites: list[str]) -> str:
         if kept and len(kept) < len(parts):
             return " - ".join(kept) if len(kept) > 1 else kept[0]
     head, sep, rest = title.partition(": ")
-    if sep and rest and _is_site(head, sites):
+    if sep and rest and _is_site(head, sites, strict=True):
         return rest
     return title
 
