@@ -41,6 +41,11 @@ def test_a_headline_starting_with_the_sites_name_or_a_title_as_site_name_keeps_i
     title = "How to Design a Website: a Complete Guide for 2026"
     head = f'<title>{title} | Clay</title><meta property="og:site_name" content="{title} | Clay">'
     assert meta(head, f"<h1>{title}</h1>", url="https://clay.global/blog/web-design-guide")["title"] == title
+    # wcxb-dev davidbau.com: the domain before the headline, no separator; a dotted word of a headline stays
+    assert meta("<title>davidbau.com Vibe Coding at home</title>", "<h1><a href='/'>davidbau.com</a></h1>",
+                url="https://davidbau.com/archives/vibe.html")["title"] == "Vibe Coding at home"
+    assert meta("<title>Node.js gains a permission model</title>",
+                url="https://nodejs.org/en/blog/a")["title"] == "Node.js gains a permission model"
 
 
 def test_section_after_pipe_dropped():

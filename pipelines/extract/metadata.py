@@ -210,6 +210,10 @@ def _strip_site(title: str, sites: list[str]) -> str:
     head, sep, rest = title.partition(": ")
     if sep and rest and _is_site(head, sites, strict=True):
         return rest
+    head, _, rest = title.partition(" ")
+    name, dot, tld = head.lower().removeprefix("www.").rpartition(".")
+    if dot and tld.isalpha() and len(rest.split()) >= 2 and re.sub(r"\W+", "", name) in sites:
+        return rest  # "example.com Headline": the domain written before the headline, no separator
     return title
 
 
