@@ -248,6 +248,22 @@ def test_an_article_after_an_early_closing_html_tag_is_read_as_a_browser_shows_i
     assert "memorandum on grain shipments" in tree.xpath("string(//body)")
     doc = extract(page, "https://example.org/blog/grain-deal")
     assert doc is not None and "clause 11." in doc.text and "Contact Us" not in doc.text
+    # the crawl runs the listing check before extraction, on the same markup: with 30 teaser links in the header
+    # and the article after </html>, that check must see the article too (the pool runs both, as the crawl does)
+    from pipelines.extract.listing import listing_verdict
+    from pipelines.extract.workers import ExtractPool
+
+    nav = "".join(f"<li><a href='/news/2025/story-{i}'>Russia and Vietnam story number {i}</a></li>" for i in range(30))
+    teasers = (f"<html><head><title>Grain deal</title></head><body><header><ul>{nav}</ul></header></body></html>"
+               f"<main><article><h1>Grain deal</h1><p>{prose}</p><p>{prose}</p></article></main>")
+    assert not listing_verdict(teasers.encode(), "https://example.org/blog/grain-deal").listing
+    with ExtractPool(0) as pool:
+        got = pool.submit(teasers.encode(), "https://example.org/blog/grain-deal", None, None, True).result(timeout=60)
+    assert not got.listing and got.document is not None and "clause 11." in got.document.text
+    # end tags quoted in a script (a JSON-LD articleBody, a document.write) are left as written
+    from pipelines.extract.markup import reopen_page
+
+    assert b"var x = '</body>';" in reopen_page(page.encode()) and "</html>" not in reopen_page(page).split("<script")[0]
     # a page that only ends with them (scripts after </body> included) parses exactly as before
     plain = ("<!DOCTYPE html><html><head><title>T</title></head><body><p>Body text here.</p></body></html>\n"
              "<script>track()</script>\n")

@@ -186,7 +186,10 @@ def test_a_utc_timestamp_a_day_off_the_urls_date_gives_the_urls_day():
     assert meta(ld % "2025-12-19T03:05:00+00:00", url=us)["published"] == "2025-12-18"
     asia = "https://www.example-news.com.my/news/2024/03/01/grain-talks"
     assert meta(ld % "2024-02-29T20:00:00Z", url=asia)["published"] == "2024-03-01"
-    # the same day, or days apart (a URL dated when the draft began, an old slug), leave the metadata's date
+    # a time with the site's own offset is already its day; the same day, or days apart (a URL dated when
+    # the draft began, an old slug), leave the metadata's date too
+    local = "https://www.example-news.com.my/news/2025/12/20/grain-talks"
+    assert meta(ld % "2025-12-19T03:05:00+07:00", url=local)["published"].startswith("2025-12-19T03:05")
     assert meta(ld % "2025-12-18T09:00:00+00:00", url=us)["published"].startswith("2025-12-18T09")
     assert meta(ld % "2025-12-21T09:00:00+00:00", url=us)["published"].startswith("2025-12-21")
     assert meta(ld % "2025-12-19T03:05:00+00:00", url="https://www.example.com/p/2025-12-1")["published"] \
@@ -211,6 +214,10 @@ def test_no_published_date_after_the_fetch_nor_a_mastheads_clock():
     today = "<h1>Rice prices climb</h1><p class='byline'>March 4, 2025</p>"
     page = load_html(f"<html><body>{today}<p>{'Text. ' * 40}</p></body></html>")
     assert page_metadata(page, "https://www.example-news.com/a/1", "2025-03-04T23:00:00Z")["published"] == "2025-03-04"
+    # a masthead in a time zone ahead (Asia, in the UTC evening) already shows the next day: no date either
+    masthead = "<header><p>Wednesday, March 5, 2025</p></header><h2>Rice prices climb</h2>"
+    page = load_html(f"<html><body>{masthead}<p>{'Text. ' * 40}</p></body></html>")
+    assert page_metadata(page, "https://www.example-news.com/a/1", "2025-03-04T20:00:00+00:00")["published"] is None
     ahead = ('<meta property="article:published_time" content="2025-03-05T06:00:00+08:00">')
     got = page_metadata(load_html(f"<html><head>{ahead}</head><body><p>{'Text. ' * 40}</p></body></html>"),
                         "https://www.example-news.com/a/1", "2025-03-04T23:00:00Z")

@@ -27,6 +27,7 @@ from pipelines.dedup.canonical import credited_outlet
 
 from pipelines.extract.charset import decode_html
 from pipelines.extract.language import choose_language
+from pipelines.extract.markup import reopen_page
 from pipelines.extract.metadata import page_metadata
 from pipelines.extract.words import TOKEN, word_key
 from pipelines.extract.words import count_words as _count_words
@@ -40,8 +41,6 @@ EXTRACTOR_NAME = "corpus-extract"
 EXTRACTOR_VERSION = f"1.2+trafilatura-{trafilatura.__version__}"  # 1.1: block selector, metadata rules; 1.2: fast mode
 
 _PROSE_END = re.compile(r"[.!?;:\"'”’»)\u3002\uff01\uff1f]\s*$")
-_END_OF_PAGE = re.compile(rb"</(?:body|html)\s*>", re.I)
-_TAG_AFTER = re.compile(rb"<(?!/|!--|script\b|style\b|link\b|meta\b|noscript\b)[a-z]", re.I)
 _NOT_HTML = re.compile(r"<\s*(html|head|body|p|div|article|meta|title|!doctype)\b", re.I)
 
 
@@ -271,12 +270,8 @@ def _parse_html(text: str):
         if "<html" in line and line.endswith("/>"):
             text = FAULTY_HTML.sub(r"\1>", text, count=1)
             break
-    data = text.encode("utf-8", "surrogatepass")
-    end = _END_OF_PAGE.search(data)
-    if end and _TAG_AFTER.search(data, end.end()):
-        # markup after </body> or </html> (a template that closes the page after its header): a browser
-        # puts it in the body, libxml2 drops what follows </html>, and with it the whole article
-        data = _END_OF_PAGE.sub(b"", data)
+    # markup after an early </body></html> read as a browser shows it (pipelines/extract/markup.py)
+    data = reopen_page(text.encode("utf-8", "surrogatepass"))
     try:
         tree = lxml_html.fromstring(data, parser=HTML_PARSER)
     except Exception:  # noqa: BLE001 - load_html has its own fallbacks and logging

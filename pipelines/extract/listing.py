@@ -33,6 +33,7 @@ import lxml.etree
 import lxml.html
 
 from pipelines.crawl.urls import host_of, site_of
+from pipelines.extract.markup import reopen_page
 
 __all__ = ["ListingVerdict", "listing_verdict", "is_listing_page", "ARTICLE_TYPES", "LISTING_TYPES",
            "LISTING_REASON"]
@@ -197,7 +198,7 @@ def _teaser_target(a, url: str, site: str, here: str) -> str | None:
 def listing_verdict(html: bytes | str, url: str) -> ListingVerdict:
     """Whether the page at ``url`` is a listing page, and why."""
     try:
-        doc = lxml.html.fromstring(html)
+        doc = lxml.html.fromstring(reopen_page(html))  # an article after an early </html> counts, as in extract()
     except (lxml.etree.ParserError, ValueError, TypeError):
         return ListingVerdict(False, "unparsable")
     if not isinstance(doc.tag, str):

@@ -16,9 +16,10 @@ Pure: bytes in, bytes out; no parsing, no scrapy.
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from dataclasses import dataclass
 
-__all__ = ["Capped", "cap_markup", "SMALL_BYTES", "SMALL_ELEMENTS", "MAX_BYTES", "MAX_ELEMENTS"]
+__all__ = ["Capped", "cap_markup", "reopen_page", "SMALL_BYTES", "SMALL_ELEMENTS", "MAX_BYTES", "MAX_ELEMENTS"]
 
 SMALL_BYTES = 1024 * 1024       # pages up to this size and ...
 SMALL_ELEMENTS = 20_000         # ... this many elements pass untouched
@@ -103,3 +104,35 @@ def cap_markup(html: bytes, *, max_bytes: int = MAX_BYTES, max_elements: int = M
         limit = limit if stripped[limit:limit + 1] == b"<" else _cut_at(stripped, limit)
         out.html, out.cut = stripped[:limit], len(stripped) - limit
     return out
+
+
+def _both(pattern: str, flags: int = re.I) -> dict:
+    return {str: re.compile(pattern, flags), bytes: re.compile(pattern.encode(), flags)}
+
+
+_END_OF_PAGE = _both(r"</(?:body|html)\s*>")
+_TAG_AFTER = _both(r"<(?!/|!--|script\b|style\b|link\b|meta\b|noscript\b)[a-z]")
+_CODE = _both(r"<(script|style)\b.*?</\1\s*>", re.I | re.S)
+
+
+def reopen_page(html: bytes | str) -> bytes | str:
+    """The markup without its ``</body>`` and ``</html>`` end tags when more markup follows the first of them
+    (a theme that closes the page after its header, then prints the article): a browser shows what follows
+    in the body, libxml2 drops what follows ``</html>`` (on one wcxb-dev page, the whole article). End tags
+    inside scripts and styles are left as written (a JSON-LD ``articleBody`` may quote one). Anything else
+    comes back as it is, the same object. Both the extractor and the listing check parse this."""
+    kind = bytes if isinstance(html, bytes) else str
+    end = _END_OF_PAGE[kind].search(html)
+    if end is None or _TAG_AFTER[kind].search(html, end.end()) is None:
+        return html
+    code = [m.span() for m in _CODE[kind].finditer(html)]
+    starts = [a for a, _ in code]
+    out, last = [], 0
+    for m in _END_OF_PAGE[kind].finditer(html):
+        i = bisect_right(starts, m.start()) - 1
+        if i >= 0 and m.start() < code[i][1]:
+            continue  # inside a script or style
+        out.append(html[last:m.start()])
+        last = m.end()
+    out.append(html[last:])
+    return kind().join(out)

@@ -718,6 +718,7 @@ def _day_before(day: str) -> str:
         return day
 
 
+_UTC = re.compile(r"T\d\d:\d\d(?::\d\d(?:\.\d+)?)?(?:Z|[+-]00:?00)$", re.I)
 _URL_DAY = re.compile(r"/((?:19|20)\d\d)[/-](\d\d?)[/-](\d\d?)(?=[/_.-]|$)")
 
 
@@ -779,8 +780,8 @@ def _reference_day(fetched: str | None) -> str:
     """The day a page's dates are judged against: when it was fetched (ISO), or today (UTC)."""
     from datetime import date, datetime, timezone
 
-    try:
-        return date.fromisoformat(fetched[:10]).isoformat() if fetched else datetime.now(timezone.utc).date().isoformat()
+    try:  # an ISO string, or a date or datetime
+        return date.fromisoformat(str(fetched)[:10]).isoformat() if fetched else datetime.now(timezone.utc).date().isoformat()
     except ValueError:
         return datetime.now(timezone.utc).date().isoformat()
 
@@ -816,8 +817,9 @@ def page_metadata(tree, url: str | None, fetched: str | None = None) -> dict:
     def past(d: str | None) -> str | None:  # a date that can be a publication date when the page was fetched
         return d if d and d[:10] <= latest else None
 
-    def guessed(d: str | None) -> str | None:  # ...and, read from text alone, not the visit's own day
-        return d if past(d) and d[:10] != today else None
+    def guessed(d: str | None) -> str | None:  # ...and, read from text alone, not the day the visitor's clock
+        # shows: the fetch day, or the day after where the site's time zone is already there (Asia, evenings UTC)
+        return d if past(d) and d[:10] not in (today, latest) else None
 
     published = past(iso_date(node.get("datePublished"))) or next(
         (d for d in (past(iso_date(meta.get(k), loose=True)) for k in _DATE_KEYS) if d), None)
@@ -831,9 +833,11 @@ def page_metadata(tree, url: str | None, fetched: str | None = None) -> dict:
             # or an import stamp, and the article cannot be shown as written before it was published
             published = shown
     day = _url_day(url)
-    if published and day and day in (_day_before(published[:10]), _day_after(published[:10])):
-        # a timestamp one day off the day in the article's URL: a UTC time, where the site dates its URLs in its
-        # own time zone ("/2025/12/18/..." and "2025-12-19T03:05:00+00:00" in America; the other way in Asia)
+    if (published and day and _UTC.search(published)
+            and day in (_day_before(published[:10]), _day_after(published[:10]))):
+        # a UTC timestamp one day off the day in the article's URL: the site dates its URLs in its own time zone
+        # ("/2025/12/18/..." and "2025-12-19T03:05:00+00:00" in America; the other way in Asia); a time with
+        # its own offset is already the site's day, and leaves the metadata's date alone
         published = day
     if not published:
         # no date in the page's metadata: the day written under the headline, before htmldate's guess
