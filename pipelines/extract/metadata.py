@@ -710,12 +710,21 @@ def _body_dateline(tree) -> str | None:
     return None
 
 
-def _day_before(day: str) -> str:
+def _day_shift(day: str, days: int) -> str:
+    """The ISO day ``days`` after ``day`` (before, when negative); ``day`` itself when it is no ISO day."""
     from datetime import date, timedelta
     try:
-        return (date.fromisoformat(day) - timedelta(days=1)).isoformat()
+        return (date.fromisoformat(day) + timedelta(days=days)).isoformat()
     except ValueError:
         return day
+
+
+def _day_before(day: str) -> str:
+    return _day_shift(day, -1)
+
+
+def _day_after(day: str) -> str:
+    return _day_shift(day, 1)
 
 
 _UTC = re.compile(r"T\d\d:\d\d(?::\d\d(?:\.\d+)?)?(?:Z|[+-]00:?00)$", re.I)
@@ -731,14 +740,6 @@ def _url_day(url: str | None) -> str | None:
         return date(int(m[1]), int(m[2]), int(m[3])).isoformat() if m else None
     except ValueError:
         return None
-
-
-def _day_after(day: str) -> str:
-    from datetime import date, timedelta
-    try:
-        return (date.fromisoformat(day) + timedelta(days=1)).isoformat()
-    except ValueError:
-        return day
 
 
 def _by_text(window) -> list[str]:
@@ -780,10 +781,13 @@ def _reference_day(fetched: str | None) -> str:
     """The day a page's dates are judged against: when it was fetched (ISO), or today (UTC)."""
     from datetime import date, datetime, timezone
 
+    today = datetime.now(timezone.utc).date().isoformat()
+    if not fetched:
+        return today
     try:  # an ISO string, or a date or datetime
-        return date.fromisoformat(str(fetched)[:10]).isoformat() if fetched else datetime.now(timezone.utc).date().isoformat()
+        return date.fromisoformat(str(fetched)[:10]).isoformat()
     except ValueError:
-        return datetime.now(timezone.utc).date().isoformat()
+        return today
 
 
 def page_metadata(tree, url: str | None, fetched: str | None = None) -> dict:
@@ -832,9 +836,8 @@ def page_metadata(tree, url: str | None, fetched: str | None = None) -> dict:
             # days or years before its metadata's "published": that metadata is a re-publication, a migration
             # or an import stamp, and the article cannot be shown as written before it was published
             published = shown
-    day = _url_day(url)
-    if (published and day and _UTC.search(published)
-            and day in (_day_before(published[:10]), _day_after(published[:10]))):
+    day = _url_day(url) if published and _UTC.search(published) else None
+    if day and day in (_day_before(published[:10]), _day_after(published[:10])):
         # a UTC timestamp one day off the day in the article's URL: the site dates its URLs in its own time zone
         # ("/2025/12/18/..." and "2025-12-19T03:05:00+00:00" in America; the other way in Asia); a time with
         # its own offset is already the site's day, and leaves the metadata's date alone
