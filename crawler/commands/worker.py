@@ -68,8 +68,26 @@ def store_of(crawl_args: list[str]) -> str:
     return overrides.get("CORPUS_STORE") or parsed.store
 
 
-class _Stop(Exception):
-    pass
+def _nap(seconds: float, stopped) -> None:
+    """Sleep up to ``seconds``, waking within a tenth of a second once ``stopped()`` is true."""
+    end = time.monotonic() + seconds
+    while not stopped() and (left := end - time.monotonic()) > 0:
+        time.sleep(min(left, 0.1))
+
+
+def _wait_child(proc: subprocess.Popen, stopped, grace: float = 120.0) -> int:
+    """The crawl's exit status; once stopped, it has ``grace`` seconds to put its requests back, then is killed."""
+    deadline = None
+    while True:
+        try:
+            return proc.wait(timeout=0.2)
+        except subprocess.TimeoutExpired:
+            if not stopped():
+                continue
+            deadline = deadline or time.monotonic() + grace
+            if time.monotonic() > deadline:
+                proc.kill()
+                return proc.wait()
 
 
 def run(args) -> int:
@@ -93,11 +111,16 @@ def run(args) -> int:
     child_env = dict(os.environ, CORPUS_REDIS_URL=args.redis)
     child: list[subprocess.Popen] = []
 
+    stopped: list[str] = []  # the stop signal received, if any
+
     def stop(signum, frame):
+        # Only noted, never raised: an exception raised here is dropped when the signal lands in an import's
+        # module-lock callback or a __del__ (redis-py imports idna, hmac, secrets on its first command), and
+        # the worker then polled on for ever (a CI run saw it). The loop below looks at the note instead.
+        stopped.append(signal.Signals(signum).name)
         for proc in child:
             if proc.poll() is None:
                 proc.send_signal(signum)
-        raise _Stop(signal.Signals(signum).name)
 
     left: str | None = None      # the run this worker last crawled in: not joined again
     failing_since: float | None = None
@@ -107,7 +130,7 @@ def run(args) -> int:
         for s in (signal.SIGTERM, signal.SIGINT):
             old[s] = signal.signal(s, stop)
         say(f"waiting for runs of {store} on Redis ({run_key})")
-        while True:
+        while not stopped:
             try:
                 current = client.get(run_key)
                 failing_since = None
@@ -117,31 +140,29 @@ def run(args) -> int:
                     say(f"exit {exitcodes.STORE} (store): Redis at {shown} has not answered for "
                         f"{args.redis_timeout:g} s: {exc}")
                     return exitcodes.STORE
-                time.sleep(args.poll)
+                _nap(args.poll, lambda: stopped)
                 continue
             current = current.decode() if isinstance(current, bytes) else current
             if current is None or current == left:
                 if left is not None and current is None:
                     left = None  # that run ended: the next one is new whatever its id
-                time.sleep(args.poll)
+                _nap(args.poll, lambda: stopped)
                 continue
             say(f"joining run {current}")
             proc = subprocess.Popen([*exe, "crawl", *crawl_args, "-s", f"CORPUS_REDIS_JOIN_RUN={current}"],
                                     env=child_env)
             child[:] = [proc]
-            code = proc.wait()
+            if stopped and proc.poll() is None:  # stopped between the check above and the child's start
+                proc.send_signal(signal.SIGTERM)
+            code = _wait_child(proc, lambda: stopped)
             child.clear()
             say(f"run {current}: corpus crawl exited {code}")
+            if stopped:
+                break
             if args.once:
                 return code
             left = current
-    except _Stop as why:
-        for proc in child:
-            try:
-                proc.wait(timeout=120)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-        say(f"exit {exitcodes.INTERRUPTED} (interrupted): stopped by {why}")
+        say(f"exit {exitcodes.INTERRUPTED} (interrupted): stopped by {stopped[0]}")
         return exitcodes.INTERRUPTED
     finally:
         for s, handler in old.items():
