@@ -9,6 +9,7 @@ container that holds most of it). Pure: lxml and numpy, no network.
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass, field
 
@@ -50,7 +51,7 @@ class Block:
     marks: frozenset = frozenset()
     attrs: tuple = ()           # class/id words of the element and its ancestors, nearest first
     depth: int = 0
-    ancestors: tuple = ()        # ids of ancestor elements (for the main-container feature)
+    ancestors: tuple = ()        # serial numbers of ancestor blocks, in walk order (for the container features)
 
     @property
     def text(self) -> str:
@@ -72,6 +73,8 @@ def blocks(tree) -> list[Block]:
     root = body if body is not None else tree
     out: dict[int, Block] = {}
     order: list[Block] = []
+    serial = itertools.count(1)  # not id(el): an lxml proxy no longer referenced is freed and its id reused,
+    # so two ancestors could share one (the features then varied with memory layout, i.e. PYTHONHASHSEED)
 
     def block_of(el, info) -> Block:
         b = out.get(id(info["block"]))
@@ -113,7 +116,7 @@ def blocks(tree) -> list[Block]:
         if tag in _BLOCK:
             inner["block"] = el
             inner["depth"] = ctx["depth"] + 1
-            inner["anc"] = ctx["anc"] + (id(el),)
+            inner["anc"] = ctx["anc"] + (next(serial),)
         stack.append((el, ctx, 1))
         if el.text and el.text.strip():
             b = block_of(el, inner)

@@ -26,6 +26,7 @@ from trafilatura.utils import DOCTYPE_TAG, FAULTY_HTML, HTML_PARSER, load_html
 from pipelines.dedup.canonical import credited_outlet
 
 from pipelines.extract.charset import decode_html
+from pipelines.extract.discards import discarded_holders, without_names
 from pipelines.extract.language import choose_language
 from pipelines.extract.markup import reopen_page
 from pipelines.extract.metadata import page_metadata
@@ -38,7 +39,8 @@ __all__ = ["Document", "ExtractionResult", "ExtractConfig", "try_extract", "extr
            "EXTRACTOR_NAME", "EXTRACTOR_VERSION"]
 
 EXTRACTOR_NAME = "corpus-extract"
-EXTRACTOR_VERSION = f"1.2+trafilatura-{trafilatura.__version__}"  # 1.1: block selector, metadata rules; 1.2: fast mode
+EXTRACTOR_VERSION = f"1.3+trafilatura-{trafilatura.__version__}"  # 1.1: block selector, metadata rules; 1.2: fast
+# mode; 1.3: blocks named like widgets that hold the article (discards.py), block ancestors not id()s
 
 _PROSE_END = re.compile(r"[.!?;:\"'”’»)\u3002\uff01\uff1f]\s*$")
 _NOT_HTML = re.compile(r"<\s*(html|head|body|p|div|article|meta|title|!doctype)\b", re.I)
@@ -83,6 +85,9 @@ class ExtractConfig:
     fast: bool = True              # trafilatura without its own readability/justext comparison: our rescue and
                                    # selector do that job (bench/extraction.py: 0.1-0.2 points of word F1 for a
                                    # third of its time)
+    keep_named: bool = True        # trafilatura run again without the boilerplate names (discards.py) of blocks
+    keep_named_below: float = 0.7  # holding prose it left out, when it kept under this share of the <p> words
+    keep_named_share: float = 0.2  # and a block holds this share of them (50 words at least)
     rescue: bool = True            # readability-lxml when trafilatura keeps too little of the page's prose
     rescue_below: float = 0.55     # ...i.e. when its output has less than this share of the <p> words,
     rescue_missing: float = 1.0    # the <p> paragraphs it left out hold at least as many words as it kept
@@ -188,19 +193,41 @@ def _p_words(tree) -> int:
     return len(" ".join(tree.xpath("//p//text()")).split())
 
 
+def _left_out(tree, flat: str) -> tuple[list[tuple], int]:
+    """The page's <p> paragraphs of 12 words or more missing from ``flat`` (a text on one line), with their
+    words; and the words of all its <p> paragraphs."""
+    out, prose = [], 0
+    for p in tree.iter("p"):
+        par = " ".join(p.text_content().split())
+        n = len(par.split())
+        prose += n
+        if n >= 12 and par[:80] not in flat:
+            out.append((p, n))
+    return out, prose
+
+
+def _maybe_keep_named(tree, text: str, url: str | None, cfg: ExtractConfig, p_words: int) -> str:
+    """trafilatura's text again with the names hidden of blocks it discarded by name but which hold the prose
+    it left out (discards.py), when that text is much longer and keeps the first."""
+    flat = " ".join(text.split())
+    got = len(flat.split())
+    if got >= cfg.keep_named_below * p_words:
+        return text
+    blocks = discarded_holders(_left_out(tree, flat)[0], max(50, cfg.keep_named_share * p_words))
+    if not blocks:
+        return text
+    alt = without_names(blocks, lambda: _trafilatura_text(tree, url, cfg))
+    return alt if len(alt.split()) >= 1.2 * max(got, 1) and _covers(alt, text) >= 0.9 else text
+
+
 def _maybe_rescue(tree, text: str, url: str | None, cfg: ExtractConfig, p_words: int | None = None) -> str:
     """Readability's text instead of trafilatura's when the page holds much more prose than was kept."""
     flat = " ".join(text.split())
     got = len(flat.split())
     if got >= cfg.rescue_below * (_p_words(tree) if p_words is None else p_words):
         return text  # the usual case, decided with one cheap pass
-    prose, missing, blocks = 0, 0, 0
-    for p in tree.iter("p"):
-        par = " ".join(p.text_content().split())
-        n = len(par.split())
-        prose += n
-        if n >= 12 and par[:80] not in flat:
-            missing, blocks = missing + n, blocks + 1
+    left, prose = _left_out(tree, flat)
+    missing, blocks = sum(n for _, n in left), len(left)
     if (not prose or got >= cfg.rescue_below * prose or missing < cfg.rescue_missing * got
             or missing < cfg.rescue_par_words * blocks):
         return text
@@ -342,6 +369,9 @@ def prepare(html: str | bytes, url: str | None = None, *, profile: str | None = 
         traf = _trafilatura_text(tree, url, replace(cfg, fast=False))
     t = _lap("trafilatura", t)
     body = traf
+    if cfg.keep_named:
+        body = _maybe_keep_named(tree, body, url, cfg, p_words)
+        t = _lap("named", t)
     if cfg.rescue:
         body = _maybe_rescue(tree, body, url, cfg, p_words)
         t = _lap("rescue", t)
