@@ -193,17 +193,20 @@ def _p_words(tree) -> int:
     return len(" ".join(tree.xpath("//p//text()")).split())
 
 
-def _left_out(tree, flat: str) -> tuple[list[tuple], int]:
+def _left_out(tree, flat: str) -> tuple[list[tuple], list, int]:
     """The page's <p> paragraphs of 12 words or more missing from ``flat`` (a text on one line), with their
-    words; and the words of all its <p> paragraphs."""
-    out, prose = [], 0
+    words; those of 12 words or more found in it; and the words of all its <p> paragraphs."""
+    out, kept, prose = [], [], 0
     for p in tree.iter("p"):
         par = " ".join(p.text_content().split())
         n = len(par.split())
         prose += n
-        if n >= 12 and par[:80] not in flat:
-            out.append((p, n))
-    return out, prose
+        if n >= 12:
+            if par[:80] in flat:
+                kept.append(p)
+            else:
+                out.append((p, n))
+    return out, kept, prose
 
 
 def _maybe_keep_named(tree, text: str, url: str | None, cfg: ExtractConfig, p_words: int) -> str:
@@ -213,7 +216,8 @@ def _maybe_keep_named(tree, text: str, url: str | None, cfg: ExtractConfig, p_wo
     got = len(flat.split())
     if got >= cfg.keep_named_below * p_words:
         return text
-    blocks = discarded_holders(_left_out(tree, flat)[0], max(50, cfg.keep_named_share * p_words))
+    left, kept, _ = _left_out(tree, flat)
+    blocks = discarded_holders(left, max(50, cfg.keep_named_share * p_words), kept)
     if not blocks:
         return text
     alt = without_names(blocks, lambda: _trafilatura_text(tree, url, cfg))
@@ -226,7 +230,7 @@ def _maybe_rescue(tree, text: str, url: str | None, cfg: ExtractConfig, p_words:
     got = len(flat.split())
     if got >= cfg.rescue_below * (_p_words(tree) if p_words is None else p_words):
         return text  # the usual case, decided with one cheap pass
-    left, prose = _left_out(tree, flat)
+    left, _, prose = _left_out(tree, flat)
     missing, blocks = sum(n for _, n in left), len(left)
     if (not prose or got >= cfg.rescue_below * prose or missing < cfg.rescue_missing * got
             or missing < cfg.rescue_par_words * blocks):
