@@ -51,7 +51,14 @@ def test_an_article_inside_a_block_named_like_a_widget_is_kept():
     assert "Copyright" not in doc.text
 
 
-def test_teasers_in_a_related_block_stay_out():
+def test_teasers_in_a_related_block_stay_out(monkeypatch):
+    """The related block is named like boilerplate and holds the prose trafilatura left out, but it sits
+    outside the <article> trafilatura read: out of its reach, so no second run either."""
+    from pipelines.extract import extractor
+
+    runs = []
+    real = extractor._trafilatura_text
+    monkeypatch.setattr(extractor, "_trafilatura_text", lambda *a: runs.append(1) or real(*a))
     story = [f"Paragraph {i} of the report: ministers of the bloc met their Russian counterpart in Vientiane and "
              f"agreed on a plan for trade, energy and security cooperation over the years ahead, officials "
              f"said on Thursday after talks that ran late into the night." for i in range(5)]
@@ -65,6 +72,7 @@ def test_teasers_in_a_related_block_stay_out():
     assert doc is not None
     assert all(p in doc.text for p in story)
     assert "Other story" not in doc.text and "A summary of other story" not in doc.text
+    assert len(runs) == 1
 
 
 def test_names_are_hidden_only_during_the_run_and_come_back_in_their_order():

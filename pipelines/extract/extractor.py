@@ -26,7 +26,7 @@ from trafilatura.utils import DOCTYPE_TAG, FAULTY_HTML, HTML_PARSER, load_html
 from pipelines.dedup.canonical import credited_outlet
 
 from pipelines.extract.charset import decode_html
-from pipelines.extract.discards import discarded_holders, without_names
+from pipelines.extract.discards import discarded_holders, within_reach, without_names
 from pipelines.extract.language import choose_language
 from pipelines.extract.markup import reopen_page
 from pipelines.extract.metadata import page_metadata
@@ -217,7 +217,7 @@ def _maybe_keep_named(tree, text: str, url: str | None, cfg: ExtractConfig, p_wo
     if got >= cfg.keep_named_below * p_words:
         return text
     left, kept, _ = _left_out(tree, flat)
-    blocks = discarded_holders(left, max(50, cfg.keep_named_share * p_words), kept)
+    blocks = within_reach(discarded_holders(left, max(50, cfg.keep_named_share * p_words), kept), tree, kept)
     if not blocks:
         return text
     alt = without_names(blocks, lambda: _trafilatura_text(tree, url, cfg))
