@@ -193,9 +193,12 @@ def _p_words(tree) -> int:
     return len(" ".join(tree.xpath("//p//text()")).split())
 
 
-def _left_out(tree, flat: str) -> tuple[list[tuple], list, int]:
+def _left_out(tree, flat: str, memo: dict | None = None) -> tuple[list[tuple], list, int]:
     """The page's <p> paragraphs of 12 words or more missing from ``flat`` (a text on one line), with their
-    words; those of 12 words or more found in it; and the words of all its <p> paragraphs."""
+    words; those of 12 words or more found in it; and the words of all its <p> paragraphs. ``memo``: one
+    page's answers by text (the named-block step and the rescue ask about the same text)."""
+    if memo is not None and flat in memo:
+        return memo[flat]
     out, kept, prose = [], [], 0
     for p in tree.iter("p"):
         par = " ".join(p.text_content().split())
@@ -206,17 +209,20 @@ def _left_out(tree, flat: str) -> tuple[list[tuple], list, int]:
                 kept.append(p)
             else:
                 out.append((p, n))
+    if memo is not None:
+        memo[flat] = (out, kept, prose)
     return out, kept, prose
 
 
-def _maybe_keep_named(tree, text: str, url: str | None, cfg: ExtractConfig, p_words: int) -> str:
+def _maybe_keep_named(tree, text: str, url: str | None, cfg: ExtractConfig, p_words: int,
+                      memo: dict | None = None) -> str:
     """trafilatura's text again with the names hidden of blocks it discarded by name but which hold the prose
     it left out (discards.py), when that text is much longer and keeps the first."""
     flat = " ".join(text.split())
     got = len(flat.split())
     if got >= cfg.keep_named_below * p_words:
         return text
-    left, kept, _ = _left_out(tree, flat)
+    left, kept, _ = _left_out(tree, flat, memo)
     blocks = within_reach(discarded_holders(left, max(50, cfg.keep_named_share * p_words), kept), tree, kept)
     if not blocks:
         return text
@@ -224,13 +230,14 @@ def _maybe_keep_named(tree, text: str, url: str | None, cfg: ExtractConfig, p_wo
     return alt if len(alt.split()) >= 1.2 * max(got, 1) and _covers(alt, text) >= 0.9 else text
 
 
-def _maybe_rescue(tree, text: str, url: str | None, cfg: ExtractConfig, p_words: int | None = None) -> str:
+def _maybe_rescue(tree, text: str, url: str | None, cfg: ExtractConfig, p_words: int | None = None,
+                  memo: dict | None = None) -> str:
     """Readability's text instead of trafilatura's when the page holds much more prose than was kept."""
     flat = " ".join(text.split())
     got = len(flat.split())
     if got >= cfg.rescue_below * (_p_words(tree) if p_words is None else p_words):
         return text  # the usual case, decided with one cheap pass
-    left, _, prose = _left_out(tree, flat)
+    left, _, prose = _left_out(tree, flat, memo)
     missing, blocks = sum(n for _, n in left), len(left)
     if (not prose or got >= cfg.rescue_below * prose or missing < cfg.rescue_missing * got
             or missing < cfg.rescue_par_words * blocks):
@@ -373,11 +380,12 @@ def prepare(html: str | bytes, url: str | None = None, *, profile: str | None = 
         traf = _trafilatura_text(tree, url, replace(cfg, fast=False))
     t = _lap("trafilatura", t)
     body = traf
+    memo: dict = {}  # the <p> paragraphs left out of a text, asked twice
     if cfg.keep_named:
-        body = _maybe_keep_named(tree, body, url, cfg, p_words)
+        body = _maybe_keep_named(tree, body, url, cfg, p_words, memo)
         t = _lap("named", t)
     if cfg.rescue:
-        body = _maybe_rescue(tree, body, url, cfg, p_words)
+        body = _maybe_rescue(tree, body, url, cfg, p_words, memo)
         t = _lap("rescue", t)
     if cfg.select if select is None else select:
         body = _maybe_select(tree, traf, body, meta.get("title"), cfg, p_words)
