@@ -75,6 +75,23 @@ def test_teasers_in_a_related_block_stay_out(monkeypatch):
     assert len(runs) == 1
 
 
+def test_related_stories_inside_a_short_story_stay_out():
+    """A reviewer's page: a wire brief of three paragraphs whose <article> also holds six related stories,
+    each a linked headline and a one-line summary, in a block named like boilerplate. Those summaries
+    outweigh the brief, but each sits alone in its card: not running prose, so no second run takes them."""
+    story = [f"Paragraph {i} of the brief: the central bank of the country raised its key rate by half a point on "
+             f"Friday, citing inflation that stayed above its target for the third month running." for i in range(3)]
+    related = "".join(f"<li><a href='/news/{i}'>Related headline number {i}</a><p>A summary of related story {i} "
+                      f"in sixteen words or so, about a market, a minister and a vote.</p></li>" for i in range(6))
+    for name in ("class='related-articles'", "class='more-stories'", "id='related'"):
+        markup = ("<html><head><title>Rate rise</title></head><body><article><h1>Rate rise</h1>"
+                  + "".join(f"<p>{p}</p>" for p in story) + f"<div {name}><ul>{related}</ul></div></article>"
+                  "</body></html>")
+        doc = extract(markup, "https://news.example.com/2026/11/28/rate-rise")
+        assert doc is not None and all(p in doc.text for p in story), name
+        assert "A summary of related story" not in doc.text, name
+
+
 def test_names_are_hidden_only_during_the_run_and_come_back_in_their_order():
     tree = lxml_html.fromstring("<div><div id='x' data-a='1' class='w-embed' role='note'><p>text</p></div></div>")
     el = tree[0]
@@ -84,11 +101,19 @@ def test_names_are_hidden_only_during_the_run_and_come_back_in_their_order():
     assert list(el.attrib.items()) == before  # order matters: trafilatura's @id|@class reads the first
 
 
-def test_only_named_blocks_holding_enough_left_out_prose_qualify():
-    tree = lxml_html.fromstring("<body><div class='sidebar'><p>one</p></div><div class='w-embed'><p>two</p>"
-                                "</div><div class='content'><p>three</p></div></body>")
-    side, embed, content = tree.xpath("//p")
-    assert discarded_holders([(side, 10), (embed, 80), (content, 90)], 50) == [embed.getparent()]
+def test_only_named_blocks_holding_enough_running_prose_qualify():
+    tree = lxml_html.fromstring("<body><div class='sidebar'><p>a</p><p>b</p></div>"
+                                "<div class='w-embed'><p>c</p><p>d</p></div>"
+                                "<div class='content'><p>e</p><p>f</p></div>"
+                                "<div class='related'><div><p>g</p></div><div><p>h</p></div></div></body>")
+    a, b, c, d, e, f, g, h = tree.xpath("//p")
+    missing = [(a, 5), (b, 5), (c, 40), (d, 40), (e, 45), (f, 45), (g, 40), (h, 40)]
+    embed, related = c.getparent(), g.getparent().getparent()
+    assert discarded_holders(missing, 50) == [embed]  # the sidebar holds too little, "content" is no boilerplate
+    # name, the related cards hold one paragraph each
+    assert discarded_holders(missing, 50, got=100) == []  # more was kept than the block holds: an appendix
+    assert discarded_holders(missing, 50, kept=[d]) == []  # trafilatura kept a paragraph of it: not discarded
+    assert related not in discarded_holders(missing, 10)
 
 
 def test_block_ancestors_are_distinct_for_distinct_elements():

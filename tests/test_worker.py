@@ -166,3 +166,89 @@ def test_a_stop_signal_landing_where_python_drops_exceptions_still_stops_the_wor
     assert res.returncode == 5, res.stderr[-2000:]
     assert "stopped by SIGTERM" in res.stderr
     assert not replay.requests
+
+
+class _SlowGets:
+    """A TCP proxy on 127.0.0.1 in front of Redis that holds every command with a GET for ``delay`` seconds."""
+
+    def __init__(self, target_port: int, delay: float):
+        import socket
+        import threading
+
+        self.delay, self.target = delay, target_port
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _pump(self, src, dst, delay):
+        try:
+            while data := src.recv(65536):
+                if delay and b"GET" in data:
+                    time.sleep(delay)
+                dst.sendall(data)
+        except OSError:
+            pass
+
+    def _serve(self):
+        import socket
+        import threading
+
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            upstream = socket.create_connection(("127.0.0.1", self.target))
+            threading.Thread(target=self._pump, args=(client, upstream, self.delay), daemon=True).start()
+            threading.Thread(target=self._pump, args=(upstream, client, 0), daemon=True).start()
+
+    def close(self):
+        self.listener.close()
+
+
+def test_a_stop_during_a_slow_redis_answer_starts_no_crawl(replay, redis_url, tmp_path):
+    """A reviewer's case: SIGTERM while the GET of the run key is slow, and a run is in progress: the worker
+    must leave with exit 5 without starting a crawl only to stop it."""
+    from urllib.parse import urlsplit
+
+    store = tmp_path / "store"
+    redis.Redis.from_url(redis_url).set(f"{store_prefix(os.fspath(store))}:run", "20261128T000000Z-run001")
+    proxy = _SlowGets(urlsplit(redis_url).port, 2.0)
+    try:
+        worker = standing_worker(replay, store, f"redis://127.0.0.1:{proxy.port}/0", tmp_path)
+        assert "waiting for runs" in worker.stderr.readline()
+        time.sleep(0.5)  # inside the slow GET
+        worker.send_signal(signal.SIGTERM)
+        _, err = worker.communicate(timeout=60)
+    finally:
+        proxy.close()
+    assert worker.returncode == 5, err
+    assert "joining run" not in err and "stopped by SIGTERM" in err
+    assert not replay.requests
+
+
+def test_ctrl_c_in_a_terminal_reaches_the_joined_crawl_once(replay, redis_url, tmp_path):
+    """Ctrl-C signals a terminal's whole foreground process group. The crawl the worker joined used to get
+    SIGINT from the terminal and again from the worker, which Scrapy reads as a forced, unclean shutdown."""
+    store = tmp_path / "store"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CORPUS_", "AWS_"))}
+    slow = ["-s", "DOWNLOAD_DELAY=0.5", "-s", "CONCURRENT_REQUESTS_PER_DOMAIN=1"]
+    worker = subprocess.Popen([os.fspath(EXE), "worker", "--redis", redis_url, "--poll", "0.2", "--",
+                               "--replay", replay.url, "--store", os.fspath(store), *FAST, *slow,
+                               "-s", "CORPUS_EXTRACT_WORKERS=0", "rsis"],
+                              cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                              start_new_session=True)  # a terminal's foreground group, not pytest's
+    starter = start_worker(replay, store, redis_url, tmp_path, *slow)
+    seen = []
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not any("joining run" in s for s in seen):
+        seen.append(worker.stderr.readline())
+    assert any("joining run" in s for s in seen), seen
+    time.sleep(2)  # its crawl under way
+    os.killpg(worker.pid, signal.SIGINT)
+    _, err = worker.communicate(timeout=120)
+    finish([starter])
+    err = "".join(seen) + err
+    assert worker.returncode == 5, err[-2000:]
+    assert "a second signal" not in err and "without closing" not in err, err[-2000:]
+    assert "stopped by SIGINT" in err

@@ -148,9 +148,13 @@ def run(args) -> int:
                     left = None  # that run ended: the next one is new whatever its id
                 _nap(args.poll, lambda: stopped)
                 continue
+            if stopped:  # the stop came while Redis answered (a slow GET): start no crawl
+                break
             say(f"joining run {current}")
+            # its own process group: a Ctrl-C in a terminal signals the whole foreground group, and the crawl
+            # would get it twice (from the terminal, then forwarded), which Scrapy reads as "stop now, uncleanly"
             proc = subprocess.Popen([*exe, "crawl", *crawl_args, "-s", f"CORPUS_REDIS_JOIN_RUN={current}"],
-                                    env=child_env)
+                                    env=child_env, process_group=0)
             child[:] = [proc]
             if stopped and proc.poll() is None:  # stopped between the check above and the child's start
                 proc.send_signal(signal.SIGTERM)

@@ -15,6 +15,8 @@ container trafilatura read from is not tried (``within_reach``).
 
 from __future__ import annotations
 
+from collections import Counter
+
 from lxml import etree
 from trafilatura.xpaths import BODY_XPATH, OVERALL_DISCARD_XPATH, TEASER_DISCARD_XPATH
 
@@ -29,34 +31,42 @@ def _named(el) -> bool:
     return any(test(el) for test in _NAMED)
 
 
-def discarded_holders(missing: list[tuple[etree._Element, int]], least: int, kept=()) -> list[etree._Element]:
-    """Blocks trafilatura discards by name that hold at least ``least`` words of the left-out paragraphs
-    ``missing`` ((element, words) pairs) and none of the paragraphs its text has (``kept``): it did not
-    discard those, so their names change nothing (a run saved on 9 of 28 dev pages)."""
+def discarded_holders(missing: list[tuple[etree._Element, int]], least: int, kept=(), got: int = 0
+                      ) -> list[etree._Element]:
+    """Blocks trafilatura discards by name that hold the article it left out: at least ``least`` words of the
+    left-out paragraphs ``missing`` ((element, words) pairs), and as many as the ``got`` words it kept (an
+    article, not an appendix to one); half of them in running prose, paragraphs that share a parent with
+    another left-out one (a teaser card, a list of related stories or a comment holds one paragraph each:
+    on a short news story those outweigh the story, and a reviewer's pages took them in); and none of the
+    paragraphs its text has (``kept``): it did not discard those, so their names change nothing."""
     inside_kept = {a for p in kept for a in p.iterancestors()}
+    siblings = Counter(p.getparent() for p, _ in missing)
     held: dict = {}
+    running: dict = {}
     for p, n in missing:
+        run = n if siblings[p.getparent()] >= 2 else 0
         for a in p.iterancestors():
             if a.tag in ("body", "html"):
                 break
             held[a] = held.get(a, 0) + n
-    return [a for a, n in held.items() if n >= least and a not in inside_kept and _named(a)]
+            running[a] = running.get(a, 0) + run
+    return [a for a, n in held.items() if n >= least and n >= got and 2 * running[a] >= n
+            and a not in inside_kept and _named(a)]
 
 
 def within_reach(blocks: list[etree._Element], tree, kept=()) -> list[etree._Element]:
-    """The blocks that can enter trafilatura's text: it reads the article from the containers its first
-    matching ``BODY_XPATH`` finds (``article``, ``.post-content``...), unless they hold too little, when it
-    falls back to the page. So when those containers hold a paragraph it kept, a block outside them (a
-    teaser group, a carousel, a consent dialog beside the article) is out of its reach whatever its name
-    (a run saved on 9 of the 19 dev pages left, 6 of them news pages of fundus, the same text on all)."""
+    """The blocks that can enter trafilatura's text: it reads the article from the first element its first
+    matching ``BODY_XPATH`` finds (``article``, ``.post-content``...), unless that holds too little, when it
+    tries the next expressions and at last the page. So when that element holds a paragraph it kept, a block
+    outside it (a teaser group, a carousel, a consent dialog beside the article) is out of its reach
+    whatever its name (a run saved on 9 of the 19 dev pages left, 6 of them news pages of fundus)."""
     if not blocks:
         return blocks
-    containers = next((found for expr in BODY_XPATH if (found := expr(tree))), [])
-    inside = set(containers)
-    if not any(a in inside for p in kept for a in p.iterancestors()):
-        return blocks  # trafilatura did not read from them: the page, or another container
-    return [b for b in blocks if b in inside or any(a in inside for a in b.iterancestors())
-            or any(b in c.iterancestors() for c in containers)]
+    container = next((found[0] for expr in BODY_XPATH if (found := expr(tree))), None)
+    if container is None or not any(a is container for p in kept for a in p.iterancestors()):
+        return blocks  # trafilatura did not read from it: another container, or the page
+    return [b for b in blocks
+            if b is container or container in b.iterancestors() or b in container.iterancestors()]
 
 
 def without_names(blocks: list[etree._Element], run):

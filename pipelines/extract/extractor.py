@@ -223,7 +223,7 @@ def _maybe_keep_named(tree, text: str, url: str | None, cfg: ExtractConfig, p_wo
     if got >= cfg.keep_named_below * p_words:
         return text
     left, kept, _ = _left_out(tree, flat, memo)
-    blocks = within_reach(discarded_holders(left, max(50, cfg.keep_named_share * p_words), kept), tree, kept)
+    blocks = within_reach(discarded_holders(left, max(50, cfg.keep_named_share * p_words), kept, got), tree, kept)
     if not blocks:
         return text
     alt = without_names(blocks, lambda: _trafilatura_text(tree, url, cfg))
