@@ -111,7 +111,8 @@ def run(args) -> int:
     child_env = dict(os.environ, CORPUS_REDIS_URL=args.redis)
     child: list[subprocess.Popen] = []
 
-    stopped: list[str] = []  # the stop signal received, if any
+    stopped: list[str] = []  # the stop signals received, if any
+    is_stopped = lambda: bool(stopped)  # noqa: E731
 
     def stop(signum, frame):
         # Only noted, never raised: an exception raised here is dropped when the signal lands in an import's
@@ -140,13 +141,13 @@ def run(args) -> int:
                     say(f"exit {exitcodes.STORE} (store): Redis at {shown} has not answered for "
                         f"{args.redis_timeout:g} s: {exc}")
                     return exitcodes.STORE
-                _nap(args.poll, lambda: stopped)
+                _nap(args.poll, is_stopped)
                 continue
             current = current.decode() if isinstance(current, bytes) else current
             if current is None or current == left:
                 if left is not None and current is None:
                     left = None  # that run ended: the next one is new whatever its id
-                _nap(args.poll, lambda: stopped)
+                _nap(args.poll, is_stopped)
                 continue
             if stopped:  # the stop came while Redis answered (a slow GET): start no crawl
                 break
@@ -157,8 +158,8 @@ def run(args) -> int:
                                     env=child_env, process_group=0)
             child[:] = [proc]
             if stopped and proc.poll() is None:  # stopped between the check above and the child's start
-                proc.send_signal(signal.SIGTERM)
-            code = _wait_child(proc, lambda: stopped)
+                proc.send_signal(signal.Signals[stopped[0]])
+            code = _wait_child(proc, is_stopped)
             child.clear()
             say(f"run {current}: corpus crawl exited {code}")
             if stopped:
