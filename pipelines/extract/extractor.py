@@ -27,6 +27,7 @@ from pipelines.dedup.canonical import credited_outlet
 
 from pipelines.extract.charset import decode_html
 from pipelines.extract.discards import discarded_holders, within_reach, without_names
+from pipelines.extract.json_ld import keep_json_ld
 from pipelines.extract.language import choose_language
 from pipelines.extract.markup import reopen_page
 from pipelines.extract.metadata import page_metadata
@@ -39,8 +40,9 @@ __all__ = ["Document", "ExtractionResult", "ExtractConfig", "try_extract", "extr
            "EXTRACTOR_NAME", "EXTRACTOR_VERSION"]
 
 EXTRACTOR_NAME = "corpus-extract"
-EXTRACTOR_VERSION = f"1.3+trafilatura-{trafilatura.__version__}"  # 1.1: block selector, metadata rules; 1.2: fast
-# mode; 1.3: blocks named like widgets that hold the article (discards.py), block ancestors not id()s
+EXTRACTOR_VERSION = f"1.4+trafilatura-{trafilatura.__version__}"  # 1.1: block selector, metadata rules; 1.2: fast
+# mode; 1.3: blocks named like widgets that hold the article (discards.py), block ancestors not id()s; 1.4: the
+# page's JSON-LD kept for trafilatura's last resort (json_ld.py)
 
 _PROSE_END = re.compile(r"[.!?;:\"'”’»)\u3002\uff01\uff1f]\s*$")
 _NOT_HTML = re.compile(r"<\s*(html|head|body|p|div|article|meta|title|!doctype)\b", re.I)
@@ -141,8 +143,15 @@ def _select(tree, selectors: tuple[str, ...], source: str | None = None) -> list
 
 def _prune(tree, profiles: list[Profile], source: str | None = None):
     """Drop scripts, styles and profile selectors in place; narrow the tree to the `keep` container when one
-    matches. (Metadata, which reads JSON-LD scripts, is taken before.)"""
+    matches. (Metadata, which reads JSON-LD scripts, is taken before; the scripts stay, in the <head>.)"""
+    json_ld = keep_json_ld(tree)  # trafilatura's last resort (json_ld.py)
     etree.strip_elements(tree, "script", "style", with_tail=False)
+    if json_ld:
+        head = tree.find("head")
+        if head is None:
+            head = lxml_html.Element("head")
+            tree.insert(0, head)
+        head.extend(json_ld)
     for el in _select(tree, tuple(s for p in profiles for s in p.drop), source):
         if el.getparent() is not None and el.tag not in ("html", "body"):
             el.drop_tree()
