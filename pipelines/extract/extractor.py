@@ -2,8 +2,8 @@
 
 trafilatura does the body (in fast mode, its own readability/justext comparison run only where fast mode kept
 no article; its cross-document `deduplicate` off); readability-lxml rescues pages where trafilatura keeps
-only part of the article's <p> prose, the learned block selector (selector.py) pages where it kept little
-of the page at all; outlet profiles (profiles.toml) drop widgets before and
+only part of the article's <p> prose or left out the prose of its lists, the learned block selector
+(selector.py) pages where it kept little of the page at all; outlet profiles (profiles.toml) drop widgets before and
 boilerplate paragraphs after; repeated paragraphs (a body served twice) come out once. Metadata comes
 from JSON-LD, <meta>/<link> tags and headings, with htmldate only when the page states no date.
 Pure: no scrapy, no network.
@@ -42,7 +42,7 @@ __all__ = ["Document", "ExtractionResult", "ExtractConfig", "try_extract", "extr
 EXTRACTOR_NAME = "corpus-extract"
 EXTRACTOR_VERSION = f"1.4+trafilatura-{trafilatura.__version__}"  # 1.1: block selector, metadata rules; 1.2: fast
 # mode; 1.3: blocks named like widgets that hold the article (discards.py), block ancestors not id()s; 1.4: the
-# page's JSON-LD kept for trafilatura's last resort (json_ld.py)
+# page's JSON-LD kept for trafilatura's last resort (json_ld.py), lists of prose trafilatura left out
 
 _PROSE_END = re.compile(r"[.!?;:\"'”’»)\u3002\uff01\uff1f]\s*$")
 _NOT_HTML = re.compile(r"<\s*(html|head|body|p|div|article|meta|title|!doctype)\b", re.I)
@@ -95,6 +95,11 @@ class ExtractConfig:
     rescue_missing: float = 1.0    # the <p> paragraphs it left out hold at least as many words as it kept
     rescue_par_words: int = 30     # and are article-like (this many words on average);
     rescue_gain: float = 1.6       # readability's text must then be this many times longer and cover it
+    rescue_items: float = 0.2      # readability also when the prose list items left out (12+ words, few of them
+                                   # links) hold this share of the words kept (50 at least): lists and the
+                                   # headings between them that trafilatura dropped from a kept article
+    rescue_items_gain: float = 1.05  # ...its text then taken when this many times longer and covering
+    rescue_items_covers: float = 0.5  # this share of the first
     min_words: int = 40
     listing_below: int = 300       # under this many prose words (or outside lists), the listing check has a say
     select: bool = True            # the learned block selector (selector.py) where trafilatura kept little:
@@ -257,6 +262,44 @@ def _maybe_rescue(tree, text: str, url: str | None, cfg: ExtractConfig, p_words:
     return text
 
 
+# list items without a list or paragraph inside, long enough to hold 12 words
+_PLAIN_ITEMS = etree.XPath("//li[not(.//li or .//p)][string-length(normalize-space()) >= 50]")
+
+
+def _items_left_out(tree, flat: str, enough: float) -> bool:
+    """Whether the page's prose list items missing from ``flat`` (a text on one line) hold ``enough`` words:
+    items of 12 words or more, under a third of them in links, with no list or paragraph inside."""
+    missing = 0
+    for li in _PLAIN_ITEMS(tree):
+        words = " ".join(li.text_content().split())
+        n = words.count(" ") + 1
+        if n < 12 or words[:80] in flat:
+            continue
+        if 3 * sum(len(a.text_content().split()) for a in li.iter("a")) <= n:
+            missing += n
+            if missing >= enough:
+                return True
+    return False
+
+
+def _maybe_rescue_items(tree, text: str, cfg: ExtractConfig) -> str:
+    """Readability's text where trafilatura left out the prose of the article's lists: where no container it
+    knows holds the article, it keeps only the paragraphs, and the lists and the headings between them are lost.
+    Measured on wcxb-dev and fundus-pages: 24 pages where the items left out hold a fifth of the words kept;
+    readability's text is longer on 14 of them, each better for it (word F1 +0.015 to +0.465, wcxb 0.9463 ->
+    0.9507), and the first text stays on the other 10. At a tenth instead of a fifth, news pages whose
+    related-story lists carry prose begin to lose (fundus: -0.13, -0.11, -0.03)."""
+    flat = " ".join(text.split())
+    got = len(flat.split())
+    need = max(50, cfg.rescue_items * got)
+    if not _items_left_out(tree, flat, need):
+        return text
+    alt = _readability_text(tree, None)
+    if len(alt.split()) >= cfg.rescue_items_gain * max(got, 1) and _covers(alt, text) >= cfg.rescue_items_covers:
+        return alt
+    return text
+
+
 @lru_cache(maxsize=64)
 def _combined(patterns: tuple[str, ...]) -> re.Pattern | None:
     return re.compile("|".join(f"(?:{p})" for p in patterns), re.I | re.S) if patterns else None
@@ -398,7 +441,10 @@ def prepare(html: str | bytes, url: str | None = None, *, profile: str | None = 
         t = _lap("rescue", t)
     if cfg.select if select is None else select:
         body = _maybe_select(tree, traf, body, meta.get("title"), cfg, p_words)
-        _lap("selector", t)
+        t = _lap("selector", t)
+    if cfg.rescue:
+        body = _maybe_rescue_items(tree, body, cfg)
+        _lap("rescue items", t)
     return Prepared(tree, meta, traf, body, outlet, tuple(p for r in rules for p in r.drop_text))
 
 
