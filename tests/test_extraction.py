@@ -446,6 +446,11 @@ def test_linked_teaser_lists_and_kept_lists_bring_no_second_extractor(monkeypatc
     kept = "<ul>" + "".join(f"<li>{p}</li>" for p in points) + "</ul>"
     doc = extract(page(ps(PARAS) + kept), "https://news.example.com/world/lavrov-asean-124")
     assert doc is not None and all(p in doc.text for p in PARAS + points)
+    # prose items outside the article (a box of facts in a sidebar): a lower bar holds only beside its paragraphs
+    long_article = ps(f"{p} (Part {i}.)" for i in range(3) for p in PARAS)
+    facts = "<div class='sidebar'><ul>" + "".join(f"<li>{p}</li>" for p in points) + "</ul></div>"
+    doc = extract(page(long_article).replace("</main>", f"</main>{facts}"), "https://news.example.com/world/x-125")
+    assert doc is not None and "(Part 2.)" in doc.text and points[1] not in doc.text
     assert calls == []
 
 
