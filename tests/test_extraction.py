@@ -380,6 +380,139 @@ def test_json_ld_rescue_on_real_times_of_india_pages(extraction_bench):
     assert bench.body_prf(doc.text, embed["body"])[2] >= 0.9
 
 
+_COMMENTS = [
+    "I was in Vientiane that week and the mood among the business people I met was far more cautious than this "
+    "report makes it sound, especially about payments.",
+    "Nobody mentions the rail link to the port, which matters more for trade than any plan of action signed by "
+    "ministers who will be gone after the next election.",
+    "The universities part is the only thing here that will last; exchanges of students built more ties in the "
+    "nineties than all the summits put together did.",
+    "Balancing is the right word for it, but every year the balance looks a little different and this year it "
+    "leans towards whoever pays for the new power plants.",
+    "Good article, though I would have liked to read what the smaller members said in the closed session, since "
+    "they usually disagree with Jakarta on these questions.",
+    "The maritime disputes will not be solved by statements of this kind; what matters is who patrols the waters "
+    "and who buys the fishing rights each season.",
+]
+
+
+def _comment_thread(n: int = 6) -> str:
+    """Readers' comments as a list of items after the article, named neither comment nor discussion."""
+    return ("<section id='reactions'><h3>Reader reactions</h3><ul class='thread'>" + "".join(
+        f"<li><div class='who'>reader{i}</div><div class='txt'>{c}</div><span class='when'>{i + 1} hours ago</span>"
+        f"</li>" for i, c in enumerate(_COMMENTS[:n])) + "</ul></section>")
+
+
+def test_a_comment_thread_after_the_article_is_not_a_list_of_the_article(monkeypatch):
+    """Prose list items outside the container trafilatura read the article from (here <article>) are not the
+    article's lists: a thread of comments after it brings no second extractor (a reviewer's page: with 25
+    comments readability's text, all comments, replaced the article, 0 of its 8 paragraphs kept)."""
+    from pipelines.extract import extractor
+
+    calls = []
+    real = extractor._readability_text
+    monkeypatch.setattr(extractor, "_readability_text", lambda *a: calls.append(1) or real(*a))
+    doc = extract(page(ps(PARAS)).replace("</main>", "</main>" + _comment_thread()),
+                  "https://news.example.com/world/lavrov-asean-123")
+    assert doc is not None and all(p in doc.text for p in PARAS)
+    assert not any(c[:60] in doc.text for c in _COMMENTS)
+    assert calls == []
+
+
+def test_items_with_a_line_break_after_their_label_count_as_kept():
+    """An item written ``<b>Label</b><br>text`` reads "Labeltext" in the page's markup and "Label text" in the
+    extracted text: white space is not compared, so such items kept are not counted as left out."""
+    from lxml import html as lxml_html
+
+    from pipelines.extract.extractor import _items_left_out, _key
+
+    items = "".join(f"<li><b>Point {i}</b><br>{p}</li>" for i, p in enumerate(PARAS))
+    tree = lxml_html.fromstring(f"<html><body><div><p>{PARAS[0]}</p><ul>{items}</ul></div></body></html>")
+    text = "\n".join([PARAS[0]] + [f"- Point {i}\n{p}" for i, p in enumerate(PARAS)])
+    assert not _items_left_out(tree, _key(text), 50, 50)
+    assert _items_left_out(tree, _key(PARAS[0]), 50, 50)  # and left out, they are counted
+
+
+def test_json_ld_forum_type_does_not_make_comments_content():
+    """Only the JSON-LD's article bodies reach trafilatura: a DiscussionForumPosting in it would make
+    trafilatura keep the comment threads as content, on a news page too (a reviewer's page: 190 -> 822 words)."""
+    import json as _json
+
+    ld = _json.dumps({"@context": "https://schema.org", "@graph": [
+        {"@type": "NewsArticle", "headline": "Lavrov meets ASEAN ministers"},
+        {"@type": "DiscussionForumPosting", "headline": "Comments"}]})
+    comments = "<ul class='comment-list'>" + "".join(f"<li class='comment'>reader{i}: {c}</li>"
+                                                      for i, c in enumerate(_COMMENTS)) + "</ul>"
+    html = (f"<html><head><title>Lavrov meets ASEAN ministers</title><script type='application/ld+json'>{ld}"
+            f"</script></head><body><div class='x'><div class='post'><h1>Lavrov meets ASEAN ministers</h1>"
+            f"{ps(PARAS)}{comments}</div></div><footer><p>Copyright Example News.</p></footer></body></html>")
+    doc = extract(html, "https://news.example.com/world/lavrov-asean-123")
+    assert doc is not None and all(p in doc.text for p in PARAS)
+    assert not any(c[:60] in doc.text for c in _COMMENTS)
+
+
+@pytest.mark.parametrize("form", ["raw", "json-escaped", "html-escaped"])
+def test_json_ld_embeds_in_every_written_form_come_out_as_text(form):
+    """An articleBody of HTML with an embed, written out, escaped as JSON (\\u003c) or as HTML (&lt;)."""
+    import json as _json
+
+    embed = ('<iframe src="https://charts.example/c2/"></iframe><script>window.addEventListener("message",'
+             'function(a){document.querySelectorAll("iframe")})</script>')
+    body = f"<p>{PARAS[0]}</p><p>{PARAS[1]}</p>{embed}<p>{PARAS[2]}</p><p>{PARAS[3]}</p>"
+    html = _json_ld_page(body.replace("<", "&lt;").replace(">", "&gt;") if form == "html-escaped" else body)
+    written = _json.dumps(body)[1:-1]  # as the page's JSON holds it
+    if form == "raw":  # inside a <script> "</" ends it: pages write "<\/"
+        html = html.replace(written, written.replace("</", "<\\/"))
+    if form == "json-escaped":
+        html = html.replace(written, written.replace("<", "\\u003c"))
+        assert "\\u003ciframe" in html
+    doc = extract(html, "https://news.example.com/world/lavrov-asean-123")
+    assert doc is not None and all(p in doc.text for p in PARAS)
+    for leak in ("iframe", "querySelectorAll", "charts.example", "&lt;", "\\u003c"):
+        assert leak not in doc.text
+
+
+def test_json_ld_bodies_that_name_tags_or_show_code_stay_as_written():
+    from pipelines.extract.json_ld import _body_text
+
+    prose = "Designers put rules in a <style> element or in a file of their own; both work for small sites."
+    assert _body_text(prose) == prose  # names a tag, is not HTML: not cut at "<style>"
+    code = ("<p>Embed it with <code>&lt;iframe src='/chart'&gt;&lt;/iframe&gt;</code> in the page.</p>"
+            "<script>track()</script>")
+    text = _body_text(code)
+    assert "<iframe src='/chart'></iframe>" in text and "track()" not in text  # the code sample is text
+
+
+def test_json_ld_pathological_nesting_loses_no_page():
+    """JSON-LD nested hundreds deep (a reviewer's page) or thousands deep: the page's article still comes out."""
+    for depth in (500, 5000):
+        ld = "[" * depth + '{"articleBody": "<iframe></iframe>"}' + "]" * depth
+        html = page(ps(PARAS), head=f"<script type='application/ld+json'>{ld}</script>")
+        doc = extract(html, "https://news.example.com/world/lavrov-asean-123")
+        assert doc is not None and all(p in doc.text for p in PARAS)
+
+
+def test_json_ld_bodies_go_to_a_head_made_for_them():
+    """A page without <head>: one is made, first in the page, for the scripts of article bodies."""
+    from lxml import html as lxml_html
+
+    from pipelines.extract.extractor import _prune
+
+    ld = '{"@type": "NewsArticle", "articleBody": "Lavrov met the ministers.", "author": "A. Writer"}'
+    tree = lxml_html.fromstring(f"<html><body><script type='application/ld+json'>{ld}</script>{ps(PARAS)}</body></html>")
+    tree = _prune(tree, [get_profile("default")])
+    assert tree[0].tag == "head" and tree.find("head") is tree[0]
+    (script,) = tree.find("head")
+    assert script.get("type") == "application/ld+json"
+    assert _json_loads(script.text) == [{"articleBody": "Lavrov met the ministers."}]
+
+
+def _json_loads(text):
+    import json as _json
+
+    return _json.loads(text)
+
+
 _TOOLS = [
     ("QuickBooks", "The old reliable", [
         "Invoicing: create invoices that carry your own brand, since a client who gets one might as well get a tidy one.",

@@ -55,6 +55,15 @@ def discarded_holders(missing: list[tuple[etree._Element, int]], least: int, kep
             and a not in inside_kept and _named(a)]
 
 
+def reading_container(tree, kept=()):
+    """The element trafilatura read the article from: the first match of its first matching ``BODY_XPATH``,
+    when that holds one of the ``kept`` paragraphs; None when it read from another container or the page."""
+    container = next((found[0] for expr in BODY_XPATH if (found := expr(tree))), None)
+    if container is None or not any(a is container for p in kept for a in p.iterancestors()):
+        return None
+    return container
+
+
 def within_reach(blocks: list[etree._Element], tree, kept=()) -> list[etree._Element]:
     """The blocks that can enter trafilatura's text: it reads the article from the first element its first
     matching ``BODY_XPATH`` finds (``article``, ``.post-content``...), unless that holds too little, when it
@@ -63,8 +72,8 @@ def within_reach(blocks: list[etree._Element], tree, kept=()) -> list[etree._Ele
     whatever its name, and trying it would only cost a run (6 of fundus's news pages had such a block)."""
     if not blocks:
         return blocks
-    container = next((found[0] for expr in BODY_XPATH if (found := expr(tree))), None)
-    if container is None or not any(a is container for p in kept for a in p.iterancestors()):
+    container = reading_container(tree, kept)
+    if container is None:
         return blocks  # trafilatura did not read from it: another container, or the page
     return [b for b in blocks
             if b is container or container in b.iterancestors() or b in container.iterancestors()]

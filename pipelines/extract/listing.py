@@ -117,7 +117,7 @@ def _jsonld(doc) -> tuple[set[str], bool, int]:
             continue
         try:
             walk(json.loads(raw))
-        except ValueError:
+        except (ValueError, RecursionError):  # not JSON, or nested deeper than the parser goes
             continue
     return types, dated, len(articles)
 

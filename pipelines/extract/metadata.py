@@ -76,12 +76,16 @@ def _types(node: dict) -> set[str]:
 
 
 def _walk(obj):
-    if isinstance(obj, list):
-        for item in obj:
-            yield from _walk(item)
-    elif isinstance(obj, dict):
-        yield obj
-        yield from _walk(obj.get("@graph", []))
+    """The JSON-LD's nodes: the object, items of lists (at any depth) and the nodes of its @graph, in order;
+    iterative, so a pathologically nested script costs no recursion."""
+    stack = [obj]
+    while stack:
+        obj = stack.pop()
+        if isinstance(obj, list):
+            stack.extend(reversed(obj))
+        elif isinstance(obj, dict):
+            yield obj
+            stack.append(obj.get("@graph", []))
 
 
 def _jsonld(tree) -> tuple[dict, dict]:
@@ -90,7 +94,7 @@ def _jsonld(tree) -> tuple[dict, dict]:
     for script in tree.xpath("//script[contains(translate(@type,'LDJSON','ldjson'),'ld+json')]/text()"):
         try:
             nodes.extend(_walk(json.loads(script.strip().strip(";"), strict=False)))
-        except ValueError:
+        except (ValueError, RecursionError):  # not JSON, or nested deeper than the parser goes
             continue
     ids = {n["@id"]: n for n in nodes if isinstance(n.get("@id"), str)}
     ranked = [n for n in nodes if _types(n) & _ARTICLE_TYPES]
