@@ -28,6 +28,7 @@ from pipelines.dedup.canonical import credited_outlet
 from pipelines.extract.charset import decode_html
 from pipelines.extract.discards import discarded_holders, within_reach, without_names
 from pipelines.extract.json_ld import keep_json_ld
+from pipelines.extract.mojibake import page_suspect, repair, repair_tree
 from pipelines.extract.language import choose_language
 from pipelines.extract.markup import reopen_page
 from pipelines.extract.metadata import page_metadata
@@ -43,7 +44,8 @@ EXTRACTOR_NAME = "corpus-extract"
 EXTRACTOR_VERSION = f"1.5+trafilatura-{trafilatura.__version__}"  # 1.1: block selector, metadata rules; 1.2: fast
 # mode; 1.3: blocks named like widgets that hold the article (discards.py), block ancestors not id()s; 1.4: the
 # page's JSON-LD kept for trafilatura's last resort (json_ld.py), lists of prose trafilatura left out; 1.5: only
-# the JSON-LD's article bodies kept, lists outside the container trafilatura read are not the article's
+# the JSON-LD's article bodies kept, lists outside the container trafilatura read are not the article's,
+# mojibake in the page's own bytes repaired (mojibake.py)
 
 _PROSE_END = re.compile(r"[.!?;:\"'”’»)\u3002\uff01\uff1f]\s*$")
 _NOT_HTML = re.compile(r"<\s*(html|head|body|p|div|article|meta|title|!doctype)\b", re.I)
@@ -445,12 +447,18 @@ def prepare(html: str | bytes, url: str | None = None, *, profile: str | None = 
         return ExtractionResult(None, "not-html")
     t = _lap("decode", t)
     tree = _parse_html(text)
+    garbled = tree is not None and page_suspect(text)
+    if garbled:
+        repair_tree(tree)  # text garbled in the page's own bytes ("isnâ€™t"): mojibake.py
     t = _lap("parse", t)
     if tree is None or not any(t.strip() for t in tree.itertext()):
         return ExtractionResult(None, "empty-page")
     outlet = get_profile(profile) if profile else profile_for_url(url)
     rules = [get_profile("default")] + ([outlet] if outlet and outlet.name != "default" else [])
     meta = page_metadata(tree, url, fetched)
+    if garbled:  # and what the JSON-LD's scripts said
+        meta = {k: repair(v) if isinstance(v, str) else [repair(x) if isinstance(x, str) else x for x in v]
+                if isinstance(v, list) else v for k, v in meta.items()}
     t = _lap("metadata", t)
     tree = _prune(tree, rules, text)
     t = _lap("profiles", t)

@@ -1,0 +1,58 @@
+"""Text written twice in the wrong encoding (mojibake), repaired by ftfy.
+
+Some pages hold their text already garbled in their own bytes: UTF-8 read as Windows-1252 and written out
+again as UTF-8 ("isnâ€™t" for "isn’t", "Â" and a no-break space for a no-break space), or Windows-1252 read as
+Latin-1 (a C1 control, U+0092, for "’"). Decoding the page right cannot undo that; ftfy (installed with
+wordfreq already, and made for exactly this) can. 14 of the 966 development pages hold such text.
+
+The page is repaired before anything reads it, while the no-break spaces are still there (a trimmed line
+loses the space and keeps the "Â"), text node by text node: only nodes showing a telltale pair go to ftfy,
+which decides. A page is scanned for that pair only when one of the lead letters occurs in it at all: 0.2 ms
+a page over the development sets, 5 ms more on a page that has mojibake.
+"""
+
+from __future__ import annotations
+
+import re
+
+from ftfy import fix_encoding
+
+__all__ = ["page_suspect", "repair", "repair_tree"]
+
+# the lead byte of a two- or three-byte UTF-8 sequence read as Windows-1252 or Latin-1 (Â Ã â, and Ä Å Ð Ñ
+# Ø Ù for Central European, Greek and Cyrillic letters), followed by what a continuation byte reads as there
+_LEADS = "\u00c2\u00c3\u00c4\u00c5\u00d0\u00d1\u00d8\u00d9\u00e2"
+_PAIR = re.compile(
+    f"[{_LEADS}][\u0080-\u00bf\u0152\u0153\u0160\u0161\u0178\u017d\u017e\u0192\u02c6\u02dc\u2013\u2014"
+    "\u2018-\u201a\u201c-\u201e\u2020-\u2022\u2026\u2030\u2039\u203a\u20ac\u2122]")
+# in a node already suspect, a C1 control too: no page means to hold one (Windows-1252 read as Latin-1)
+_SUSPECT = re.compile(f"{_PAIR.pattern}|[\u0080-\u009f]")
+_ATTRIBUTES = ("content", "title", "alt")  # meta values (titles, descriptions, authors) and captions
+_SKIP = frozenset(("script", "style"))
+
+
+def page_suspect(text: str) -> bool:
+    """Whether a page's text may hold mojibake: a cheap scan (a lead letter first, then the pair)."""
+    return any(lead in text for lead in _LEADS) and _PAIR.search(text) is not None
+
+
+def repair(text: str | None) -> str | None:
+    """A text with its mojibake undone (as it is when there is none; ftfy decides)."""
+    return fix_encoding(text) if text and _SUSPECT.search(text) else text
+
+
+def repair_tree(tree) -> int:
+    """Repair the tree's text, tails and meta values in place (scripts and styles left); how many changed."""
+    changed = 0
+    for el in tree.iter():
+        if not isinstance(el.tag, str):
+            continue
+        if el.tag not in _SKIP and (new := repair(el.text)) != el.text:
+            el.text, changed = new, changed + 1
+        if (new := repair(el.tail)) != el.tail:
+            el.tail, changed = new, changed + 1
+        for name in _ATTRIBUTES:
+            if (value := el.get(name)) and (new := repair(value)) != value:
+                el.set(name, new)
+                changed += 1
+    return changed
