@@ -53,6 +53,24 @@ def test_a_page_over_its_time_budget_is_an_error_and_the_worker_is_replaced():
     assert good.document is not None and "ASEAN" in good.document.text
 
 
+def test_pages_are_extracted_while_another_spends_its_budget():
+    """Two workers: a page spending its whole time budget holds up only its own worker. The pages after it
+    come out while it is still being extracted (checked at that moment, not by wall-clock bounds), and it
+    ends as a budget error."""
+    with ExtractPool(2, timeout=3, max_memory=GiB, max_elements=0) as pool:
+        warm = [pool.submit(article(f"w{i}"), f"http://127.0.0.1/w{i}") for i in range(2)]
+        assert all(f.result(timeout=120).document is not None for f in warm)
+        assert pool.started == 2  # both workers up before the test proper
+        slow = pool.submit(nested(2), "http://127.0.0.1/slow")
+        goods = [pool.submit(article(k), f"http://127.0.0.1/{k}") for k in "cde"]
+        results = [g.result(timeout=60) for g in goods]
+        still_running = not slow.done()
+        over = slow.result(timeout=60)
+    assert all(r.document is not None and "ASEAN" in r.document.text for r in results)
+    assert still_running  # the three pages were extracted while the slow one spent its budget
+    assert over.budget and over.error == f"{BUDGET} (time 3 s)"
+
+
 def test_a_page_over_its_memory_budget_is_an_error():
     # 2 MB of nested elements need far more than 512 MiB of address space to parse and extract (a worker
     # starts at about 440 MiB, the language model included)
