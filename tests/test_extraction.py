@@ -419,6 +419,43 @@ def test_a_comment_thread_after_the_article_is_not_a_list_of_the_article(monkeyp
     assert calls == []
 
 
+_CAR_CHECKS = [
+    "Check the tyre pressure once a month with a reliable gauge, because under-inflated tyres wear out faster and "
+    "raise your fuel bill noticeably over a year.",
+    "Replace the wiper blades every autumn before the rains begin; streaks on the windscreen at night are a real "
+    "danger on unlit country roads and motorways.",
+    "Top up the coolant with the right mixture for your engine, and never open the cap while the engine is hot, "
+    "since the pressure can scald your hands badly.",
+    "Listen for squeaks when braking: worn pads damage the discs quickly, and a set of new discs costs several "
+    "times as much as a timely change of pads would.",
+    "Keep the battery terminals clean and tight; most winter breakdowns that recovery services attend are flat or "
+    "failing batteries in cars older than five years.",
+    "Look under the car for drips after it has been parked overnight; a small oil or coolant leak found early is "
+    "cheap to fix and avoids a ruined engine later.",
+    "Test every light, indicators and brake lights included, with a helper walking around the car, since a dead "
+    "bulb is both a fine and a safety risk at dusk.",
+    "Change the cabin air filter as the handbook says: a clogged one fogs the windows and blows dust and pollen "
+    "into the car every time the fan is switched on.",
+]
+
+
+def test_a_list_beside_a_header_only_article_is_still_the_article():
+    """The other side of the comment-thread rule: an <article> that holds only the headline and the intro,
+    the body's list in a sibling block (a reviewer's page). trafilatura keeps the intro alone, under 100
+    words; items outside its container count then, and readability's text is taken (41 words without)."""
+    intro = ("Winter is the hardest season for any car, and most of the trouble drivers meet on cold mornings "
+             "could be avoided with a few minutes of care each month. Our motoring editor lists the checks every "
+             "owner can do at home.")
+    html = ("<html><head><title>Eight checks that keep your car going this winter</title></head><body><header>"
+            "<nav><a href='/'>Home</a><a href='/motoring'>Motoring</a></nav></header><main><article "
+            f"class='story-head'><h1>Eight checks that keep your car going this winter</h1><p>{intro}</p></article>"
+            "<div class='story-body'><ol>" + "".join(f"<li>{p}</li>" for p in _CAR_CHECKS) + "</ol><p>Most of "
+            "these checks take only minutes, and a garage will do the rest at the yearly service for a modest fee."
+            "</p></div></main><footer><p>Copyright Example Motoring 2024.</p></footer></body></html>")
+    doc = extract(html, "https://news.example.com/motoring/winter-checks")
+    assert doc is not None and intro in doc.text and all(p in doc.text for p in _CAR_CHECKS)
+
+
 def test_items_with_a_line_break_after_their_label_count_as_kept():
     """An item written ``<b>Label</b><br>text`` reads "Labeltext" in the page's markup and "Label text" in the
     extracted text: white space is not compared, so such items kept are not counted as left out."""
@@ -602,20 +639,23 @@ def test_prose_lists_on_real_pages(extraction_bench):
 
 
 def _garbled(text: str) -> str:
-    """Text as a page holds it after one wrong round trip: its UTF-8 read as Windows-1252."""
-    return text.encode("utf-8").decode("cp1252")
+    """Text as a page holds it after one wrong round trip: its UTF-8 read as Windows-1252 (as browsers and
+    most tools read it: bytes Windows-1252 leaves undefined, as in "”", taken as Latin-1)."""
+    import ftfy.bad_codecs  # noqa: F401 - registers the codec
+
+    return text.encode("utf-8").decode("sloppy-windows-1252")
 
 
 def test_text_garbled_in_the_page_itself_is_repaired():
     """Mojibake in the page's own bytes (14 real development pages: "isnâ€™t", a no-break space left as "Â"):
     no decoding undoes it; ftfy repairs it before anything reads the page, title and metadata included."""
-    paras = [p.replace(" the ", " the\u00a0", 1).replace("region.", "region’s.") + "\u00a0" for p in PARAS]
+    paras = [p.replace(" the ", " the\u00a0", 1).replace("region.", "region’s “pact”.") + "\u00a0" for p in PARAS]
     html = page(ps(_garbled(p) for p in paras), title=_garbled("Lavrov’s talks — ASEAN"),
                 head=f"<meta name='description' content='{_garbled('Moscow’s view')}'>")
     assert "â€™" in html and "Â\u00a0" in html
     doc = extract(html.encode("utf-8"), "https://news.example.com/world/lavrov-asean-123")
     assert doc is not None
-    assert "â€" not in doc.text and "Â" not in doc.text and "region’s." in doc.text
+    assert "â€" not in doc.text and "Â" not in doc.text and "region’s “pact”." in doc.text
     assert [" ".join(p.split()) for p in doc.text.split("\n\n")] == [" ".join(p.split()) for p in paras]
     assert doc.title == "Lavrov’s talks — ASEAN" and doc.description == "Moscow’s view"
 
@@ -627,9 +667,14 @@ def test_letters_that_look_like_mojibake_leads_are_left_alone():
              "Thủ tướng Phạm Minh Chính gặp Bộ trưởng Lavrov tại Lâm Đồng; hai bên bàn về thương mại, năng lượng "
              "và hợp tác giáo dục giữa Việt Nam và Nga trong những năm tới.",
              "SÃO PAULO e MANAUS: Ângela e João estão em Brasília, România e España, año de diálogo ÑANDÚ; "
-             "Ðakovo, Đà Nẵng e Âu Lạc são outros nomes que os leitores podem encontrar aqui."]
-    doc = extract(page(ps(paras)), "https://news.example.com/world/lavrov-asean-123")
-    assert doc is not None and doc.text.split("\n\n") == paras
+             "Ðakovo, Đà Nẵng e Âu Lạc são outros nomes que os leitores podem encontrar aqui.",
+             # capitals ending in Ã before punctuation, each once a pair ftfy rewrote (a reviewer's page)
+             "A delegação “ALEMÔ disse que a «MAÇû e o acordo de AMANHÃ\u00a0— com a IRMÃ™ e a CAPITÃ° — "
+             "seguem; o tubo de Ø½ polegada e a marca Â® ficam como estão no texto desta notícia."]
+    html = page(ps(paras), title="“AMANHÔ: ministros assinam acordo")
+    doc = extract(html, "https://news.example.com/world/lavrov-asean-123")
+    assert doc is not None and doc.text.split("\n\n") == [" ".join(p.split()) for p in paras]
+    assert doc.title == "“AMANHÔ: ministros assinam acordo"
 
 
 def test_mojibake_on_real_pages(extraction_bench):
@@ -645,3 +690,33 @@ def test_mojibake_on_real_pages(extraction_bench):
         doc = extract(p["html"], p["url"])
         assert "â€" not in doc.text and "â\x80" not in doc.text and "Â" not in doc.text
         assert bench.word_prf(doc.text, p["body"])[2] >= 0.98
+
+
+@pytest.mark.parametrize("kind", ["recipe", "faq", "video"])
+def test_json_ld_texts_of_a_page_rendered_by_script_are_its_article(kind):
+    """A page whose text is all in its JSON-LD (rendered by script): trafilatura's last resort reads a
+    recipe's steps, an FAQ's accepted answer, a video's description, and those reach it too (only
+    articleBody did at first: the page came out empty; a reviewer's pages)."""
+    import json as _json
+
+    steps = [p.replace("Thursday", "Thursday evening") for p in PARAS]
+    ld = {"recipe": {"@type": "Recipe", "name": "Talks", "recipeInstructions": [
+              {"@type": "HowToStep", "text": s} for s in steps]},
+          "faq": {"@type": "QAPage", "mainEntity": {"@type": "Question", "name": "What happened?",
+                  "acceptedAnswer": {"@type": "Answer", "text": " ".join(steps)}}},
+          "video": {"@type": "VideoObject", "name": "Talks", "description": " ".join(steps)}}[kind]
+    html = (f"<html><head><title>Talks</title><script type='application/ld+json'>{_json.dumps(ld)}</script></head>"
+            "<body><div id='app'><nav><a href='/'>Home</a> <a href='/news'>News</a></nav>"
+            "<div class='loading'>Loading…</div></div></body></html>")
+    doc = extract(html, "https://news.example.com/world/talks-1")
+    assert doc is not None and all(s in doc.text for s in steps)
+
+
+def test_a_garbled_json_ld_body_is_repaired_too():
+    """Where the article comes from the JSON-LD (trafilatura's last resort), its mojibake is repaired as the
+    page's is (the scripts are not text nodes: a reviewer's page kept "didnâ€™t" under a repaired title)."""
+    body = " ".join(p.replace("region.", "region’s “pact”.") for p in PARAS)
+    html = _json_ld_page(_garbled(body)).replace("Lavrov meets ASEAN ministers</title>",
+                                                 _garbled("Lavrov’s talks") + "</title>")
+    doc = extract(html.encode("utf-8"), "https://news.example.com/world/lavrov-asean-123")
+    assert doc is not None and "region’s “pact”." in doc.text and "â€" not in doc.text

@@ -2,9 +2,10 @@
 
 trafilatura's baseline, which it runs when its extractors find no article, takes the ``articleBody`` of the
 page's JSON-LD before anything else; without it, it falls to the text of the whole page, menus and all (a
-Times of India page: 4-gram F1 0.74 without, 0.96 with). Only the bodies are handed on, as new scripts of
-``{"articleBody": text}``: the page's own JSON-LD would also tell trafilatura other things (a
-``DiscussionForumPosting`` makes it keep the comment threads as content, on a news page too).
+Times of India page: 4-gram F1 0.74 without, 0.96 with). Only what that resort reads is handed on, in a new
+script of minimal nodes (``{"articleBody": text}``; a recipe's steps, an FAQ's answer, a video's description,
+which a page rendered by script may hold alone): the page's own JSON-LD would also tell trafilatura other
+things (a ``DiscussionForumPosting`` makes it keep the comment threads as content, on a news page too).
 
 Some outlets write the body as HTML with embeds in it (an ``<iframe>``, the ``<script>`` that sizes it), which
 trafilatura's baseline returns verbatim; those bodies are given as text, scripts and embeds left out. A body
@@ -24,7 +25,9 @@ __all__ = ["article_bodies", "keep_json_ld"]
 
 _BODY_KEYS = ("articleBody", "reviewBody")  # trafilatura's full-text keys
 _NESTED = ("@graph", "mainEntity")  # where trafilatura looks below a node
-_MAX_NODES = 10_000  # a JSON-LD script is a few nodes; this bounds a pathological one
+_MAX_NODES = 100_000  # a JSON-LD script is a few nodes; this bounds a pathological one
+# trafilatura's pre-filter of a script, and ours: what its baseline reads
+_HOOKS = re.compile(r'articleBody|reviewBody|recipeInstructions|acceptedAnswer|"step"|"(?:Product|VideoObject|HowTo)"')
 
 # an embed inside a body (after JSON decoding, so \u003c is already "<"), written out or escaped as HTML
 _EMBED = re.compile(r"(?:<|&lt;)\s*(?:script|style|iframe|noscript)\b", re.I)
@@ -59,16 +62,34 @@ def _body_text(value: str) -> str:
     return value  # prose that names a tag
 
 
-def article_bodies(raw: str) -> list[str]:
-    """The ``articleBody`` and ``reviewBody`` strings of one JSON-LD script, where trafilatura looks for them
-    (the node, items of a list, and below ``@graph`` and ``mainEntity``); none when it is not JSON."""
-    if not any(key in raw for key in _BODY_KEYS):
+def _texts(node: dict) -> list[dict]:
+    """What trafilatura's baseline reads from one JSON-LD node, as minimal nodes of the same shape: bodies
+    (``articleBody``, ``reviewBody``), recipe and how-to steps, an FAQ's accepted answer, and the
+    ``description`` of a Product or VideoObject (its teaser tier)."""
+    out = [{"articleBody": node[k]} for k in _BODY_KEYS if isinstance(node.get(k), str) and node[k].strip()]
+    if node.get("recipeInstructions"):
+        out.append({"recipeInstructions": node["recipeInstructions"]})
+    if node.get("step"):
+        out.append({"@type": "HowTo", "step": node["step"]})  # its type: trafilatura's pre-filter looks for it
+    answer = node.get("acceptedAnswer")
+    if isinstance(answer, dict) and isinstance(answer.get("text"), str):
+        out.append({"acceptedAnswer": {"text": answer["text"]}})
+    kind = str(node.get("@type", ""))
+    if isinstance(node.get("description"), str) and ("Product" in kind or "VideoObject" in kind):
+        out.append({"@type": "VideoObject" if "VideoObject" in kind else "Product", "description": node["description"]})
+    return out
+
+
+def article_bodies(raw: str) -> list[dict]:
+    """The texts trafilatura's baseline would read from one JSON-LD script (``_texts``), where it looks for
+    them (the node, items of a list, and below ``@graph`` and ``mainEntity``); none when it is not JSON."""
+    if not _HOOKS.search(raw):
         return []
     try:
         data = json.loads(raw, strict=False)
     except (ValueError, RecursionError):
         return []
-    bodies: list[str] = []
+    found: list[dict] = []
     stack, seen = [data], 0
     while stack and seen < _MAX_NODES:
         node = stack.pop()
@@ -76,21 +97,26 @@ def article_bodies(raw: str) -> list[str]:
         if isinstance(node, list):
             stack.extend(reversed(node))
         elif isinstance(node, dict):
-            bodies.extend(node[k] for k in _BODY_KEYS if isinstance(node.get(k), str) and node[k].strip())
+            found.extend(_texts(node))
             stack.extend(node[k] for k in reversed(_NESTED) if isinstance(node.get(k), (dict, list)))
-    return bodies
+    return found
 
 
-def keep_json_ld(tree) -> list:
-    """New scripts holding the article bodies of the page's JSON-LD (as text where they hold embeds), to be
-    put in the <head> once the page's scripts are gone: out of every count of the body's words."""
-    bodies = [
-        _body_text(body)
+def keep_json_ld(tree, fix=None) -> list:
+    """A new script holding what trafilatura's last resort reads from the page's JSON-LD (its bodies as text
+    where they hold embeds; ``fix``, when given, applied to every body: the mojibake repair), to be put in
+    the <head> once the page's scripts are gone: out of every count of the body's words."""
+    texts = [
+        text
         for script in tree.iter("script") if "ld+json" in (script.get("type") or "").lower()
-        for body in article_bodies(script.text or "")
+        for text in article_bodies(script.text or "")
     ]
-    if not bodies:
+    if not texts:
         return []
+    for text in texts:
+        if "articleBody" in text:
+            body = _body_text(text["articleBody"])
+            text["articleBody"] = fix(body) if fix else body
     script = lxml_html.Element("script", type="application/ld+json")
-    script.text = json.dumps([{"articleBody": body} for body in bodies], ensure_ascii=False)
+    script.text = json.dumps(texts, ensure_ascii=False)
     return [script]
