@@ -624,16 +624,21 @@ def test_linked_teaser_lists_and_kept_lists_bring_no_second_extractor(monkeypatc
     assert calls == []
 
 
+def _wcxb_pages(bench, *ids: str) -> list[dict]:
+    """The wcxb-dev pages of these ids (the test is skipped where ../shared or one of them is absent)."""
+    if not (bench.WCXB / "ground-truth").exists():
+        pytest.skip("wcxb-dev absent")
+    pages = [p for p in bench.load_wcxb() if p["id"] in ids]
+    if len(pages) < len(ids):
+        pytest.skip("the pages are not in this wcxb-dev")
+    return pages
+
+
 def test_prose_lists_on_real_pages(extraction_bench):
     """Two real wcxb-dev pages whose lists of prose trafilatura leaves out (withmoxie.com, business.com):
     word F1 0.662 -> 0.994 and 0.636 -> 0.969."""
     bench = extraction_bench
-    if not (bench.WCXB / "ground-truth").exists():
-        pytest.skip("wcxb-dev absent")
-    pages = {p["id"]: p for p in bench.load_wcxb() if p["id"] in ("4252", "0268")}
-    if len(pages) < 2:
-        pytest.skip("the two pages are not in this wcxb-dev")
-    for p in pages.values():
+    for p in _wcxb_pages(bench, "4252", "0268"):
         doc = extract(p["html"], p["url"])
         assert bench.word_prf(doc.text, p["body"])[2] >= 0.9
 
@@ -681,12 +686,7 @@ def test_mojibake_on_real_pages(extraction_bench):
     """Two real wcxb-dev pages whose own bytes hold UTF-8 read as Windows-1252 (word F1 0.961 -> 0.994 and
     0.962 -> 0.994: the expected texts are repaired)."""
     bench = extraction_bench
-    if not (bench.WCXB / "ground-truth").exists():
-        pytest.skip("wcxb-dev absent")
-    pages = {p["id"]: p for p in bench.load_wcxb() if p["id"] in ("4517", "4177")}
-    if len(pages) < 2:
-        pytest.skip("the two pages are not in this wcxb-dev")
-    for p in pages.values():
+    for p in _wcxb_pages(bench, "4517", "4177"):
         doc = extract(p["html"], p["url"])
         assert "â€" not in doc.text and "â\x80" not in doc.text and "Â" not in doc.text
         assert bench.word_prf(doc.text, p["body"])[2] >= 0.98
