@@ -21,7 +21,7 @@ import re
 from lxml import etree
 from lxml import html as lxml_html
 
-__all__ = ["article_bodies", "keep_json_ld"]
+__all__ = ["resort_texts", "keep_json_ld"]
 
 _BODY_KEYS = ("articleBody", "reviewBody")  # trafilatura's full-text keys
 _NESTED = ("@graph", "mainEntity")  # where trafilatura looks below a node
@@ -80,7 +80,7 @@ def _texts(node: dict) -> list[dict]:
     return out
 
 
-def article_bodies(raw: str) -> list[dict]:
+def resort_texts(raw: str) -> list[dict]:
     """The texts trafilatura's baseline would read from one JSON-LD script (``_texts``), where it looks for
     them (the node, items of a list, and below ``@graph`` and ``mainEntity``); none when it is not JSON."""
     if not _HOOKS.search(raw):
@@ -109,7 +109,7 @@ def keep_json_ld(tree, fix=None) -> list:
     texts = [
         text
         for script in tree.iter("script") if "ld+json" in (script.get("type") or "").lower()
-        for text in article_bodies(script.text or "")
+        for text in resort_texts(script.text or "")
     ]
     if not texts:
         return []

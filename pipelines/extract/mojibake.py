@@ -18,11 +18,12 @@ from itertools import islice
 
 from ftfy import fix_encoding
 
-__all__ = ["page_suspect", "repair", "repair_tree"]
+__all__ = ["page_suspect", "repair", "repair_tree", "repair_values"]
 
 # the lead byte of a two- or three-byte UTF-8 sequence read as Windows-1252 or Latin-1 (Â Ã â, and Ä Å Ð Ñ
 # Ø Ù for Central European, Greek and Cyrillic letters), followed by what a continuation byte reads as there
-_LEADS = "\u00c2\u00c3\u00c4\u00c5\u00d0\u00d1\u00d8\u00d9\u00e2"
+_WEAK_LEADS = "\u00c4\u00c5\u00d0\u00d1\u00d8\u00d9"  # letters in some languages: Ä Å Ð Ñ Ø Ù
+_LEADS = f"\u00c2\u00c3{_WEAK_LEADS}\u00e2"
 _FOLLOWERS = ("\u0080-\u00bf\u0152\u0153\u0160\u0161\u0178\u017d\u017e\u0192\u02c6\u02dc\u2013\u2014"
               "\u2018-\u201a\u201c-\u201e\u2020-\u2022\u2026\u2030\u2039\u203a\u20ac\u2122")
 _PAIR = re.compile(f"[{_LEADS}][{_FOLLOWERS}]")
@@ -33,7 +34,7 @@ _PAIR = re.compile(f"[{_LEADS}][{_FOLLOWERS}]")
 _AFTER_WORD = "\u00a0\u00ab\u00bb\u00b0\u00ae\u00b2\u00b3\u00b9\u2013\u2014\u2018\u2019\u201c\u201d\u2022\u2026\u2122"
 _STRONG_A = re.compile(f"\u00e2[{_FOLLOWERS}]")
 _STRONG_B = re.compile(f"[\u00c2\u00c3](?![{_AFTER_WORD}])[{_FOLLOWERS}]")
-_WEAK = re.compile(f"[\u00c4\u00c5\u00d0\u00d1\u00d8\u00d9][{_FOLLOWERS}]")
+_WEAK = re.compile(f"[{_WEAK_LEADS}][{_FOLLOWERS}]")
 _WEAK_NEEDED = 5
 # in a node of a suspect page, a C1 control too: no page means to hold one (Windows-1252 read as Latin-1)
 _SUSPECT = re.compile(f"{_PAIR.pattern}|[\u0080-\u009f]")
@@ -48,13 +49,19 @@ def page_suspect(text: str) -> bool:
     # one letter a fiftieth of that)
     return (("\u00e2" in text and _STRONG_A.search(text) is not None)
             or (("\u00c2" in text or "\u00c3" in text) and _STRONG_B.search(text) is not None)
-            or (any(lead in text for lead in _LEADS[2:8])
+            or (any(lead in text for lead in _WEAK_LEADS)
                 and sum(1 for _ in islice(_WEAK.finditer(text), _WEAK_NEEDED)) >= _WEAK_NEEDED))
 
 
 def repair(text: str | None) -> str | None:
     """A text with its mojibake undone (as it is when there is none; ftfy decides)."""
     return fix_encoding(text) if text and _SUSPECT.search(text) else text
+
+
+def repair_values(values: dict) -> dict:
+    """A dict of metadata with its strings, and the strings of its lists, repaired."""
+    return {k: repair(v) if isinstance(v, str) else [repair(x) if isinstance(x, str) else x for x in v]
+            if isinstance(v, list) else v for k, v in values.items()}
 
 
 def repair_tree(tree) -> int:
