@@ -461,7 +461,7 @@ def prepare(html: str | bytes, url: str | None = None, *, profile: str | None = 
         return ExtractionResult(None, "empty-page")
     outlet = get_profile(profile) if profile else profile_for_url(url)
     rules = [get_profile("default")] + ([outlet] if outlet and outlet.name != "default" else [])
-    meta = page_metadata(tree, url, fetched)
+    meta = page_metadata(tree, url, fetched, text)
     if garbled:
         meta = repair_values(meta)  # and what the JSON-LD's scripts said
     t = _lap("metadata", t)

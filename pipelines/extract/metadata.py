@@ -28,12 +28,14 @@ _MONTH_NUM = {m: i for i, m in enumerate(("jan", "feb", "mar", "apr", "may", "ju
                                           "nov", "dec"), 1)}
 _MON = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?"
 # a day written out: "September 4, 2025", "Sep 4th 2025", "4 September 2025", "2025-09-04", "04.09.2025"
-# (day first, as Europe writes it); US "09/04/2025" is ambiguous and left to the metadata
+# (day first, as Europe writes it); "2/24/2026" and "24/02/2026" where the order shows (a part above 12): US
+# "09/04/2025" is ambiguous and left to the metadata
 _SHOWN_DATE = re.compile(
     rf"\b(?P<mon1>{_MON})\s+(?P<d1>\d{{1,2}})(?:st|nd|rd|th)?,?\s+(?P<y1>(?:19|20)\d\d)\b"
     rf"|\b(?P<d2>\d{{1,2}})(?:st|nd|rd|th)?\.?\s+(?P<mon2>{_MON}),?\s+(?P<y2>(?:19|20)\d\d)\b"
     r"|\b(?P<iy>(?:19|20)\d\d)-(?P<im>\d\d)-(?P<id>\d\d)\b"
-    r"|\b(?P<ed>\d{1,2})\.(?P<em>\d{1,2})\.(?P<ey>(?:19|20)\d\d)\b", re.I)
+    r"|\b(?P<ed>\d{1,2})\.(?P<em>\d{1,2})\.(?P<ey>(?:19|20)\d\d)\b"
+    r"|(?<![\d/])(?P<sa>\d{1,2})/(?P<sb>\d{1,2})/(?P<sy>(?:19|20)\d\d)\b", re.I)
 _DATE_WINDOW = 600  # characters of visible text after the headline (measured: 300 and 1200 do worse)
 _AUTHOR_KEYS = ("author", "article:author", "og:article:author", "parsely-author", "sailthru.author", "dc.creator",
                 "citation_author", "byl")
@@ -292,7 +294,7 @@ def _title_raw(tree, node: dict, meta: dict, sites: list[str]) -> str | None:
                 return short if _split_off(long, short) or _credit_tail(long, short) else long
     for h in h1s:
         for r in refs:
-            if max(_overlap(h, r), _overlap(r, h)) >= 0.5:
+            if len(TOKEN.findall(h)) >= 2 and max(_overlap(h, r), _overlap(r, h)) >= 0.5:
                 # the visible wording, unless the <h1> is set in capitals (styling that lost the
                 # headline's case and sometimes its spaces): then the reference's
                 return r if h.isupper() and not r.isupper() else h
@@ -301,8 +303,18 @@ def _title_raw(tree, node: dict, meta: dict, sites: list[str]) -> str | None:
     if not refs:
         return h1s[0] if h1s else None
     k0 = word_key(refs[0])
+    for r in refs[1:]:
+        kr = word_key(r)
+        if _cut_short(refs[0]) and kr.startswith(k0 + " ") and not (_split_off(r, refs[0]) or _credit_tail(r, refs[0])):
+            return r  # the first reference cut short, the other whole
     # one reference is another's tail ("Kicker: Headline" as headline, "Headline" as og:title): the headline
     return next((r for r in refs[1:] if len(word_key(r)) > 8 and k0.endswith(" " + word_key(r))), refs[0])
+
+
+def _cut_short(title: str) -> bool:
+    """A title that may have been cut to a length: ending in an ellipsis, or 100 characters or more (SEO plugins
+    cut JSON-LD headlines at 110, Google's old limit, often mid-word or mid-parenthesis)."""
+    return title.endswith(("…", "...")) or len(title) >= 100
 
 
 # what a page appends to a headline that is not part of it: a byline or dateline ("... Posted on July 1, 2024 by
@@ -714,6 +726,32 @@ def _body_dateline(tree) -> str | None:
     return None
 
 
+_ORIGINAL_TEXT = etree.XPath(
+    "//body//text()[contains(., 'riginally') or contains(., 'irst publish')]"
+    "[not(ancestor::script) and not(ancestor::style)]")
+_ORIGINAL_WORDS = ("riginally", "irst publish")  # looked for in the HTML first: plain `in` is ten times a regex
+_ORIGINAL = re.compile(r"\b(?:originally\s+(?:published|posted|appeared)|first\s+published)\b", re.I)
+
+
+def _original_date(tree) -> str | None:
+    """The day a note gives as the article's first publication ("This article was originally published on
+    26 Sep 2019", "First published on Wednesday, March 2, 2022"): a day written out at most two words after
+    the phrase (not "first published in 2004, it..." or a credit with no day: "originally appeared on The
+    Conversation")."""
+    for node in _ORIGINAL_TEXT(tree)[:5]:
+        parent, own = node.getparent(), str(node)
+        full = parent.text_content() if parent is not None else own
+        at = max(0, full.find(own.strip()[:40]))  # from this text on (with what follows: "<time>26 Sep 2019</time>")
+        text = " ".join(full[at:at + 400].split())
+        for m in _ORIGINAL.finditer(text):
+            d = _SHOWN_DATE.search(text, m.end(), m.end() + 60)
+            if d and len(TOKEN.findall(text[m.end():d.start()])) <= 2:
+                day = _date_of(d)
+                if day:
+                    return day
+    return None
+
+
 def _day_shift(day: str, days: int) -> str:
     """The ISO day ``days`` after ``day`` (before, when negative); ``day`` itself when it is no ISO day."""
     from datetime import date, timedelta
@@ -768,6 +806,11 @@ def _date_of(m) -> str | None:
             return date(int(g["iy"]), int(g["im"]), int(g["id"])).isoformat()
         if g.get("ey"):
             return date(int(g["ey"]), int(g["em"]), int(g["ed"])).isoformat()
+        if g.get("sy"):
+            a, b = int(g["sa"]), int(g["sb"])
+            if (a > 12) == (b > 12):
+                return None  # "09/04/2025": April 9 in Europe, September 4 in the US; "13/14/2025": no day
+            return date(int(g["sy"]), b if a > 12 else a, a if a > 12 else b).isoformat()
     except (ValueError, KeyError):
         return None
     return None
@@ -794,10 +837,12 @@ def _reference_day(fetched: str | None) -> str:
         return today
 
 
-def page_metadata(tree, url: str | None, fetched: str | None = None) -> dict:
+def page_metadata(tree, url: str | None, fetched: str | None = None, source: str | None = None) -> dict:
     """Title, authors, date, language, canonical URL, description and site name of a parsed page. ``fetched``
     (ISO, default today): no date later than the day after it is the published one (the day after: a time
-    zone ahead), and a date read from the page's text alone is not that very day (the masthead's clock)."""
+    zone ahead), and a date read from the page's text alone is not that very day (the masthead's clock).
+    ``source``, the page's HTML when the caller has it, spares a search of the text for a rare note where
+    its words are nowhere in the page."""
     meta: dict[str, str] = {}
     cites: list[str] = []
     for el in tree.iter("meta"):
@@ -846,6 +891,9 @@ def page_metadata(tree, url: str | None, fetched: str | None = None) -> dict:
         # ("/2025/12/18/..." and "2025-12-19T03:05:00+00:00" in America; the other way in Asia); a time with
         # its own offset is already the site's day, and leaves the metadata's date alone
         published = day
+    first = past(_original_date(tree)) if source is None or any(w in source for w in _ORIGINAL_WORDS) else None
+    if first and (not published or first < _day_before(published[:10])):
+        published = first  # a republished article, dated by its note of first publication
     if not published:
         # no date in the page's metadata: the day written under the headline, before htmldate's guess
         published = past(_shown_date(window()))
