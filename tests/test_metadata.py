@@ -214,6 +214,10 @@ def test_a_note_of_first_publication_dates_a_republished_article():
     assert meta(ld, "<p>First published on <time>Wednesday, March 2, 2022</time>.</p>")["published"] == "2022-03-02"
     # and with no date in the metadata at all
     assert meta("", "<p>Originally posted 4 May 2018.</p>")["published"] == "2018-05-04"
+    # another article's note, in a sidebar or a menu, is not this one's
+    for box in ("aside", "nav"):
+        assert meta(ld, f"<{box}><p>Ten years on: first published on 3 May 2015</p></{box}>")["published"].startswith(
+            "2022-09-30")
     # no day right after the phrase: a credit, a year in a sentence, a later note: the metadata's day stays
     for text in ("This article originally appeared on The Conversation on 3 May 2021.",
                  "The recipe was first published in 2004, and on 3 May 2021 it was revised.",

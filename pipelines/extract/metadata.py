@@ -728,7 +728,7 @@ def _body_dateline(tree) -> str | None:
 
 _ORIGINAL_TEXT = etree.XPath(
     "//body//text()[contains(., 'riginally') or contains(., 'irst publish')]"
-    "[not(ancestor::script) and not(ancestor::style)]")
+    "[not(ancestor::script) and not(ancestor::style) and not(ancestor::nav) and not(ancestor::aside)]")
 _ORIGINAL_WORDS = ("riginally", "irst publish")  # looked for in the HTML first: plain `in` is ten times a regex
 _ORIGINAL = re.compile(r"\b(?:originally\s+(?:published|posted|appeared)|first\s+published)\b", re.I)
 
