@@ -71,6 +71,9 @@ def test_a_one_word_h1_is_no_match_for_a_title_holding_that_word():
     body = "<h1>hackermondev/writeup.md</h1><h1>Discord</h1>"
     assert meta(head, body, "https://gist.github.com/hackermondev/1")["title"] == (
         "How we pwned X, Vercel, Cursor, Discord, and hundreds of companies")
+    # a one-word headline whose title adds a section behind a separator is that headline
+    assert meta('<meta property="og:title" content="Myanmar | Opinion">', "<h1>Myanmar</h1>")["title"] == "Myanmar"
+    assert meta("<title>Myanmar - Opinion - Example News</title>", "<h1>Myanmar</h1>")["title"] == "Myanmar"
 
 
 def test_a_headline_cut_short_in_json_ld_is_taken_whole_from_og_title():
@@ -82,6 +85,13 @@ def test_a_headline_cut_short_in_json_ld_is_taken_whole_from_og_title():
             f'<meta property="og:title" content="{whole} - Emily Henderson">'
             '<meta property="og:site_name" content="Emily Henderson">')
     assert meta(head, "", "https://stylebyemilyhenderson.com/blog/fix-it-friday")["title"] == whole
+    # cut inside a word, or with an ellipsis
+    whole = ("Sanctions bite as ASEAN ports weigh the cost of Russian oil and the payment systems in landmark"
+             " agreements this year")
+    for cut in (whole[:100], whole[:30] + "...", whole[:31] + "…"):
+        head = (f'<script type="application/ld+json">{{"@type":"NewsArticle","headline":"{cut}"}}</script>'
+                f'<meta property="og:title" content="{whole}">')
+        assert meta(head, "<h1>News</h1>")["title"] == whole, cut
     # a short headline and a longer og:title: the longer is another title, not the whole of this one
     head = ('<script type="application/ld+json">{"@type":"NewsArticle","headline":"Rice prices climb"}</script>'
             '<meta property="og:title" content="Rice prices climb in Hanoi as the dry season starts">')
@@ -218,11 +228,21 @@ def test_a_note_of_first_publication_dates_a_republished_article():
     for box in ("aside", "nav"):
         assert meta(ld, f"<{box}><p>Ten years on: first published on 3 May 2015</p></{box}>")["published"].startswith(
             "2022-09-30")
-    # no day right after the phrase: a credit, a year in a sentence, a later note: the metadata's day stays
-    for text in ("This article originally appeared on The Conversation on 3 May 2021.",
-                 "The recipe was first published in 2004, and on 3 May 2021 it was revised.",
-                 "Originally published on 2 October 2022."):  # within two days: the same publication
-        assert meta(ld, f"<p>{text}</p>")["published"].startswith("2022-09-30"), text
+    # a note naming where it first ran, in an inline element, in capitals, on a WordPress page
+    for note in ("<p>This article originally appeared in <em>Foreign Affairs</em> on 3 May 2021.</p>",
+                 "<p><strong>Originally published:</strong> 3 May 2021</p>",
+                 "<p>ORIGINALLY PUBLISHED ON 3 MAY 2021</p>"):
+        page = load_html(f"<html><head>{ld}</head><body class='post comments-open'>{note}</body></html>")
+        assert page_metadata(page, "https://www.example-news.com/a/1")["published"] == "2021-05-03", note
+    # no note of its own: a clause in prose, a reader's comment; no day in the note's sentence; a later note
+    for text in ("<p>Our investigation, first published on 3 March 2021, showed the losses.</p>",
+                 "<p>The 1997 memo, first published on 2 July 1997 by the ministry, set out the policy.</p>",
+                 "<section id='comments'><p>This post was first published on 5 May 2024 on my blog.</p></section>",
+                 "<div class='comment-body'><p>Originally posted 5 May 2024</p></div>",
+                 "<p>This article originally appeared on The Conversation. Read it on 3 May 2021.</p>",
+                 "<p>The recipe was first published in 2004, and on 3 May 2021 it was revised.</p>",
+                 "<p>Originally published on 2 October 2022.</p>"):  # within two days: the same publication
+        assert meta(ld, text)["published"].startswith("2022-09-30"), text
 
 
 def test_a_slash_date_is_read_where_its_order_shows():
@@ -232,8 +252,21 @@ def test_a_slash_date_is_read_where_its_order_shows():
     assert meta("", h1 + "<p>John Goreham</p><p>2/24/2026</p>")["published"] == "2026-02-24"
     assert meta("", h1 + "<p>Publié le 24/02/2026 - 16:00</p>")["published"] == "2026-02-24"
     assert meta("", h1 + "<p>09/04/2025</p>")["published"] is None
-    # a path or a fraction is no date
-    assert meta("", h1 + "<p>/12/24/2025</p><p>Scored 3/14/2025</p>")["published"] in (None, "2025-03-14")
+    # a slash date inside a caption or a table is no dateline; nor is a path
+    for body in ("<figure><figcaption>Photo taken 3/14/2019 in Phnom Penh</figcaption></figure>",
+                 "<p>/12/24/2025</p>"):
+        assert meta("", h1 + body)["published"] is None, body
+    assert meta("", "<table><tr><td>Cargo arrival</td><td>1/15/2025</td></tr></table>")["published"] is None
+    # an ambiguous dateline stops the search: the next date is the prose's, not the article's
+    assert meta("", h1 + "<p>09/04/2025</p><p>Data released on March 14, 2025 showed growth.</p>")["published"] is None
+
+
+def test_an_updated_date_is_taken_only_where_no_other_is_shown():
+    h1 = "<h1>Rice prices climb in Hanoi</h1>"
+    assert meta("", h1 + "<p>Updated Nov 20, 2025 · Published Oct 2, 2025</p>")["published"] == "2025-10-02"
+    assert meta("", h1 + "<p>Updated 11/20/2025</p><p>Published 10/22/2025</p>")["published"] == "2025-10-22"
+    assert meta("", h1 + "<p>Zuletzt aktualisiert am 20.11.2025</p><p>17.05.2025</p>")["published"] == "2025-05-17"
+    assert meta("", h1 + "<p>Last updated: Nov 20, 2025</p>")["published"] == "2025-11-20"  # the only date shown
 
 
 def test_a_utc_timestamp_a_day_off_the_urls_date_gives_the_urls_day():

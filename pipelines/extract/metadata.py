@@ -294,7 +294,9 @@ def _title_raw(tree, node: dict, meta: dict, sites: list[str]) -> str | None:
                 return short if _split_off(long, short) or _credit_tail(long, short) else long
     for h in h1s:
         for r in refs:
-            if len(TOKEN.findall(h)) >= 2 and max(_overlap(h, r), _overlap(r, h)) >= 0.5:
+            if len(TOKEN.findall(h)) < 2 and not _split_off(r, h):
+                continue  # one word is no match for a title that merely holds it ("Discord" in "How we pwned ...")
+            if max(_overlap(h, r), _overlap(r, h)) >= 0.5:
                 # the visible wording, unless the <h1> is set in capitals (styling that lost the
                 # headline's case and sometimes its spaces): then the reference's
                 return r if h.isupper() and not r.isupper() else h
@@ -303,12 +305,25 @@ def _title_raw(tree, node: dict, meta: dict, sites: list[str]) -> str | None:
     if not refs:
         return h1s[0] if h1s else None
     k0 = word_key(refs[0])
-    for r in refs[1:]:
-        kr = word_key(r)
-        if _cut_short(refs[0]) and kr.startswith(k0 + " ") and not (_split_off(r, refs[0]) or _credit_tail(r, refs[0])):
-            return r  # the first reference cut short, the other whole
+    whole = next((r for r in refs[1:] if _continues(r, refs[0])), None) if _cut_short(refs[0]) else None
+    if whole:
+        return whole  # the first reference cut short, the other whole
     # one reference is another's tail ("Kicker: Headline" as headline, "Headline" as og:title): the headline
     return next((r for r in refs[1:] if len(word_key(r)) > 8 and k0.endswith(" " + word_key(r))), refs[0])
+
+
+def _continues(whole: str, cut: str) -> bool:
+    """True when ``whole`` is ``cut`` continued: ``cut`` without its ellipsis and last, perhaps partial, word
+    ("... in landma", "... po...") is where ``whole`` starts, the partial word begins the word there, and
+    what follows is no label or credit ("Headline | Section")."""
+    words = word_key(cut.rstrip(" .…")).split()
+    kw = word_key(whole)
+    if len(words) < 4 or len(kw) <= len(" ".join(words)):
+        return False
+    head = " ".join(words[:-1])
+    if not kw.startswith(head + " ") or not kw[len(head) + 1:].startswith(words[-1]):
+        return False
+    return not (_split_off(whole, cut) or _credit_tail(whole, cut))
 
 
 def _cut_short(title: str) -> bool:
@@ -623,16 +638,42 @@ def _pieces(texts) -> str:
     return " ¦ ".join(t for t in (" ".join(x.split()) for x in texts) if t)
 
 
+# a date labelled as the last change, not the publication: taken only where the page shows no other
+_UPDATED_LABEL = re.compile(r"(?:updated|modified|edited|revised|aktualisiert|geändert|actualizado|actualizada|"
+                            r"atualizado|mis à jour|modifié|aggiornato|bijgewerkt|cập nhật|diperbarui|"
+                            r"dikemaskini|обновлено)\W*(?:on|at|am|le|el|em|il|op|pada|lúc)?\W*$", re.I)
+
+
+def _updated(part: str, m) -> bool:
+    """True when the date ``m`` in ``part`` follows an "Updated" label in its own piece."""
+    return bool(_UPDATED_LABEL.search(part[max(0, part.rfind(" ¦ ", 0, m.start()) + 1, m.start() - 30):m.start()]))
+
+
 def _shown_date(window) -> str | None:
-    """The day the article shows under (or just above) its headline, as YYYY-MM-DD: the first date
-    written out in the visible text near the first headline <h1> ("Updated Sep 4, 2025", "17.05.2021")."""
+    """The day the article shows under (or just above) its headline, as YYYY-MM-DD: the first date written
+    out in the visible text near the first headline <h1> ("Sep 4, 2025", "17.05.2021"); a date labelled
+    "Updated" only where no other date is shown ("Updated Nov 20, 2026 · Published Oct 2, 2026": Oct 2).
+    A slash date counts only as a dateline of its own ("2/24/2026", not "Photo taken 3/14/2019"), and
+    where that dateline is ambiguous ("09/04/2025": April or September) the search stops: the date shown is
+    unreadable, and the next date is the prose's."""
     if not window:
         return None
     for part in (window[1], window[0]):  # after the headline first, then just above it
+        updated = None
         for m in _SHOWN_DATE.finditer(part):
+            if m["sy"]:
+                start = part.rfind(" ¦ ", 0, m.start())
+                end = part.find(" ¦ ", m.end())
+                if not _dateline_piece(part[start + 3 if start >= 0 else 0:end if end >= 0 else len(part)], m):
+                    continue
             day = _date_of(m)
-            if day:
+            if m["sy"] and not day:
+                return updated
+            if day and not _updated(part, m):
                 return day
+            updated = updated or day
+        if updated:
+            return updated
     return None
 
 
@@ -686,28 +727,26 @@ def _name_by_dateline(window) -> list[str]:
 _TIME_OF_DAY = re.compile(r"\b\d{1,2}[:.]\d\d\b(?:\s*[ap]\.?m\.?)?|\b(?:[AaPp][Mm]|Uhr|UTC|GMT|[A-Z]{2,4}T)\b")
 
 
-def _standalone_date(piece: str) -> str | None:
-    """The day of a text piece that is a dateline: a date with at most a label or a time beside it ("Posted on
+def _dateline_piece(piece: str, m) -> bool:
+    """True when ``piece`` is a dateline: the date ``m`` with at most a label or a time beside it ("Posted on
     Dec 4, 2025", "Updated: 2025-02-22", "Feb 6, 2025 - 11 minutes"), not a date inside a sentence or a photo
     caption ("...on Monday, 28 April 2025, at the court")."""
-    if len(piece) > 60:
-        return None
-    m = _SHOWN_DATE.search(piece)
-    if not m:
-        return None
     rest = _TIME_OF_DAY.sub(" ", piece[:m.start()] + " " + piece[m.end():])
-    return _date_of(m) if len(TOKEN.findall(rest)) <= 4 else None
+    return len(piece) <= 60 and len(TOKEN.findall(rest)) <= 4
 
 
 def _dateline(window) -> str | None:
-    """The first dateline piece just under the headline (or just above it)."""
+    """The first dateline piece just under the headline (or just above it); none where that piece is a
+    slash date of no clear order ("09/04/2025")."""
     if not window:
         return None
     for pieces in (window[1].split(" ¦ ")[:12], window[0].split(" ¦ ")[::-1]):  # nearest the headline first
         for piece in pieces:
-            day = _standalone_date(piece)
-            if day:
-                return day
+            m = _SHOWN_DATE.search(piece) if len(piece) <= 60 else None
+            if m and _dateline_piece(piece, m):
+                day = _date_of(m)
+                if day or m["sy"]:
+                    return day
     return None
 
 
@@ -720,35 +759,51 @@ def _body_dateline(tree) -> str | None:
     """The first dateline piece anywhere in the page's visible text (outside menus, footers and sidebars): for
     pages with no date in their metadata and none near the headline (no <h1>, or a logo <h1>)."""
     for text in _BODY_TEXT(tree):
-        day = _standalone_date(" ".join(text.split()))
-        if day:
-            return day
+        piece = " ".join(text.split())
+        m = _SHOWN_DATE.search(piece) if len(piece) <= 60 else None
+        if m and not m["sy"] and _dateline_piece(piece, m):  # (slash dates: a table's, a form's, as often)
+            day = _date_of(m)
+            if day:
+                return day
     return None
 
 
+_ORIGINAL_WORDS = ("riginally", "RIGINALLY", "irst publish", "IRST PUBLISH")  # looked for in the HTML first
 _ORIGINAL_TEXT = etree.XPath(
-    "//body//text()[contains(., 'riginally') or contains(., 'irst publish')]"
+    "//body//text()[" + " or ".join(f"contains(., '{w}')" for w in _ORIGINAL_WORDS) + "]"
     "[not(ancestor::script) and not(ancestor::style) and not(ancestor::nav) and not(ancestor::aside)]")
-_ORIGINAL_WORDS = ("riginally", "irst publish")  # looked for in the HTML first: plain `in` is ten times a regex
-_ORIGINAL = re.compile(r"\b(?:originally\s+(?:published|posted|appeared)|first\s+published)\b", re.I)
+# a note of its own: the block's text begins with it ("This article was originally published on ...",
+# "Originally published: ...", "The story first appeared in Foreign Affairs on ..."), and the day follows
+# within its clause
+_ORIGINAL_NOTE = re.compile(r"^\W*(?:(?:this|the)\s+(?:[\w-]+\s+){1,2}?(?:(?:was|has been|is)\s+)?|it\s+was\s+)?"
+                            r"(?:originally|first)\s+(?:published|posted|appeared|ran)\b"
+                            r"[^.;!?,\d]{0,60}?"  # "on", ":", "in Foreign Affairs on": no figure, no second clause
+                            r"(?:(?:mon|tues|wednes|thurs|fri|satur|sun)day,?\s+)?(?:" + _SHOWN_DATE.pattern + ")", re.I)
+_NOTE_BLOCKS = frozenset({"p", "div", "li", "section", "footer", "header", "article", "td", "dd", "blockquote",
+                          "aside", "body"})
+_COMMENTS = re.compile(r"comment|disqus", re.I)
 
 
 def _original_date(tree) -> str | None:
-    """The day a note gives as the article's first publication ("This article was originally published on
-    26 Sep 2019", "First published on Wednesday, March 2, 2022"): a day written out at most two words after
-    the phrase (not "first published in 2004, it..." or a credit with no day: "originally appeared on The
-    Conversation")."""
+    """The day a note of its own gives as the article's first publication ("This article was originally
+    published on 26 Sep 2019", "Originally published: Wednesday, March 2, 2022"): the note is the whole
+    text of its block, not a clause in prose ("Our investigation, first published on 3 March 2021, ...")
+    nor a reader's comment, and the day follows within its sentence (not "originally appeared on The
+    Conversation.")."""
     for node in _ORIGINAL_TEXT(tree)[:5]:
-        parent, own = node.getparent(), str(node)
-        full = parent.text_content() if parent is not None else own
-        at = max(0, full.find(own.strip()[:40]))  # from this text on (with what follows: "<time>26 Sep 2019</time>")
-        text = " ".join(full[at:at + 400].split())
-        for m in _ORIGINAL.finditer(text):
-            d = _SHOWN_DATE.search(text, m.end(), m.end() + 60)
-            if d and len(TOKEN.findall(text[m.end():d.start()])) <= 2:
-                day = _date_of(d)
-                if day:
-                    return day
+        el = node.getparent()
+        if el is not None and node.is_tail:
+            el = el.getparent()  # the text after an inline element belongs to that element's parent
+        while el is not None and el.tag not in _NOTE_BLOCKS:
+            el = el.getparent()
+        if el is None or any(_COMMENTS.search((a.get("id") or "") + " " + (a.get("class") or ""))
+                             for a in (el, *el.iterancestors()) if a.tag not in ("body", "html")):
+            continue  # (<body class="comments-open">: WordPress's, on every post)
+        text = " ".join(el.text_content()[:600].split())
+        m = _ORIGINAL_NOTE.match(text) if len(text) <= 300 else None
+        day = _date_of(m) if m else None
+        if day:
+            return day
     return None
 
 
