@@ -147,12 +147,21 @@ def test_author_id_reference_and_organisation_fallback():
     ("Luke Kim December", ["Luke Kim"]),
     ("David Jackson - FullStack Editorial Team", ["David Jackson", "FullStack Editorial Team"]),
     ("Tom May", ["Tom May"]),
+    ("Oleh Budi Santoso", ["Budi Santoso"]),        # Indonesian and Malay "by"
+    ("Penulis: Budi Santoso", ["Budi Santoso"]),
+    ("Tác giả: Nguyễn Văn An", ["Nguyễn Văn An"]),  # Vietnamese "author"
+    ("โดย สมชาย ใจดี", ["สมชาย ใจดี"]),              # Thai "by"
     ("Staff", []),
     ("Admin", []),
     ("262588213843476", []),
 ])
 def test_byline_cleaned_to_people(raw, want):
     assert meta(f'<meta name="author" content="{raw}">')["authors"] == want
+
+
+def test_an_indonesian_byline_under_the_headline():
+    body = "<h1>Rusia dan ASEAN perkuat kerja sama energi</h1><p>Oleh Budi Santoso</p><p>12 Maret 2025</p>"
+    assert meta("", body)["authors"] == ["Budi Santoso"]
 
 
 def test_byline_element_gives_the_person():

@@ -53,6 +53,29 @@ def test_cyrillic_stems():
     assert m["Росси*"] == 1 and m["АСЕАН"] == 1 and m["Малайзи*"] == 1 and m["Кремл*"] == 1
 
 
+def test_the_regions_own_languages():
+    """Indonesian, Vietnamese and Thai reports of Russia-ASEAN ties are on topic (a new user's Indonesian page
+    scored 0.00); Thai writes no spaces, so its terms match inside a run of letters; Vietnamese "Nga" (Russia)
+    is also a given name, and counts only in phrases no English text holds."""
+    cases = {
+        "id": ("Rusia dan ASEAN perkuat kerja sama energi",
+               "Menteri Luar Negeri Rusia bertemu para menteri ASEAN di Vientiane. Rusia menawarkan proyek nuklir"
+               " sipil kepada Indonesia dan Laos.\n\nPara pejabat ASEAN menyambut baik usulan Rusia."),
+        "vi": ("Nga và ASEAN thúc đẩy hợp tác năng lượng",
+               "Ngoại trưởng Nga đã gặp các bộ trưởng ASEAN tại Viêng Chăn. Liên bang Nga đề xuất các dự án với"
+               " Việt Nam và Lào.\n\nCác quan chức ASEAN hoan nghênh đề xuất của phía Nga."),
+        "th": ("รัสเซียและอาเซียนกระชับความร่วมมือด้านพลังงาน",
+               "รัฐมนตรีต่างประเทศรัสเซียพบกับรัฐมนตรีอาเซียนที่เวียงจันทน์ รัสเซียเสนอโครงการให้เวียดนาม\n\n"
+               "เจ้าหน้าที่อาเซียนยินดีกับข้อเสนอของรัสเซีย"),
+    }
+    for lang, (title, text) in cases.items():
+        assert score(title, text).relevant, lang
+    assert terms(None, "รัฐมนตรีต่างประเทศรัสเซียพบกับ")["รัสเซีย"] == 1
+    bakery = ("Nguyen Thi Nga opened her bakery in Hanoi in 2010. Nga said the award was a surprise. Vietnam's"
+              " bakers, Nga added, are proud.\n\nNga plans a second shop in Ho Chi Minh City next year.")
+    assert score("Hanoi bakery wins award", bakery).reason == "no-russia-side"
+
+
 # --- scoring --------------------------------------------------------------------------------------
 def test_title_counts_more_than_body():
     body = ASEAN_P + "\n\n" + "The talks also touched on Russia."

@@ -40,7 +40,8 @@ _DATE_WINDOW = 600  # characters of visible text after the headline (measured: 3
 _AUTHOR_KEYS = ("author", "article:author", "og:article:author", "parsely-author", "sailthru.author", "dc.creator",
                 "citation_author", "byl")
 _NAME_PREFIX = re.compile(r"^(?:(?:this (?:post|article) (?:was )?)?(?:written|posted|article|recipe|story|"
-                          r"words|text|reported|reviewed)\s+by\s*:?\s*|(?:authors?|by|autor|auteur)\s*:?\s+)", re.I)
+                          r"words|text|reported|reviewed)\s+by\s*:?\s*|(?:authors?|by|autor|auteur|oleh|penulis|"
+                          r"tác giả|bởi|โดย|ผู้เขียน)\s*:?\s+)", re.I)
 # words that end a name in a byline: roles, date labels, months (a person's name holds none of them)
 _NOT_NAME_WORDS = {"reporter", "correspondent", "writer", "editor", "journalist", "founder", "co-founder",
                    "ceo", "columnist", "contributor", "author", "updated", "last", "published", "posted",
@@ -60,7 +61,8 @@ _GENERIC_AUTHORS = {"staff", "admin", "administrator", "editor", "editors", "edi
 # a person's name as bylines write it: 2-4 capitalised words, particles allowed ("Marna van der Merwe")
 _NAME_LIKE = re.compile(r"^(?:[A-ZÀ-ÞĀ-ſ][\w'’.-]+|van|der|de|del|da|di|la|le|von|bin|al)"
                         r"(?:\s+(?:[A-ZÀ-ÞĀ-ſ][\w'’.-]*|van|der|de|del|da|di|la|le|von|bin|al)){1,3}$")
-_BY_TEXT = re.compile(r"(?:^|[\s|•·(])(?:[Bb]y|BY|[Ww]ritten by|[Ww]ords by|[Aa]uthors?:|[Cc]ontributors?:)\s*:?[\s¦]+"
+_BY_TEXT = re.compile(r"(?:^|[\s|•·(])(?:[Bb]y|BY|[Ww]ritten by|[Ww]ords by|[Aa]uthors?:|[Cc]ontributors?:|"
+                      r"[Oo]leh|OLEH|[Pp]enulis:)\s*:?[\s¦]+"  # (Indonesian and Malay: "oleh", "penulis")
                       r"((?:[A-ZÀ-ÞĀ-ſ][\w'’.-]+)(?:\s+(?:van|der|de|del|da|di|la|le|von|bin|al|"
                       r"[A-ZÀ-ÞĀ-ſ][\w'’.-]+)){1,3})")
 _SPLIT_AUTHORS = re.compile(r"\s*(?:,|;|\||/|&|\s[-–—]\s|\band\b|\bund\b|\bet\b|\by\b|\bog\b)\s*", re.I)
@@ -69,7 +71,7 @@ _TITLE_SEP = re.compile(r"\s+(?:\||-|–|—|•|::|·|»)\s+")
 _MOJIBAKE = re.compile("[âÃÂ][\u0080-\u00bf\u20ac\u201a-\u201e\u2018-\u2122]")
 _HOST_NOISE = {"www", "m", "amp", "blog", "blogs", "news", "com", "org", "net", "co", "uk", "de", "html"}
 _CHROME = re.compile(r"logo|site-?title|site-?name|brand|masthead|menu|widget|navbar|sidebar", re.I)
-_BY = re.compile(r"^(?:by|von|par|por|av|door)\s+|\s*\(.*?\)\s*$", re.I)
+_BY = re.compile(r"^(?:by|von|par|por|av|door|oleh|bởi|โดย)\s+|\s*\(.*?\)\s*$", re.I)
 
 
 def _types(node: dict) -> set[str]:

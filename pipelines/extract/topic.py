@@ -35,6 +35,9 @@ def _phrase(words: str) -> str:
     return r"\s+".join(map(re.escape, words.split()))
 
 
+_UNSPACED = re.compile(r"[\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff]")  # Thai, Lao; Myanmar; Khmer
+
+
 class _Matcher:
     """Whole-word matcher of one side's terms: exact case as written, or ALL CAPS."""
 
@@ -54,8 +57,10 @@ class _Matcher:
                     self.exact[form] = term
         self.prefixes.sort(key=lambda p: -len(p[0]))
         alts.sort(key=lambda a: -a[0])
-        body = "|".join(a for _, a in alts) or r"(?!x)x"
-        self.regex = re.compile(rf"(?<!\w)(?:{body})(?!\w)")
+        # Thai, Lao, Burmese and Khmer write no spaces between words: their terms match inside a run of letters
+        bounded = "|".join(a for _, a in alts if not _UNSPACED.search(a)) or r"(?!x)x"
+        unspaced = "|".join(a for _, a in alts if _UNSPACED.search(a)) or r"(?!x)x"
+        self.regex = re.compile(rf"(?<!\w)(?:{bounded})(?!\w)|{unspaced}")
 
     def term_of(self, hit: str) -> str:
         hit = " ".join(hit.split())
