@@ -93,12 +93,15 @@ _ALPHABETS = (
     "āčēģīķļņšūž",        # Latvian
     "äõöüšž",             # Estonian
     "çğıöşü",             # Turkish
+    # Vietnamese in windows-1258: a few precomposed letters, the tones as combining marks after them
+    "àáâãèéêìíòóôõùúýăđơư\u0300\u0301\u0303\u0309\u0323",
 )
 _LATIN = frozenset({"cp1250", "cp1252", "cp1254", "cp1257", "cp1258", "iso8859-2", "iso8859-3", "iso8859-4",
                     "iso8859-9", "iso8859-10", "iso8859-13", "iso8859-14", "iso8859-15", "iso8859-16", "latin-1",
                     "mac-latin2", "mac-roman", "mac-iceland", "mac-turkish", "cp437", "cp850", "cp852", "cp858",
                     "cp860", "cp861", "cp863", "cp865", "cp775", "hp-roman8"})
 _NEUTRAL = frozenset("ªºµ")
+_TONES = frozenset("\u0300\u0301\u0303\u0309\u0323")  # windows-1258's combining tone marks
 _NON_ASCII = re.compile(r"[^\x00-\x7f]")
 _PUNCTUATION = frozenset("\xa0\xad¡¿«»°§©®¶·")  # what may touch a word in any of these languages
 
@@ -111,7 +114,7 @@ def _alphabet_share(text: str) -> float:
         ch, i = m.group(), m.start()
         if ch in _NEUTRAL:
             continue
-        if ch.isalpha():
+        if ch.isalpha() or (ch in _TONES and i > 0 and text[i - 1].isalpha()):
             key = ch.lower()
         elif ch <= "\xff" and ch not in _PUNCTUATION and (
                 (i > 0 and text[i - 1].isalpha()) or (i + 1 < len(text) and text[i + 1].isalpha())):
@@ -140,6 +143,16 @@ def _latin_arbiter(data: bytes, sniffed: str) -> str:
     return best
 
 
+def _composed(text: str, enc: str) -> str:
+    """Windows-1258 writes Vietnamese tones as combining marks ("ky" + U+0301): composed here ("ký"), as every
+    other encoding and every search for the word has them."""
+    if enc == "cp1258":
+        import unicodedata
+
+        return unicodedata.normalize("NFC", text)
+    return text
+
+
 def decode_html(data: bytes | str, declared: str | None = None) -> str:
     """Decode HTML bytes using the HTTP-declared charset, BOM, <meta charset> and sniffing."""
     if isinstance(data, str):
@@ -166,8 +179,8 @@ def decode_html(data: bytes | str, declared: str | None = None) -> str:
         for enc in candidates:
             text = _strict(data, enc)
             if text is not None:
-                return text
+                return _composed(text, enc)
         enc = candidates[0] if candidates else "utf-8"
-        return data.decode(enc, "replace")
+        return _composed(data.decode(enc, "replace"), enc)
     except Exception:  # noqa: BLE001 - never raise on hostile bytes
         return data.decode("utf-8", "replace")
