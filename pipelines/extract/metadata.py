@@ -782,7 +782,7 @@ _ORIGINAL_NOTE = re.compile(r"^\W*(?:(?:this|the)\s+(?:[\w-]+\s+){1,2}?(?:(?:was
                             r"[^.;!?,\d]{0,60}?"  # "on", ":", "in Foreign Affairs on": no figure, no second clause
                             r"(?:(?:mon|tues|wednes|thurs|fri|satur|sun)day,?\s+)?(?:" + _SHOWN_DATE.pattern + ")", re.I)
 _NOTE_BLOCKS = frozenset({"p", "div", "li", "section", "footer", "header", "article", "td", "dd", "blockquote",
-                          "aside", "body"})
+                          "body"})
 _COMMENTS = re.compile(r"comment|disqus", re.I)
 
 
@@ -790,8 +790,8 @@ def _original_date(tree) -> str | None:
     """The day a note of its own gives as the article's first publication ("This article was originally
     published on 26 Sep 2019", "Originally published: Wednesday, March 2, 2022"): the note is the whole
     text of its block, not a clause in prose ("Our investigation, first published on 3 March 2021, ...")
-    nor a reader's comment, and the day follows within its sentence (not "originally appeared on The
-    Conversation.")."""
+    nor a reader's comment, and the day follows within its clause (not "originally appeared on The
+    Conversation. ... 3 May 2021", nor "first published in 2004, and on 3 May 2021 revised")."""
     for node in _ORIGINAL_TEXT(tree)[:5]:
         el = node.getparent()
         if el is not None and node.is_tail:
