@@ -62,3 +62,48 @@ def test_parse_time_forms():
     assert parse_time("2024-07-28T09:00:00Z").hour == 9
     assert parse_time("Wed, 03 Aug 2022 10:00:00 +0000") == datetime(2022, 8, 3, 10, tzinfo=timezone.utc)
     assert parse_time("not a date") is None and parse_time(None) is None
+
+
+def test_a_state_that_could_not_be_read_never_overwrites_the_snapshot(tmp_path):
+    """A store that failed when the run read its state and came back before the run's end: the run's
+    state knows only what it marked, and its compact() must not write that over the snapshot (a reviewer's
+    S3 outage left state/urls.json with 0 of 47 URLs, and the next crawl fetched everything in full)."""
+    store = open_store(tmp_path)
+    state = CrawlState(store, run_id="r1")
+    for i in range(3):
+        state.mark(f"https://x.org/{i}", status="stored", checked_at=iso(NOW))
+    state.compact()
+    partial = CrawlState(store, run_id="r2", partial=True)  # as the spider makes it when load() failed
+    partial.mark("https://x.org/new", status="stored", checked_at=iso(NOW))
+    partial.compact()
+    after = CrawlState.load(store, run_id="r3")
+    assert set(after.urls) == {f"https://x.org/{i}" for i in range(3)} | {"https://x.org/new"}
+
+
+def test_the_spider_keeps_the_snapshot_when_the_store_failed_at_its_start(tmp_path, monkeypatch):
+    """The spider's side: its state load fails with a store error (the store down at the start), the run
+    marks a page, and at its close the store is back: the snapshot keeps every URL, the page is journalled."""
+    from scrapy.utils.test import get_crawler
+
+    from crawler.spiders.base import CorpusSpider
+    from pipelines.store import StoreError
+
+    store = open_store(tmp_path)
+    state = CrawlState(store, run_id="r1")
+    for i in range(3):
+        state.mark(f"https://x.org/{i}", status="stored", checked_at=iso(NOW))
+    state.compact()
+
+    def down(cls, *a, **kw):
+        raise StoreError("read state/urls.json: connection refused")
+
+    crawler = get_crawler(CorpusSpider, {"CORPUS_STORE": str(tmp_path)})
+    spider = CorpusSpider.from_crawler(crawler, name="t")
+    with monkeypatch.context() as m:
+        m.setattr(CrawlState, "load", classmethod(down))
+        spider._open_state(spider)
+    assert spider.state.partial and crawler.stats.get_value("corpus/store/error") == 1  # the run fails: exit 3
+    spider._remember("https://x.org/new", "new", {"id": "n"})
+    spider._close_state(spider, "finished")
+    assert set(CrawlState.load(store, run_id="r4").urls) == {f"https://x.org/{i}" for i in range(3)} | {
+        "https://x.org/new"}

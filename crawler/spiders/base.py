@@ -113,9 +113,9 @@ class CorpusSpider(scrapy.Spider):
         store = open_store_from(settings)  # retries: the journal flush itself writes once (crawl/state.py)
         try:
             self.state = CrawlState.load(store, run_id=run_id)
-        except StoreError as exc:  # the run goes on without known state, and fails with STORE
-            self.store_failed(exc)
-            self.state = CrawlState(store, run_id=run_id)
+        except StoreError as exc:  # the run goes on without known state, and fails with STORE; what it
+            self.store_failed(exc)  # learns goes to a journal, never over the snapshot it could not read
+            self.state = CrawlState(store, run_id=run_id, partial=True)
 
     def store_failed(self, exc: Exception) -> None:
         """Count a store failure: the run report and the exit status say the store failed."""

@@ -71,9 +71,12 @@ class RecheckPolicy:
 
 
 class CrawlState:
-    def __init__(self, store, *, run_id: str, policy: RecheckPolicy | None = None):
+    def __init__(self, store, *, run_id: str, policy: RecheckPolicy | None = None, partial: bool = False):
+        """``partial``: the state in the store could not be read (the store failed at the start of a run);
+        this one knows only what the run marks, and never overwrites the snapshot (`compact`)."""
         self.store = store
         self.run_id = run_id
+        self.partial = partial
         self.policy = policy or RecheckPolicy()
         self.urls: dict[str, dict] = {}
         self._pending: list[dict] = []
@@ -151,8 +154,12 @@ class CrawlState:
         return key
 
     def compact(self) -> None:
-        """Fold everything into the snapshot, then drop the journals it contains."""
+        """Fold everything into the snapshot, then drop the journals it contains. A partial state (the
+        store's could not be read) only writes its journal: its snapshot would erase every URL it never
+        read, and the next load merges the journal into the snapshot that is still there."""
         self.flush()
+        if self.partial:
+            return
         data = json.dumps({"version": 1, "urls": self.urls}, sort_keys=True, ensure_ascii=False)
         self.store.write(SNAPSHOT, data.encode("utf-8"), content_type="application/json")
         for key in self._merged:
