@@ -105,6 +105,7 @@ DOWNLOADER_MIDDLEWARES = {
     "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
 }
 EXTENSIONS = {
+    "crawler.stopping.DrainOnStop": 400,  # a stopping run sends none of the requests queued per site
     "crawler.progress.Progress": 500,
     "crawler.runreport.RunReport": 900,
 }

@@ -19,6 +19,7 @@ from scrapy.exceptions import IgnoreRequest
 from scrapy.spidermiddlewares.httperror import HttpError
 
 from crawler.runreport import STORE_FAILED, count_store_error
+from crawler.stopping import RunStopping
 from crawler.middlewares.private_guard import PrivateAddressRefused
 from crawler.middlewares.redirects import MAX_REACHED, RedirectFailed
 from crawler.middlewares.retry_after import RetryLater
@@ -190,6 +191,8 @@ class CorpusSpider(scrapy.Spider):
         yield {"page": page}
 
     def on_error(self, failure):
+        if isinstance(failure.value, RunStopping):  # never sent: no outcome, so the URL stays due next run
+            return  # (counted as corpus/stop/not_sent: crawler/stopping.py)
         kind, reason = failure_reason(failure)
         request = failure.request
         if kind == "error" and request.meta.get("follow") and reason.startswith("HTTP 4"):
