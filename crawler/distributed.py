@@ -30,6 +30,7 @@ from scrapy_redis.queue import PriorityQueue
 from scrapy_redis.scheduler import Scheduler
 
 from crawler.runreport import count_store_error
+from crawler.stopping import NOT_SENT
 from pipelines.crawl.shared_run import SharedRun
 from pipelines.crawl.urls import canonicalize
 from pipelines.store import StoreError
@@ -145,7 +146,7 @@ class RedisScheduler(Scheduler):
 
         def remove_request(request):  # the engine is done with it: page settled, its links queued
             field = request.meta.get(INFLIGHT)
-            if field is not None:
+            if field is not None and not request.meta.get(NOT_SENT):  # unsent: back to the queue on leaving
                 try:
                     self.shared.settle(field)
                 except Exception as exc:  # noqa: BLE001 - stays in flight: redone if this worker dies

@@ -78,13 +78,16 @@ def give_back_queued(crawler, key: str) -> int:
     return given
 
 
-def fail_queued(crawler, key: str, exception) -> int:
+def fail_queued(crawler, key: str, exception, meta: dict | None = None) -> int:
     """Fail the requests waiting in the queue of download slot ``key`` (not sent yet) with
-    ``exception()``; returns how many.  They reach their errbacks as any failed download."""
+    ``exception()``, their ``meta`` updated with ``meta`` first; returns how many.  They reach their
+    errbacks as any failed download."""
     slot = crawler.engine.downloader.slots.get(key)
     failed = 0
     while slot is not None and slot.queue:
-        _, waiting = slot.queue.popleft()
+        request, waiting = slot.queue.popleft()
+        if meta:
+            request.meta.update(meta)
         waiting.errback(Failure(exception()))
         failed += 1
     return failed

@@ -5,7 +5,8 @@ for every request the downloader already holds, and a slot sends its queue one p
 another: sixteen requests queued for a site with a 10 s delay kept a stopped run fetching for minutes (a
 reviewer measured 16 requests over 34 s after SIGTERM, on loopback). The requests in flight finish; the
 queued ones fail with ``RunStopping``, which the spider does not record as an outcome, so the crawl state
-keeps them due and the next run fetches them. How many were dropped: ``corpus/stop/not_sent``.
+keeps them due and the next run fetches them (in a run shared through Redis they are not settled: the
+worker leaving hands them back to the queue for the others). How many: ``corpus/stop/not_sent``.
 """
 
 from __future__ import annotations
@@ -13,7 +14,9 @@ from __future__ import annotations
 from scrapy import signals
 from scrapy.exceptions import IgnoreRequest
 
-__all__ = ["DrainOnStop", "RunStopping"]
+__all__ = ["DrainOnStop", "NOT_SENT", "RunStopping"]
+
+NOT_SENT = "corpus_not_sent"  # request.meta: dropped unsent by a stopping run (a shared run keeps it in flight)
 
 
 class RunStopping(IgnoreRequest):
@@ -61,5 +64,5 @@ class DrainOnStop:
         from crawler.slot_holds import fail_queued
 
         slots = getattr(getattr(self.crawler.engine, "downloader", None), "slots", {})
-        return sum(fail_queued(self.crawler, key, lambda: RunStopping("not sent: the run is stopping"))
-                   for key in list(slots))
+        return sum(fail_queued(self.crawler, key, lambda: RunStopping("not sent: the run is stopping"),
+                               meta={NOT_SENT: True}) for key in list(slots))
