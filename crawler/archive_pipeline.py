@@ -15,6 +15,7 @@ last whole record and published before anything else is written.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from concurrent.futures import ThreadPoolExecutor
 
@@ -25,6 +26,7 @@ from crawler.middlewares.raw_capture import ITEM_KEY
 from crawler.runreport import count_store_error
 from pipelines.archive import spool
 from pipelines.archive.writer import DEFAULT_MAX_BYTES, WarcArchive
+from pipelines.corpus.layout import DOCS
 from pipelines.corpus.record import utc_now
 from pipelines.store import StoreError, open_store
 from pipelines.store.retry import RetryPolicy, call_with_retries
@@ -126,11 +128,24 @@ class Archive:
         url = request.meta.get("corpus_requested") or request.url
         state = getattr(spider, "state", None)
         entry = state.get(url) if state is not None else None
-        refers_date = (entry or {}).get("fetched_at")
         meta = {"outlet": request.meta.get("outlet"), "replayed": capture.get("replayed")}
-        future = self.executor.submit(self.archive.revisit, capture, refers_to_uri=capture["url"],
-                                      refers_to_date=refers_date, fetched_at=utc_now(), meta=meta)
+        future = self.executor.submit(self._revisit, capture, entry or {}, utc_now(), meta)
         future.add_done_callback(self._revisit_done)
+
+    def _revisit(self, capture: dict, entry: dict, fetched_at: str, meta: dict) -> dict:
+        """(In the archive's thread.) The revisit names the capture its record came from, as that capture's
+        response record names it: the URL it was fetched at (a feed's tracking query and all, where this
+        re-check asked for the canonical URL) and its date, both read from the stored record; the state's
+        date and this request's URL where there is no record."""
+        uri, date = capture["url"], entry.get("fetched_at")
+        if entry.get("id"):
+            try:
+                rec = json.loads(self.archive.store.read(f"{DOCS}{entry['id']}.json") or b"{}")
+                uri, date = rec.get("url") or uri, rec.get("fetched_at") or date
+            except (StoreError, OSError, ValueError):
+                pass  # the store failing here is the write's to report; the state's values are the best left
+        return self.archive.revisit(capture, refers_to_uri=uri, refers_to_date=date, fetched_at=fetched_at,
+                                    meta=meta)
 
     def _revisit_done(self, future) -> None:
         exc = future.exception()

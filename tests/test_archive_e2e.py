@@ -196,15 +196,24 @@ def _make_due(store) -> None:
 
 
 def test_not_modified_is_a_revisit_record(replay, corpus_cmd, tmp_path):
+    """Each revisit names a response record of the first crawl by its exact (Target-URI, Date) pair, as
+    replay tools resolve it (a reviewer found 5 of 18 revisits naming no record, where the first fetch had
+    kept a feed link's tracking query; the pair is now read from the stored record, which the response
+    record was written from)."""
     spec = os.fspath(tmp_path / "store")
-    crawl(corpus_cmd, replay, spec, "rsis")
+    crawl(corpus_cmd, replay, spec, "rsis", "intellinews")
     store = open_store(spec)
-    fetched = {r["url"]: r["fetched_at"] for r in Corpus(store).iter_records()}
     first = raw_keys(store)
+    captures = set()
+    for key in first:
+        with open(spool.local_copy(store, key, tmp_path), "rb") as fh:
+            captures |= {(r.rec_headers.get_header("WARC-Target-URI"), r.rec_headers.get_header("WARC-Date"))
+                         for r in ArchiveIterator(fh) if r.rec_type == "response"}
     _make_due(store)
     replay.requests.clear()
-    res = crawl(corpus_cmd, replay, spec, "rsis")
-    assert sum(1 for h in replay.requests if h.status == 304) == 9
+    res = crawl(corpus_cmd, replay, spec, "rsis", "intellinews")
+    not_modified = sum(1 for h in replay.requests if h.status == 304)
+    assert not_modified >= 9
     new = [k for k in raw_keys(store) if k not in first]
     assert len(new) == 1
     path = spool.local_copy(store, new[0], tmp_path)
@@ -212,16 +221,15 @@ def test_not_modified_is_a_revisit_record(replay, corpus_cmd, tmp_path):
     with open(path, "rb") as fh:
         recs = [(r.rec_type, r.rec_headers, r.http_headers) for r in ArchiveIterator(fh)]
     revisits = [(h, http) for kind, h, http in recs if kind == "revisit"]
-    assert len(revisits) == 9 and not [k for k, _, _ in recs if k == "response"]
+    assert len(revisits) == not_modified and not [k for k, _, _ in recs if k == "response"]
     for headers, http in revisits:
         assert headers.get_header("WARC-Profile") == "http://netpreserve.org/warc/1.1/revisit/server-not-modified"
         assert http.get_statuscode() == "304"
-        uri = headers.get_header("WARC-Refers-To-Target-URI")
-        if uri in fetched:  # a stored page: the revisit names the capture its record came from
-            assert headers.get_header("WARC-Refers-To-Date") == fetched[uri].replace("+00:00", "Z")
+        pair = (headers.get_header("WARC-Refers-To-Target-URI"), headers.get_header("WARC-Refers-To-Date"))
+        assert pair in captures, pair
     assert "unchanged" in res.stdout
     run = json.loads(store.read(sorted(store.list("corpus/runs/"))[-1]))
-    assert run["stats"]["corpus/warc/revisits"] == 9
+    assert run["stats"]["corpus/warc/revisits"] == not_modified
 
 
 def test_kill_9_halfway_loses_no_warc_record_of_a_stored_page(where, replay, tmp_path):
