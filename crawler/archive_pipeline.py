@@ -135,9 +135,9 @@ class Archive:
     def _revisit(self, capture: dict, entry: dict, fetched_at: str, meta: dict) -> dict:
         """(In the archive's thread.) The revisit names the capture its record came from, as that capture's
         response record names it: the URL it was fetched at (a feed's tracking query and all, where this
-        re-check asked for the canonical URL) and its date, both read from the stored record; the state's
-        date and this request's URL where there is no record."""
-        uri, date = capture["url"], entry.get("fetched_at")
+        re-check asked for the canonical URL) and its date, both read from the stored record; where there
+        is none (an off-topic page), the URL and date the crawl state kept of that fetch."""
+        uri, date = entry.get("fetched_url") or capture["url"], entry.get("fetched_at")
         if entry.get("id"):
             try:
                 rec = json.loads(self.archive.store.read(f"{DOCS}{entry['id']}.json") or b"{}")

@@ -164,6 +164,11 @@ class CorpusSpider(scrapy.Spider):
         if page:
             fields.update(etag=page.get("etag"), last_modified=page.get("last_modified"),
                           fetched_at=page.get("fetched_at"))
+            fetched, key = page.get("url"), canonicalize(url)
+            if fetched and fetched != key:  # fetched as a feed gave it (a tracking query): what its WARC names
+                fields["fetched_url"] = fetched
+            elif fetched and (self.state.get(url) or {}).get("fetched_url"):
+                fields["fetched_url"] = ""  # fetched at its canonical URL since
         if record:
             fields.update(id=record.get("id"), published=record.get("published"),
                           text_sha256=record.get("text_sha256"), duplicate_of=record.get("duplicate_of"))
