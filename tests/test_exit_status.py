@@ -123,28 +123,42 @@ def test_page_errors_over_the_threshold_fail_a_few_do_not(tmp_path):
     assert report_of(tmp_path / "b")["page_errors"] == 3
 
 
-def test_sigterm_mid_crawl_is_exit_5_with_a_report(tmp_path):
+def _slow_site(tmp_path, pages: int) -> tuple[Path, Path]:
+    """A replay site of ``pages`` on-topic articles behind one feed, and a registry with it as "slow"."""
     root = tmp_path / "web"
-    make_site(root, "slow.example.org", 60, 0)  # 30 s of downloads: a loaded machine still stores one first
-    reg = registry(tmp_path / "reg.toml", ("slow", "slow.example.org",
-                                           {"feeds": ["https://slow.example.org/feed.rss"]}))
-    store = tmp_path / "s"
+    make_site(root, "slow.example.org", pages, 0)
+    return root, registry(tmp_path / "reg.toml", ("slow", "slow.example.org",
+                                                  {"feeds": ["https://slow.example.org/feed.rss"]}))
+
+
+def _stopped_after_first_page(server, reg, store, tmp_path, settings: list[str], wait: float):
+    """Run `corpus crawl` on ``server``, send SIGTERM once a page is stored: (process, stderr, seconds the
+    process took to exit after the signal)."""
     exe = Path(sys.executable).with_name("corpus")
     env = {k: v for k, v in os.environ.items() if not k.startswith("CORPUS_")}
+    proc = subprocess.Popen([os.fspath(exe), "crawl", "--replay", server.url, "--registry", str(reg),
+                             "--store", str(store), "--any-topic", *settings],
+                            cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline and not list((store / "corpus" / "docs").glob("*.json")):
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGTERM)
+        sent = time.monotonic()
+        _, err = proc.communicate(timeout=wait)
+        return proc, err, time.monotonic() - sent
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+
+def test_sigterm_mid_crawl_is_exit_5_with_a_report(tmp_path):
+    root, reg = _slow_site(tmp_path, 60)  # 30 s of downloads: a loaded machine still stores one first
+    store = tmp_path / "s"
     with ReplayServer([root]) as server:
-        proc = subprocess.Popen([os.fspath(exe), "crawl", "--replay", server.url, "--registry", str(reg),
-                                 "--store", str(store), "--any-topic", "-s", "DOWNLOAD_DELAY=0.5",
-                                 "-s", "AUTOTHROTTLE_ENABLED=False", "-s", "CONCURRENT_REQUESTS_PER_DOMAIN=1"],
-                                cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        try:
-            deadline = time.monotonic() + 60
-            while time.monotonic() < deadline and not list((store / "corpus" / "docs").glob("*.json")):
-                time.sleep(0.05)
-            proc.send_signal(signal.SIGTERM)
-            out, err = proc.communicate(timeout=60)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
+        proc, err, _ = _stopped_after_first_page(server, reg, store, tmp_path, [
+            "-s", "DOWNLOAD_DELAY=0.5", "-s", "AUTOTHROTTLE_ENABLED=False", "-s", "CONCURRENT_REQUESTS_PER_DOMAIN=1"],
+            wait=60)
     assert proc.returncode == exitcodes.INTERRUPTED, err[-3000:]
     assert "interrupted by SIGTERM" in one_line_reason(err, exitcodes.INTERRUPTED)
     report = report_of(store)
@@ -155,32 +169,14 @@ def test_sigterm_mid_crawl_is_exit_5_with_a_report(tmp_path):
 def test_sigterm_sends_none_of_the_requests_queued_per_site(tmp_path):
     """Scrapy's graceful stop sent every request already queued in a site's download slot, one politeness
     delay after another (a reviewer: 16 requests over 34 s after SIGTERM). With a 3 s delay and one request
-    at a time, a stop that drains the queue takes about 45 s; the run now stops within one delay and a
+    at a time, a stop that drains the queue took 48 s here; the run now stops within one delay and a
     fetch, the queued URLs counted as not sent, recorded as no outcome, and fetched by the next run."""
-    root = tmp_path / "web"
-    make_site(root, "slow.example.org", 20, 0)
-    reg = registry(tmp_path / "reg.toml", ("slow", "slow.example.org",
-                                           {"feeds": ["https://slow.example.org/feed.rss"]}))
+    root, reg = _slow_site(tmp_path, 20)
     store = tmp_path / "s"
-    exe = Path(sys.executable).with_name("corpus")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CORPUS_")}
-    slow = ["-s", "DOWNLOAD_DELAY=3", "-s", "AUTOTHROTTLE_ENABLED=False", "-s", "CONCURRENT_REQUESTS_PER_DOMAIN=1",
-            "-s", "RANDOMIZE_DOWNLOAD_DELAY=False"]
     with ReplayServer([root]) as server:
-        proc = subprocess.Popen([os.fspath(exe), "crawl", "--replay", server.url, "--registry", str(reg),
-                                 "--store", str(store), "--any-topic", *slow],
-                                cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        try:
-            deadline = time.monotonic() + 90
-            while time.monotonic() < deadline and not list((store / "corpus" / "docs").glob("*.json")):
-                time.sleep(0.05)
-            proc.send_signal(signal.SIGTERM)
-            sent = time.monotonic()
-            out, err = proc.communicate(timeout=90)
-            stopped_in = time.monotonic() - sent
-        finally:
-            if proc.poll() is None:
-                proc.kill()
+        proc, err, stopped_in = _stopped_after_first_page(server, reg, store, tmp_path, [
+            "-s", "DOWNLOAD_DELAY=3", "-s", "AUTOTHROTTLE_ENABLED=False", "-s", "CONCURRENT_REQUESTS_PER_DOMAIN=1",
+            "-s", "RANDOMIZE_DOWNLOAD_DELAY=False"], wait=90)
         assert proc.returncode == exitcodes.INTERRUPTED, err[-3000:]
         report = report_of(store)
         stored = report["summary"]["slow"]["new"]
