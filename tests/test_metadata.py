@@ -261,6 +261,11 @@ def test_a_slash_date_is_read_where_its_order_shows():
     assert meta("", h1 + "<p>John Goreham</p><p>2/24/2026</p>")["published"] == "2026-02-24"
     assert meta("", h1 + "<p>Publié le 24/02/2026 - 16:00</p>")["published"] == "2026-02-24"
     assert meta("", h1 + "<p>09/04/2025</p>")["published"] is None
+    # a labelled slash dateline after another piece (its place in the window is not its place in the piece;
+    # asked of the shown-date step itself, since htmldate's guess after it reads the page's slash dates too)
+    from pipelines.extract.metadata import _shown_date
+
+    assert _shown_date(("", "John Goreham ¦ Posted on 2/24/2026 at ¦ The EV market grew")) == "2026-02-24"
     # a slash date inside a caption or a table is no dateline; nor is a path
     for body in ("<figure><figcaption>Photo taken 3/14/2019 in Phnom Penh</figcaption></figure>",
                  "<p>/12/24/2025</p>"):

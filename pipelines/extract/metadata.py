@@ -666,7 +666,8 @@ def _shown_date(window) -> str | None:
             if m["sy"]:
                 start = part.rfind(" ¦ ", 0, m.start())
                 end = part.find(" ¦ ", m.end())
-                if not _dateline_piece(part[start + 3 if start >= 0 else 0:end if end >= 0 else len(part)], m):
+                line = _dateline_match(part[start + 3 if start >= 0 else 0:end if end >= 0 else len(part)])
+                if line is None or line.group() != m.group():
                     continue
             day = _date_of(m)
             if m["sy"] and not day:
@@ -729,12 +730,15 @@ def _name_by_dateline(window) -> list[str]:
 _TIME_OF_DAY = re.compile(r"\b\d{1,2}[:.]\d\d\b(?:\s*[ap]\.?m\.?)?|\b(?:[AaPp][Mm]|Uhr|UTC|GMT|[A-Z]{2,4}T)\b")
 
 
-def _dateline_piece(piece: str, m) -> bool:
-    """True when ``piece`` is a dateline: the date ``m`` with at most a label or a time beside it ("Posted on
+def _dateline_match(piece: str):
+    """The date of a text piece that is a dateline: a date with at most a label or a time beside it ("Posted on
     Dec 4, 2025", "Updated: 2025-02-22", "Feb 6, 2025 - 11 minutes"), not a date inside a sentence or a photo
-    caption ("...on Monday, 28 April 2025, at the court")."""
+    caption ("...on Monday, 28 April 2025, at the court"); None otherwise."""
+    m = _SHOWN_DATE.search(piece) if len(piece) <= 60 else None
+    if m is None:
+        return None
     rest = _TIME_OF_DAY.sub(" ", piece[:m.start()] + " " + piece[m.end():])
-    return len(piece) <= 60 and len(TOKEN.findall(rest)) <= 4
+    return m if len(TOKEN.findall(rest)) <= 4 else None
 
 
 def _dateline(window) -> str | None:
@@ -744,8 +748,8 @@ def _dateline(window) -> str | None:
         return None
     for pieces in (window[1].split(" ¦ ")[:12], window[0].split(" ¦ ")[::-1]):  # nearest the headline first
         for piece in pieces:
-            m = _SHOWN_DATE.search(piece) if len(piece) <= 60 else None
-            if m and _dateline_piece(piece, m):
+            m = _dateline_match(piece)
+            if m:
                 day = _date_of(m)
                 if day or m["sy"]:
                     return day
@@ -762,8 +766,8 @@ def _body_dateline(tree) -> str | None:
     pages with no date in their metadata and none near the headline (no <h1>, or a logo <h1>)."""
     for text in _BODY_TEXT(tree):
         piece = " ".join(text.split())
-        m = _SHOWN_DATE.search(piece) if len(piece) <= 60 else None
-        if m and not m["sy"] and _dateline_piece(piece, m):  # (slash dates: a table's, a form's, as often)
+        m = _dateline_match(piece)
+        if m and not m["sy"]:  # (slash dates: a table's, a form's, as often)
             day = _date_of(m)
             if day:
                 return day
