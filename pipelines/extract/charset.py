@@ -71,6 +71,7 @@ def _sniff(data: bytes) -> str | None:
 # give a mixture no language writes (Polish ń beside Czech č and Romanian ţ; or ¹ and ³ inside words).
 # Each candidate decoding is scored by the share of its non-ASCII letters that one language's alphabet
 # covers; windows-1252 wins ties (WHATWG's default for an unlabelled page).
+_TONE_MARKS = "\u0300\u0301\u0303\u0309\u0323"  # windows-1258's combining tone marks (Vietnamese)
 _ALPHABETS = (
     "àâæçèéêëîïôœùûüÿ",   # French
     "äöüß",               # German
@@ -94,14 +95,14 @@ _ALPHABETS = (
     "äõöüšž",             # Estonian
     "çğıöşü",             # Turkish
     # Vietnamese in windows-1258: a few precomposed letters, the tones as combining marks after them
-    "àáâãèéêìíòóôõùúýăđơư\u0300\u0301\u0303\u0309\u0323",
+    "àáâãèéêìíòóôõùúýăđơư" + _TONE_MARKS,
 )
 _LATIN = frozenset({"cp1250", "cp1252", "cp1254", "cp1257", "cp1258", "iso8859-2", "iso8859-3", "iso8859-4",
                     "iso8859-9", "iso8859-10", "iso8859-13", "iso8859-14", "iso8859-15", "iso8859-16", "latin-1",
                     "mac-latin2", "mac-roman", "mac-iceland", "mac-turkish", "cp437", "cp850", "cp852", "cp858",
                     "cp860", "cp861", "cp863", "cp865", "cp775", "hp-roman8"})
 _NEUTRAL = frozenset("ªºµ")
-_TONES = frozenset("\u0300\u0301\u0303\u0309\u0323")  # windows-1258's combining tone marks
+_TONES = frozenset(_TONE_MARKS)
 _NON_ASCII = re.compile(r"[^\x00-\x7f]")
 _PUNCTUATION = frozenset("\xa0\xad¡¿«»°§©®¶·")  # what may touch a word in any of these languages
 
