@@ -262,6 +262,19 @@ def _maybe_keep_named(tree, text: str, url: str | None, cfg: ExtractConfig, p_wo
     return alt if len(alt.split()) >= 1.2 * max(got, 1) and _covers(alt, text) >= 0.9 else text
 
 
+_READABLE = ("readability",)  # its key in a page's memo, which otherwise holds texts
+
+
+def _readability_memo(tree, memo: dict | None) -> str:
+    """readability's text of the page, once per page (``memo``): the two rescues may both ask for it (10 of
+    the 966 dev pages), at about 40 ms each. No base URL: links are not text, and resolving them costs a tenth."""
+    if memo is None:
+        return _readability_text(tree, None)
+    if _READABLE not in memo:
+        memo[_READABLE] = _readability_text(tree, None)
+    return memo[_READABLE]
+
+
 def _maybe_rescue(tree, text: str, url: str | None, cfg: ExtractConfig, p_words: int | None = None,
                   memo: dict | None = None) -> str:
     """Readability's text instead of trafilatura's when the page holds much more prose than was kept."""
@@ -274,7 +287,7 @@ def _maybe_rescue(tree, text: str, url: str | None, cfg: ExtractConfig, p_words:
     if (not prose or got >= cfg.rescue_below * prose or missing < cfg.rescue_missing * got
             or missing < cfg.rescue_par_words * blocks):
         return text
-    alt = _readability_text(tree, None)  # no base URL: links are not text, and resolving them costs a tenth
+    alt = _readability_memo(tree, memo)
     if len(alt.split()) >= cfg.rescue_gain * max(got, 1) and _covers(alt, text) >= 0.9:
         return alt
     return text
@@ -319,7 +332,7 @@ def _items_left_out(tree, flat: str, anywhere: float, beside: float, reach: bool
     return enough([item for item in items if id(item[0]) in within])
 
 
-def _maybe_rescue_items(tree, text: str, cfg: ExtractConfig) -> str:
+def _maybe_rescue_items(tree, text: str, cfg: ExtractConfig, memo: dict | None = None) -> str:
     """Readability's text where trafilatura left out the prose of the article's lists: where no container it
     knows holds the article, it keeps only the paragraphs, and the lists and the headings between them are lost.
     The bar: items left out holding a fifth of the words kept, or a tenth in lists beside a kept paragraph.
@@ -333,7 +346,7 @@ def _maybe_rescue_items(tree, text: str, cfg: ExtractConfig) -> str:
     if not _items_left_out(tree, flat, max(50, cfg.rescue_items * got), max(50, cfg.rescue_items_beside * got),
                            reach=got >= cfg.rescue_items_reach):
         return text
-    alt = _readability_text(tree, None)
+    alt = _readability_memo(tree, memo)
     if len(alt.split()) >= cfg.rescue_items_gain * max(got, 1) and _covers(alt, text) >= cfg.rescue_items_covers:
         return alt
     return text
@@ -487,7 +500,7 @@ def prepare(html: str | bytes, url: str | None = None, *, profile: str | None = 
         body = _maybe_select(tree, traf, body, meta.get("title"), cfg, p_words)
         t = _lap("selector", t)
     if cfg.rescue:
-        body = _maybe_rescue_items(tree, body, cfg)
+        body = _maybe_rescue_items(tree, body, cfg, memo)
         _lap("rescue items", t)
     return Prepared(tree, meta, traf, body, outlet, tuple(p for r in rules for p in r.drop_text))
 
