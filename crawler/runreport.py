@@ -36,6 +36,8 @@ STORE_FAILED = "error: store unavailable"  # outcome of a page the store did not
 def count_store_error(stats, exc: Exception) -> None:
     """Count a store failure in the crawl stats, where ``assess()`` finds it (exit status 3)."""
     stats.inc_value("corpus/store/error")
+    if not stats.get_value("corpus/store/first_error"):
+        stats.set_value("corpus/store/first_error", str(exc)[:300])  # often the cause; later ones its echo
     stats.set_value("corpus/store/last_error", str(exc)[:300])
 
 
@@ -56,8 +58,11 @@ def assess(stats: dict, *, finish_reason: str | None, outlets=(), interrupted_by
     problems: list[tuple[int, str]] = []
     store_errors = stats.get("corpus/store/error", 0)
     if store_errors:
-        problems.append((exitcodes.STORE, f"the store failed {store_errors} time(s) during the run"
-                                          f" ({stats.get('corpus/store/last_error', 'see the log')})"))
+        first, last = stats.get("corpus/store/first_error"), stats.get("corpus/store/last_error")
+        said = first or last or "see the log"
+        if first and last and last != first:
+            said = f"first: {first}; last: {last}"
+        problems.append((exitcodes.STORE, f"the store failed {store_errors} time(s) during the run ({said})"))
     pending = stats.get("corpus/pending/spooled", 0)
     if pending:
         problems.append((exitcodes.STORE, f"{pending} fetched page(s) could not be stored: kept in "
@@ -74,6 +79,10 @@ def assess(stats: dict, *, finish_reason: str | None, outlets=(), interrupted_by
         problems.append((exitcodes.INTERRUPTED, f"the run was interrupted{by} (finish_reason {reason})"))
     failures = discovery_failures or {}
     dead, warnings = [], []
+    if reason == STORE_UNAVAILABLE and outlets:
+        # the run closed before discovery began: no outlet failed, none was tried
+        warnings.append(f"discovery was not tried for {len(outlets)} outlet(s): the store failed at the start")
+        outlets = ()
     for outlet in outlets:
         routes = _outlet_stat(stats, outlet, "discovery_routes")
         ok = _outlet_stat(stats, outlet, "discovery_ok")

@@ -466,3 +466,32 @@ def test_a_stop_signal_whose_exception_python_dropped_still_stops_the_run(monkey
     with pytest.raises(interrupts.Interrupted, match="SIGINT"):
         with interrupts.held():
             pass
+
+
+def test_a_store_failing_at_the_start_names_its_first_error_and_no_discovery_failure():
+    from scrapy.statscollectors import MemoryStatsCollector
+
+    from crawler.runreport import STORE_UNAVAILABLE, assess, count_store_error
+
+    from scrapy.settings import Settings
+
+    class _Crawler:
+        settings = Settings()
+
+    stats = MemoryStatsCollector(_Crawler())
+    count_store_error(stats, RuntimeError("could not connect to the endpoint URL http://127.0.0.1:9/"))
+    count_store_error(stats, RuntimeError("report not written: the store is closed"))
+    raw = stats.get_stats()
+    verdict = assess(raw, finish_reason=STORE_UNAVAILABLE, outlets=["rsis", "tass", "diplomat"])
+    assert verdict["exit_code"] == exitcodes.STORE
+    assert "first: could not connect to the endpoint" in verdict["reason"]
+    assert "last: report not written" in verdict["reason"]
+    assert not any("discovery" in p for p in verdict["problems"]), verdict["problems"]
+    assert verdict["warnings"] == ["discovery was not tried for 3 outlet(s): the store failed at the start"]
+    # a run that did start still has its discovery judged
+    assert any("discovery failed for 3 outlets" in p
+               for p in assess(raw, finish_reason="finished", outlets=["rsis", "tass", "diplomat"])["problems"])
+    one = MemoryStatsCollector(_Crawler())
+    count_store_error(one, RuntimeError("bucket gone"))
+    assert assess(one.get_stats(), finish_reason="finished")["reason"] == (
+        "the store failed 1 time(s) during the run (bucket gone)")

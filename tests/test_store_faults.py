@@ -180,6 +180,9 @@ def test_a_missing_bucket_ends_the_run_at_the_start_with_exit_3_and_no_traceback
     report = json.loads((tmp_path / "s.json").read_text())
     assert report["exit_code"] == exitcodes.STORE and "does not exist" in report["reason"]
     assert report["finish_reason"] == "store_unavailable" and report["pages_attempted"] == 0
+    # discovery never began: no outlet is said to have failed it
+    assert not any("discovery" in p for p in report["problems"]), report["problems"]
+    assert any("discovery was not tried" in w for w in report["warnings"])
 
 
 def test_a_short_outage_mid_crawl_costs_nothing(s3_server, replay, proxy, tmp_path):
