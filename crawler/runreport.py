@@ -165,6 +165,43 @@ def failed_start_report(command: str, store: str, code: int, reason: str, *,
             "finish_reason": finish_reason, "interrupted_by": None, "summary": {}, "stats": {}}
 
 
+def hard_stop_report(crawler, signame: str) -> tuple[dict, str | None]:
+    """(report, where it is) of a run a second signal stopped at once: its spider never closed, so
+    ``RunReport`` never ran, but what the run did is in its stats. The report is written where a closed run's
+    goes when that is quick: the corpus's ``runs/`` in a local store (a stop asked twice waits for no S3
+    retries), else the local state folder; and to ``CORPUS_REPORT_FILE`` when that is set."""
+    spider = getattr(crawler, "spider", None)
+    raw = crawler.stats.get_stats() if getattr(crawler, "stats", None) is not None else {}
+    verdict = assess(raw, finish_reason="killed", interrupted_by=signame)
+    said = f"the run was interrupted by {signame} and stopped without closing (a second signal)"
+    verdict["problems"] = [said if p.startswith("the run was interrupted") else p for p in verdict["problems"]]
+    if verdict["exit_code"] == exitcodes.INTERRUPTED:
+        verdict["reason"] = said
+    finished = datetime.now(timezone.utc)
+    started = raw.get("start_time")
+    stats = _json_stats(raw)
+    report = {"run_id": getattr(spider, "run_id", None) or finished.strftime("%Y%m%dT%H%M%S%fZ"),
+              "spider": crawler.spidercls.name, "store": crawler.settings.get("CORPUS_STORE"),
+              "started_at": started.isoformat() if started else None,
+              "finished_at": finished.replace(microsecond=0).isoformat(),
+              "elapsed_seconds": round((finished - started).total_seconds(), 3) if started else None,
+              **verdict, "outlets_found_nothing": [], "outlets_quiet": {},
+              "summary": per_outlet(stats), "stats": stats, "changes": {}, "manifest": None}
+    report_file = crawler.settings.get("CORPUS_REPORT_FILE") or None
+    corpus = getattr(spider, "corpus", None)
+    where = None
+    if corpus is not None and not corpus.store.describe().startswith("s3://"):
+        try:
+            key = corpus.write_run_stats(report["run_id"], report)
+            where = f"{corpus.store.describe().rstrip('/')}/{key}"
+        except Exception as exc:  # noqa: BLE001 - the local copy below keeps it
+            logger.error("could not write the run report to the store: %s", exc)
+    if report_file or where is None:
+        local = write_local_report(report, report_file)
+        where = where or local
+    return report, where
+
+
 def _json_stats(raw: dict) -> dict:
     return {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in raw.items()}
 

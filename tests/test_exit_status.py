@@ -495,3 +495,48 @@ def test_a_store_failing_at_the_start_names_its_first_error_and_no_discovery_fai
     count_store_error(one, RuntimeError("bucket gone"))
     assert assess(one.get_stats(), finish_reason="finished")["reason"] == (
         "the store failed 1 time(s) during the run (bucket gone)")
+
+
+class _HangingReplay(ReplayServer):
+    """The replay web, but every article after the first hangs (``hang`` seconds): a graceful stop waits for
+    the download in flight, so a second signal is what ends the run."""
+
+    hang = 30.0
+
+    def _log(self, hit):
+        super()._log(hit)
+        if hit.path.endswith(".html") and sum(h.path.endswith(".html") for h in self.requests) > 1:
+            time.sleep(self.hang)
+
+
+def test_a_second_signal_still_leaves_a_report_with_what_the_run_did_in_the_store(tmp_path):
+    """Two SIGTERMs: the run stops at once (Scrapy's forced stop, the spider never closes). Its report still
+    has the run's id, stats and per-outlet summary, and goes into the store beside the other runs'."""
+    root, reg = _slow_site(tmp_path, 6)
+    store = tmp_path / "s"
+    exe = Path(sys.executable).with_name("corpus")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CORPUS_")}
+    with _HangingReplay([root]) as server:
+        proc = subprocess.Popen([os.fspath(exe), "crawl", "--replay", server.url, "--registry", str(reg),
+                                 "--store", str(store), "--any-topic", *FAST],
+                                cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline and not list((store / "corpus" / "docs").glob("*.json")):
+                time.sleep(0.05)
+            time.sleep(0.5)  # the next article's download is hanging
+            proc.send_signal(signal.SIGTERM)
+            time.sleep(1.0)
+            proc.send_signal(signal.SIGTERM)
+            _, err = proc.communicate(timeout=25)  # well before the hanging download would end
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+    assert proc.returncode == exitcodes.INTERRUPTED, err[-3000:]
+    line = one_line_reason(err, exitcodes.INTERRUPTED)
+    assert "stopped without closing (a second signal)" in line and "corpus/runs/" in line, line
+    report = report_of(store)
+    assert report["finish_reason"] == "killed" and report["interrupted_by"] == "SIGTERM"
+    assert report["run_id"] in line
+    assert report["stats"]["corpus/store/new"] >= 1 and report["summary"]["slow"]["new"] >= 1
+    assert report["started_at"] and report["elapsed_seconds"] > 0

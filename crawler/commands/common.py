@@ -159,14 +159,10 @@ def finish(crawler) -> int:
     report = getattr(crawler, "corpus_report", None)
     signame = getattr(crawler, "corpus_interrupted_by", None)
     if report is None and signame:  # stopped hard (a second signal): the spider never closed
-        from crawler.runreport import failed_start_report, write_local_report
+        from crawler.runreport import hard_stop_report
 
-        reason = f"the run was interrupted by {signame} and stopped without closing (a second signal)"
-        report = failed_start_report(crawler.spidercls.name, crawler.settings.get("CORPUS_STORE"),
-                                     exitcodes.INTERRUPTED, reason, finish_reason="killed")
-        report["interrupted_by"] = signame
+        report, crawler.corpus_report_path = hard_stop_report(crawler, signame)
         crawler.corpus_report = report
-        crawler.corpus_report_path = write_local_report(report, crawler.settings.get("CORPUS_REPORT_FILE") or None)
     if report is None:  # the run never reached its report: the engine did not start
         print(f"corpus: exit {exitcodes.INTERNAL} (internal-error): the crawl did not start (see the log above)",
               file=sys.stderr)
