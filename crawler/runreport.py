@@ -118,6 +118,14 @@ def assess(stats: dict, *, finish_reason: str | None, outlets=(), interrupted_by
             "error_rate": round(rate, 4), "max_error_rate": None if any_error_fails else max_error_rate}
 
 
+def unreadable_warning(unreadable: list[tuple[str, str]]) -> str:
+    """One line naming record files that could not be read (the first three, with why)."""
+    named = "; ".join(f"{key} ({why})" for key, why in unreadable[:3])
+    more = f" and {len(unreadable) - 3} more" if len(unreadable) > 3 else ""
+    return (f"{len(unreadable)} record file(s) in the store could not be read and were skipped: {named}{more}"
+            " (a fetch or re-extraction of the page replaces them; the old bytes are kept in the history)")
+
+
 def outlet_health(history: dict, found: dict[str, int], run_id: str) -> tuple[dict, dict[str, int]]:
     """(new history, quiet outlets): append this run's discovered count per outlet; an outlet is quiet
     when its discovery found nothing in each of its last ``QUIET_RUNS`` runs (value: how many in a row)."""
@@ -243,6 +251,10 @@ class RunReport:
         manifest = getattr(spider, "corpus_manifest", None) or {}  # the store stage's (pipelines/corpus/manifest.py)
         report.update(changes=manifest.get("changes") or {}, manifest=manifest.get("manifest"))
         corpus = getattr(spider, "corpus", None)
+        unreadable = list(getattr(corpus, "unreadable", None) or [])
+        if unreadable:  # record files a full read skipped (pipelines/corpus/layout.py): not this run's failure
+            report["warnings"].append(unreadable_warning(unreadable))
+            report["stats"]["corpus/store/unreadable_records"] = len(unreadable)
         if selected:
             found = {name: summary.get(name, {}).get("discovered", 0) for name in selected}
             report["outlets_found_nothing"] = sorted(n for n, v in found.items() if not v)

@@ -241,3 +241,41 @@ def test_reextract_publishes_a_killed_crawls_spool_file_first(blob_store, tmp_pa
     assert (rec["url"], rec["outlet"], rec["warc"]) == (url, "rsis", loc)
     assert rec["fetched_at"] == "2026-01-02T03:04:05+00:00" and rec["topic"]["relevant"]
     assert reextract(blob_store, workers=1, spool_dir=folder).changed == 0
+
+
+def test_a_cut_off_warc_is_an_error_not_a_shorter_text(blob_store, tmp_path):
+    """A WARC file cut off inside a record (a copy stopped midway, a full disk) read as a whole, shorter
+    page: `reextract` replaced a stored text with a cut-off one and exited 0 (a reviewer: 280 -> 138 words).
+    The reader now compares what it read with the record's Content-Length; cut inside the first record,
+    the file is no WARC it can read; either way the re-extraction says so and keeps the stored record."""
+    from pipelines.archive.reader import NotAWarc
+    from pipelines.archive.reextract import reextract
+    from pipelines.corpus.layout import Corpus
+
+    url = "https://rsis.edu.sg/rsis-publication/rsis/russia-asean-sochi-summit-beyond-symbolism/"
+    archive = WarcArchive(blob_store, spool_dir=tmp_path / "spool", run_id="r1")
+    loc = archive.append(capture(url, ARTICLE), fetched_at="2026-01-02T03:04:05+00:00", meta={"outlet": "rsis"})
+    archive.close()
+    assert reextract(blob_store, workers=1).outcomes == {"new": 1}
+    stored = Corpus(blob_store).get(doc_id_of(blob_store))["text"]
+    whole = blob_store.read(loc["file"])
+
+    cut = whole[: loc["offset"] + loc["length"] * 2 // 3]  # inside the response's body
+    index = index_warc(io.BytesIO(cut), "cut.warc.gz")
+    [c] = [c for c in index.captures if c.url == url]
+    with pytest.raises(ValueError, match="cut off"):
+        read_page(io.BytesIO(cut), c.offset, c.length)
+    with pytest.raises(NotAWarc, match="no WARC record could be read"):
+        index_warc(io.BytesIO(whole[:50]), "head.warc.gz")  # inside the first record (its headers)
+
+    blob_store.write(loc["file"], cut)
+    report = reextract(blob_store, workers=1)
+    assert report.errors and "cut off" in report.errors[0] and report.changed == 0
+    assert Corpus(blob_store).get(doc_id_of(blob_store))["text"] == stored  # the stored text is kept
+
+
+def doc_id_of(store) -> str:
+    from pipelines.corpus.layout import Corpus
+
+    [rec] = list(Corpus(store).iter_records(with_text=False))
+    return rec["id"]

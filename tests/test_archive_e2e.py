@@ -158,8 +158,13 @@ def test_an_extractor_change_is_picked_up_and_a_second_run_changes_nothing(repla
     [key] = raw_keys(store)
     run = key.rsplit("/", 1)[1][:-len("-00001.warc.gz")]
     assert json.loads(corpus_cmd("reextract", "--store", spec, "--run", run, "--json").stdout)["selected"] == 9
+    assert json.loads(corpus_cmd("reextract", "--store", spec, "--run", "latest", "--json").stdout)["selected"] == 9
     none = corpus_cmd("reextract", "--store", spec, "--run", "20000101T000000000000Z", "--since", "2000-01-01")
-    assert none.returncode == 0 and "no WARC files under corpus/raw/ for run" in none.stderr
+    assert none.returncode == 2, none.stderr  # a run with no WARC files is a mistyped id, not "nothing to do"
+    assert "--run: no WARC files of run '20000101T000000000000Z'" in none.stderr and run in none.stderr
+    missing = corpus_cmd("reextract", "--store", tmp_path / "no-such-store")
+    assert missing.returncode == 3 and "no corpus at" in missing.stderr, missing.stderr
+    assert not (tmp_path / "no-such-store").exists()  # never created
     later = corpus_cmd("reextract", "--store", spec, "--since", "2999-01-01", "--json")
     assert json.loads(later.stdout)["selected"] == 0
     bad = corpus_cmd("reextract", "--store", spec, "--since", "last tuesday")

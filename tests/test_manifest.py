@@ -288,6 +288,51 @@ def test_corpus_diff_and_corpus_manifest(corpus_cmd, tmp_path):
     assert [i["id"] for i in js["removed"]] == [F] and not js["added"] + js["changed"]
 
 
+def _cut(store_root: Path, doc_id: str) -> bytes:
+    """Cut a record file halfway, as a full disk or a copy stopped midway leaves it; its old bytes."""
+    path = store_root / "corpus" / "docs" / f"{doc_id}.json"
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    return data[: len(data) // 2]
+
+
+def test_one_broken_record_file_is_skipped_and_named_not_the_end_of_every_later_run(corpus_cmd, tmp_path, caplog):
+    """A record file cut halfway stopped `manifest --rebuild`, `dedup --rebuild` and (through a rebuild the
+    manifest asked for) every later crawl (a reviewer: exit 5 "interrupted" and every outlet's discovery
+    failed). It is skipped and named; the manifest keeps its entry; a new fetch of it replaces it and
+    keeps the broken bytes in its history."""
+    store = tmp_path / "store"
+    corpus = Corpus(open_store(store))
+    first_run(corpus)
+    broken = _cut(store, B)
+    with caplog.at_level(logging.WARNING):
+        ids = [r["id"] for r in Corpus(open_store(store)).iter_records()]
+    assert B not in ids and {A, C, F} <= set(ids)
+    assert f"skipped corpus/docs/{B}.json: is not JSON" in caplog.text
+
+    res = corpus_cmd("manifest", "--rebuild", "--store", store)
+    assert res.returncode == 1, res.stderr
+    assert f"could not read corpus/docs/{B}.json" in res.stderr and "0 removed" in res.stderr
+    assert "Traceback" not in res.stderr and list(open_store(store).list(OPEN)) == []
+    assert B in Manifest.read(open_store(store)).load(open_store(store))  # still there: not removed
+    res = corpus_cmd("dedup", "--rebuild", "--store", store)
+    assert res.returncode == 1 and f"could not read corpus/docs/{B}.json" in res.stderr, res.stderr
+
+    again = Corpus(open_store(store))  # a crawl that must rebuild the manifest (a killed run's marker)
+    again.store.write(f"{OPEN}20240101T000000Z-dead.json", b"{}")
+    again.begin_run("test")
+    done = again.finish_run("r2")
+    assert done["rebuilt"] and again.unreadable == [(f"corpus/docs/{B}.json", again.unreadable[0][1])]
+    dd = Deduplicator(again).load()  # the deduplicator reads it as absent
+    assert dd._record(B) is None
+
+    fresh = make_record(B, text=words("b, fetched again"))
+    assert again.put(fresh) == "updated"
+    assert again.get(B)["text"] == fresh["text"]
+    kept = [k for k in again.history(B) if k.endswith(".broken")]
+    assert len(kept) == 1 and again.store.read(kept[0]) == broken
+
+
 # -- end to end: crawls on the replay web ------------------------------------------------------------
 TEST_HOST = "manifest-test.example.org"
 LAVROV = ("Russian Foreign Minister Sergei Lavrov met ASEAN foreign ministers in Vientiane to discuss trade "

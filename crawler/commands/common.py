@@ -173,3 +173,16 @@ def finish(crawler) -> int:
         print(f"corpus: exit {code} ({exitcodes.NAMES.get(code, '?')}): {report['reason']}"
               + (f"; run report: {where}" if where else ""), file=sys.stderr)
     return code
+
+
+def unreadable_status(command: str, corpus, done: str) -> int:
+    """Exit status of a command that read every record: 1 (named, one line each, then one line of why) when
+    some record files could not be read and were skipped (``Corpus.unreadable``), else 0."""
+    skipped = list(getattr(corpus, "unreadable", None) or [])
+    if not skipped:
+        return exitcodes.OK
+    for key, reason in skipped:
+        print(f"corpus {command}: could not read {key}: {reason}", file=sys.stderr)
+    print(f"corpus: exit {exitcodes.PAGE_ERRORS} ({exitcodes.NAMES[exitcodes.PAGE_ERRORS]}): {len(skipped)} record "
+          f"file(s) could not be read (named above) and were skipped; {done}", file=sys.stderr)
+    return exitcodes.PAGE_ERRORS

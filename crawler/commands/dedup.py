@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from crawler.commands.common import add_store
+from crawler.commands.common import add_store, unreadable_status
 from crawler.storelock import add_wait_option, held
 
 
@@ -48,4 +48,4 @@ def run(args) -> int:
     print(f"{len(records)} records: {clusters} cluster{'s' if clusters != 1 else ''}, {dups} duplicates; "
           f"{len(stories)} same-story cluster{'s' if len(stories) != 1 else ''} of {in_stories} records; "
           f"{sum(o != 'unchanged' for o in outcomes)} records relinked")
-    return 0
+    return unreadable_status("dedup", corpus, "the others were clustered")

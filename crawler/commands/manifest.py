@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import sys
 
-from crawler.commands.common import UsageError, add_store
+from crawler.commands.common import UsageError, add_store, unreadable_status
 
 
 def register(sub) -> None:
@@ -57,8 +57,9 @@ def run(args) -> int:
             print(name)
         return 0
     try:
+        corpus = Corpus(store)
         if args.rebuild:
-            done = rebuild(Corpus(store), "manifest --rebuild", shard_digits=args.shard_digits)
+            done = rebuild(corpus, "manifest --rebuild", shard_digits=args.shard_digits)
             print(f"manifest {done['run']} built from the records (INDEX.md rewritten); changes against "
                   f"{done['base'] or 'no manifest'}: " + ", ".join(f"{len(done['changes'][k])} {k}" for k in KINDS),
                   file=sys.stderr)
@@ -71,4 +72,4 @@ def run(args) -> int:
             print(summary(man.root))
     except ManifestError as exc:
         raise UsageError(f"manifest: {exc}") from None
-    return 0
+    return unreadable_status("manifest", corpus, "the manifest lists the others")

@@ -17,9 +17,9 @@ def register(sub) -> None:
     parser = sub.add_parser("reextract", help="rebuild records and texts from the raw archive (WARC), offline")
     parser.add_argument("--outlet", metavar="NAME", help="only pages of this outlet")
     parser.add_argument("--since", metavar="DATE", help="only pages fetched at or after DATE (ISO 8601)")
-    parser.add_argument("--run", metavar="RUN", help="only the WARC files of this run (its id, or import-...)")
+    parser.add_argument("--run", metavar="RUN", help="only the WARC files of this run (its id, latest, or import-...)")
     add_rebuild_options(parser)
-    parser.set_defaults(func=run)
+    parser.set_defaults(func=run, check_store=False)  # a missing store is an error here, never created
 
 
 def add_rebuild_options(parser) -> None:
@@ -89,6 +89,26 @@ def print_report(report, args, **head) -> int:
     return exitcodes.OK
 
 
+def warc_run(store, run: str) -> str:
+    """The run ``--run`` names: one with WARC files in the store, or ``latest`` (the newest of them);
+    a usage error otherwise, naming the last few runs there are."""
+    from pipelines.archive.reextract import warc_keys
+
+    runs = set()
+    for key in warc_keys(store):
+        stem = key.rsplit("/", 1)[-1].split(".warc")[0]  # <run>-00001, or import-<digest>
+        head, _, tail = stem.rpartition("-")
+        runs.add(head if head and tail.isdigit() else stem)
+    crawls = sorted(r for r in runs if r[:1].isdigit())  # run ids are times; imports are not runs in time
+    runs = sorted(runs)
+    if run == "latest" and (crawls or runs):
+        return (crawls or runs)[-1]
+    if warc_keys(store, run):
+        return run
+    known = ", ".join(runs[-5:]) if runs else "none"
+    raise UsageError(f"--run: no WARC files of run {run!r} under corpus/raw/ (the last runs with some: {known})")
+
+
 def run(args) -> int:
     from pipelines.archive.reextract import reextract
     from pipelines.crawl.state import parse_time
@@ -99,7 +119,16 @@ def run(args) -> int:
     kwargs = rebuild_arguments(args)
     if args.outlet and args.outlet not in kwargs["registry"].outlets:
         print(f"corpus: note: {args.outlet!r} is not a registry outlet; matching it as a host name", file=sys.stderr)
+    from pipelines.corpus.reader import CorpusError, open_corpus
+    from pipelines.store import StoreError
+
+    try:
+        open_corpus(args.store)  # a store that does not exist (or holds no corpus) is an error, never created
+    except CorpusError as exc:
+        raise StoreError(str(exc)) from None
     store = open_store(args.store)
+    if args.run:
+        args.run = warc_run(store, args.run)
     with held(args, "reextract"):  # one run per store: exit 75 if another holds it (crawler/storelock.py)
         report = reextract(store, outlet=args.outlet, since=args.since, run=args.run, **kwargs)
     if report.warc_files == 0:

@@ -89,6 +89,9 @@ def index_warc(fh: BinaryIO, name: str) -> WarcIndex:
         for record in it:
             out.records += 1
             kind = record.rec_type
+            if kind is None:  # the file ends inside a record's headers
+                out.skipped["unreadable rest of file"] += 1
+                break
             if kind != "response":
                 if kind not in ("warcinfo", "request"):  # the companions of responses are not pages
                     out.skipped[f"{kind} record"] += 1
@@ -123,7 +126,17 @@ def index_warc(fh: BinaryIO, name: str) -> WarcIndex:
         if out.records == 0:
             raise NotAWarc(f"{name}: not a WARC file ({type(exc).__name__}: {exc})") from None
         out.skipped["unreadable rest of file"] += 1
+    if out.records == 0 and _has_bytes(fh):  # warcio reads a file cut inside its first record as empty
+        raise NotAWarc(f"{name}: no WARC record could be read (a file cut off inside its first record?)")
     return out
+
+
+def _has_bytes(fh: BinaryIO) -> bool:
+    try:
+        fh.seek(0)
+        return bool(fh.read(1))
+    except (OSError, ValueError):
+        return False
 
 
 def read_record(fh: BinaryIO, offset: int, length: int):
@@ -148,6 +161,10 @@ def page_from_record(record, *, max_body: int = MAX_BODY) -> dict:
     body = record.content_stream().read(max_body + 1)
     if len(body) > max_body:
         raise ValueError(f"body over {max_body} bytes")
+    missing = getattr(record.raw_stream, "limit", 0)  # what the WARC Content-Length promised and the file lacks
+    if missing > 0 and not record.raw_stream.read(1):
+        raise ValueError(f"the record is cut off: {missing} of its {record.length} bytes are missing "
+                         "(a truncated WARC file)")
     return {
         "url": url,
         "requested_url": headers.get_header(CORPUS_HEADERS["requested_url"]) or url,

@@ -29,7 +29,7 @@ from datetime import datetime
 from typing import Callable, Iterable, Iterator
 
 from pipelines.archive import spool
-from pipelines.archive.reader import HTML_TYPES, Capture, index_warc
+from pipelines.archive.reader import HTML_TYPES, Capture, NotAWarc, index_warc
 from pipelines.archive.rebuild import RebuildConfig, Rebuilt, Worker
 from pipelines.archive.writer import RAW_PREFIX
 from pipelines.corpus.ingest import ingest
@@ -303,9 +303,15 @@ def reextract(store, *, keys: list[str] | None = None, run: str | None = None, o
         for order, key in enumerate(keys):
             path = os.fspath(spool.local_copy(store, key, tmp))
             paths[key] = path
-            with open(path, "rb") as fh:
-                index = index_warc(fh, key)
+            try:
+                with open(path, "rb") as fh:
+                    index = index_warc(fh, key)
+            except NotAWarc as exc:  # cut off inside its first record, or no WARC at all
+                report.errors.append(str(exc))
+                continue
             report.warc_files += 1
+            if index.skipped.get("unreadable rest of file"):  # the pages after the cut are not rebuilt
+                report.errors.append(f"{key}: cut off or corrupt after its first {index.records} record(s)")
             report.skipped.update({f"{k} (in the WARC)": n for k, n in index.skipped.items()})
             for capture in index.captures:
                 report.responses += 1
@@ -341,6 +347,10 @@ def reextract(store, *, keys: list[str] | None = None, run: str | None = None, o
             dd.save()
         corpus.write_index()
 
+    for key, why in corpus.unreadable:  # broken record files no archived page replaced
+        rid = key.rsplit("/", 1)[-1][:-len(".json")]
+        if rid not in rebuilt:
+            report.errors.append(f"{key} could not be read ({why}) and no archived page rebuilt it")
     for rid, meta in existing.items():
         if rid in rebuilt or (outlet and meta.get("outlet") != outlet):
             continue

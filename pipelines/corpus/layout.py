@@ -4,13 +4,15 @@ Layout (keys relative to the store root):
   seeds/INDEX.md, seeds/*.txt               mirrored from the repo's seeds/ on first use
   corpus/docs/<id>.json                     the record (its text included), sorted keys, indent 2
   corpus/text/<id>.txt                      title, blank line, clean body text
-  corpus/history/<id>/<fetched_at>.json     previous versions (with their text)
+  corpus/history/<id>/<fetched_at>.json     previous versions (with their text); <time>.broken: the bytes
+                                            of a record file that could not be read, replaced by put()
   corpus/runs/<run_id>.json                 per-run statistics
   corpus/INDEX.md                           one table row per document
 """
 from __future__ import annotations
 
 import json
+import logging
 import re
 from datetime import datetime, timezone
 from pathlib import Path
@@ -20,6 +22,8 @@ from pipelines.corpus.markdown import md_code, md_link, md_plain, md_text
 from pipelines.corpus.record import VOLATILE_FIELDS, text_sha256, utc_now
 from pipelines.corpus.schema import SchemaError, from_json, published_key, to_json, unknown_fields
 from pipelines.store import BlobStore
+
+log = logging.getLogger(__name__)
 
 DOCS, TEXTS, HISTORY, RUNS = "corpus/docs/", "corpus/text/", "corpus/history/", "corpus/runs/"
 INDEX_KEY = "corpus/INDEX.md"
@@ -66,6 +70,16 @@ class Corpus:
 
     def __init__(self, store: BlobStore):
         self.store = store
+        self.unreadable: list[tuple[str, str]] = []  # (key, reason) of records a full read skipped
+
+    def skipped(self, key: str, exc: Exception) -> None:
+        """A record that cannot be read (cut off, not JSON, not a record): skipped by every read of all the
+        records (a rebuild, the index, a re-extraction), said here and in the log, never the end of them."""
+        if all(k != key for k, _ in self.unreadable):
+            why = str(exc)
+            why = why[len(key):].lstrip(": ") if why.startswith(key) else why  # "KEY is not JSON: ..."
+            self.unreadable.append((key, why))
+            log.warning("skipped %s: %s", key, why)
 
     # -- JSON helpers -------------------------------------------------------------------
     def read_json(self, key: str) -> Any:
@@ -134,7 +148,11 @@ class Corpus:
         """All records, in id order."""
         for key in self.store.list(DOCS):
             if key.endswith(".json") and "/" not in key[len(DOCS):]:
-                rec = self._read_record(key, with_text)
+                try:
+                    rec = self._read_record(key, with_text)
+                except SchemaError as exc:
+                    self.skipped(key, exc)
+                    continue
                 if rec is not None:
                     yield rec
 
@@ -158,9 +176,17 @@ class Corpus:
         now = utc_now()
         stored = to_json(dict(record, stored_at=now))
         text = stored["text"]
-        raw = self._read_raw(key)
-        if raw is not None:
-            old = to_json(self._read_record(key, True, raw=dict(raw)))
+        try:
+            raw = self._read_raw(key)
+            old = None if raw is None else to_json(self._read_record(key, True, raw=dict(raw)))
+        except SchemaError as exc:  # the stored file is broken (cut off by a full disk...): kept, replaced
+            raw = old = None
+            kept = self._set_aside(doc_id, key)
+            log.warning("%s could not be read (%s): replaced, the old bytes kept as %s", key, exc, kept)
+            broken = True
+        else:
+            broken = False
+        if old is not None:
             if _stable(old) == _stable(stored):
                 if old != raw:  # an older schema version (or form): upgraded in place, not a new version
                     self.store.write(key, dumps_json(old), content_type="application/json")
@@ -175,7 +201,17 @@ class Corpus:
             self.store.delete(text_key)  # duplicates keep no text of their own
         self.store.write(key, dumps_json(stored), content_type="application/json")
         record["stored_at"] = now  # the caller's record says when it was written
-        return "new" if raw is None else "updated"
+        return "new" if raw is None and not broken else "updated"
+
+    def _set_aside(self, doc_id: str, key: str) -> str:
+        """Keep the bytes of a record file that cannot be read in its history, as ``<time>.broken``."""
+        data = self.store.read(key) or b""
+        base = f"{HISTORY}{doc_id}/{compact_time(utc_now())}"
+        for n in range(1000):
+            name = f"{base}.broken" if n == 0 else f"{base}-{n}.broken"
+            if self.store.write_if_absent(name, data, content_type="application/octet-stream"):
+                return name
+        raise RuntimeError(f"too many broken versions under {base}")
 
     def _archive(self, doc_id: str, old: dict) -> str:
         old = to_json(old)  # history keeps versions in the JSON form of the current schema, text included

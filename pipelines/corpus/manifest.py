@@ -40,6 +40,8 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from typing import Iterable, Iterator
 
+from pipelines.corpus.schema import SchemaError
+
 __all__ = ["MANIFESTS", "LATEST", "SHARDS", "OPEN", "SHARD_DIGITS", "GONE_HTTP", "KINDS",
            "ManifestError", "Manifest", "ManifestRun", "entry_of", "has_text", "changes_between",
            "diff", "gone_pages", "list_runs", "new_run_id", "rebuild"]
@@ -339,7 +341,11 @@ def records_with_text_flag(corpus) -> Iterator[tuple[dict, bool]]:
     """Every record (without its text) and whether it keeps a text: one read per record."""
     for key in corpus.store.list(DOCS):
         if key.endswith(".json") and "/" not in key[len(DOCS):]:
-            rec = corpus.read_json(key)
+            try:
+                rec = corpus.read_json(key)
+            except SchemaError as exc:  # a broken record: skipped and said, not the end of the rebuild
+                corpus.skipped(key, exc)
+                continue
             if rec is not None:
                 flag = has_text(rec)
                 rec.pop("text", None)
@@ -440,6 +446,12 @@ class ManifestRun:
             log.warning("manifest: %s: building it from the records (this run reads every record, once)", why)
             self.entries = {rec["id"]: entry_of(rec, flag) for rec, flag in records_with_text_flag(self.corpus)}
             self.rebuilt = why
+            if self.base is not None:  # a record file that cannot be read is still there: not removed
+                known = self.base.load(self.store)
+                for key, _ in self.corpus.unreadable:
+                    rid = key[len(DOCS):-len(".json")]
+                    if rid in known and rid not in self.entries:
+                        self.entries[rid] = known[rid]
         elif self.base is not None:
             self.entries = dict(self.base.entries)
         return self

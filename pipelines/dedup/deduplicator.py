@@ -26,6 +26,7 @@ from typing import Callable
 
 import numpy as np
 
+from pipelines.corpus.schema import SchemaError
 from pipelines.dedup.canonical import credited_outlet, decide
 from pipelines.dedup import DedupConfig, NearDupIndex, normalize_words, overlap, shingle_hashes
 from pipelines.dedup.persist import MANIFEST, OLD_BLOB, load_index, save_index
@@ -110,7 +111,7 @@ class Deduplicator:
                 missing.append(doc_id)
         items, tags = [], {}
         for doc_id in sorted(set(missing)):
-            rec = self.corpus.get(doc_id)
+            rec = self._record(doc_id)
             if rec and rec.get("text"):
                 items.append((doc_id, rec["text"]))
                 tags[doc_id] = rec.get("text_sha256")
@@ -157,11 +158,11 @@ class Deduplicator:
         return m
 
     def _cluster_ids(self, doc_id: str) -> set[str]:
-        rec = self.corpus.get(doc_id, with_text=False)
+        rec = self._record(doc_id, with_text=False)
         if rec is None:
             return {doc_id}
         root = rec.get("duplicate_of") or doc_id
-        head = self.corpus.get(root, with_text=False) if root != doc_id else rec
+        head = self._record(root, with_text=False) if root != doc_id else rec
         ids = {root, doc_id}
         for other in (head or {}).get("also_at") or []:
             ids.add(other["id"])
@@ -238,7 +239,7 @@ class Deduplicator:
         ids = {record["id"]}
         for match in matches:
             ids |= self._cluster_ids(match.doc_id)
-        old = self.corpus.get(record["id"], with_text=False)
+        old = self._record(record["id"], with_text=False)
         if old:
             for key in ("same_story", "story_original"):
                 record.setdefault(key, old.get(key))
@@ -291,14 +292,25 @@ class Deduplicator:
                 seen.add(rec["id"])
         return out
 
+    def _record(self, doc_id: str, with_text: bool = True) -> dict | None:
+        """The stored record, or None; a record file that cannot be read counts as none (the store's reader
+        says so once: ``Corpus.skipped``), so one broken file does not stop every later run's dedup."""
+        try:
+            return self.corpus.get(doc_id, with_text=with_text)
+        except SchemaError as exc:
+            skipped = getattr(self.corpus, "skipped", None)
+            if skipped is not None:
+                skipped(f"corpus/docs/{doc_id}.json", exc)
+            return None
+
     def _get(self, doc_id: str) -> dict | None:
         """A record with its text, read once per ``resolve``."""
         if doc_id not in self._cache:
-            self._cache[doc_id] = self.corpus.get(doc_id)
+            self._cache[doc_id] = self._record(doc_id)
         return self._cache[doc_id]
 
     def _text_of(self, doc_id: str) -> str | None:
-        rec = self._get(doc_id) if self._cache is not None else self.corpus.get(doc_id)
+        rec = self._get(doc_id) if self._cache is not None else self._record(doc_id)
         return (rec or {}).get("text") or None
 
     def _link(self, rec: dict, canonical: str, members: dict[str, dict], keep_text: bool = False) -> None:
@@ -325,7 +337,7 @@ class Deduplicator:
         """A record that left its cluster (its text changed) is removed from the old canonical."""
         if not old or not old.get("duplicate_of") or record.get("duplicate_of") == old["duplicate_of"]:
             return []
-        head = self.corpus.get(old["duplicate_of"])
+        head = self._record(old["duplicate_of"])
         if head is None or record["id"] == head["id"]:
             return []
         remaining = [a for a in head.get("also_at") or [] if a["id"] != record["id"]]
