@@ -519,3 +519,27 @@ def test_one_fetch_makes_the_same_s3_requests_into_50_or_500_documents(s3_server
     calls = count_calls(store)
     Corpus(store).write_index()
     assert calls["GetObject"] > 50
+
+
+def test_a_crawl_that_rebuilds_the_manifest_over_a_broken_record_warns_and_exits_0(corpus_cmd, tmp_path):
+    """The reviewer's case end to end: a record file cut halfway and a killed run's marker (so the next crawl
+    rebuilds the manifest from the records). The crawl ran on (it was exit 5, every outlet "no discovery
+    route"); its report names the file."""
+    from crawler.replay.server import ReplayServer
+
+    make_test_site(tmp_path / "web")
+    reg = registry_with_test_outlet(tmp_path / "reg.toml")
+    store = tmp_path / "store"
+    with ReplayServer([tmp_path / "web"]) as server:
+        args = ("crawl", "--replay", server.url, "--registry", reg, "--store", store, *FAST, "manifest-test")
+        first = corpus_cmd(*args)
+        assert first.returncode == 0, first.stderr[-3000:]
+        victim = sorted((store / "corpus" / "docs").glob("*.json"))[0].stem
+        _cut(store, victim)
+        open_store(store).write(f"{OPEN}20240101T000000Z-killed.json", b"{}")
+        res = corpus_cmd(*args)
+    assert res.returncode == 0, res.stderr[-3000:]
+    report = json.loads(sorted((store / "corpus" / "runs").glob("*.json"))[-1].read_text())
+    assert report["exit_code"] == 0 and report["stats"]["corpus/store/unreadable_records"] == 1
+    assert any(f"corpus/docs/{victim}.json" in w for w in report["warnings"]), report["warnings"]
+    assert "warning: 1 record file(s) in the store could not be read" in res.stderr
