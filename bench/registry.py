@@ -23,6 +23,20 @@ from pipelines.crawl.registry import load_registry  # noqa: E402
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "outlet-urls"
 
 
+def mobile_forms(url: str) -> list[str]:
+    """The mobile and AMP addresses of one article a feed or a link may give instead."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    host = parts.hostname[4:] if parts.hostname.startswith("www.") else parts.hostname
+    path, query = parts.path, (f"?{parts.query}" if parts.query else "")
+    sep = "&" if parts.query else "?"
+    tail = (path.rstrip("/") + "/amp/") if not path.endswith((".html", ".htm")) else path + "/amp"
+    return [f"https://m.{host}{path}{query}", f"https://amp.{host}{path}{query}", f"https://{host}{tail}{query}",
+            f"https://{host}/amp{path}{query}", f"https://{host}{path}{query}{sep}amp=1",
+            f"https://www.{host}{path}{query}{sep}outputType=amp"]
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--registry", help="registry file (default: crawler/outlets.toml)")
@@ -55,6 +69,11 @@ def main(argv=None) -> int:
     print(f"{'TOTAL':<{width}}  {total:>17}  {accepted:>8}  ({accepted / total:.1%})")
     for name, url, why in refused:
         print(f"  refused  {name}: {url}  ({why})")
+
+    mobile = [(name, form) for name, urls in articles.items() for url in urls for form in mobile_forms(url)]
+    kept = sum(registry.get(name).is_article(form) for name, form in mobile)
+    print(f"\nmobile and AMP forms of them (m./amp. host, /amp/ tail or head, ?amp=1, outputType=amp): "
+          f"{len(mobile)}, accepted {kept} ({kept / len(mobile):.1%})")
 
     wrong = [(url, o.name) for urls in others.values() for url in urls for o in registry if o.is_article(url)]
     n_other = sum(len(v) for v in others.values())

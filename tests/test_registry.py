@@ -164,6 +164,34 @@ def test_every_form_of_a_real_address_is_accepted():
                 assert canonicalize(form) == canonicalize(url), form
 
 
+def _mobile_forms(url: str) -> list[str]:
+    """The mobile and AMP addresses of one article (bench/registry.py's, which prints how many pass)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("bench_registry", REPO / "bench" / "registry.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    return bench.mobile_forms(url)
+
+
+def test_mobile_and_amp_addresses_of_real_articles_are_accepted():
+    """The patterns are written for the desktop site; a reviewer's m.thestar.com.my/..., amp.scmp.com/... and
+    .../amp/ addresses of the same real articles were all refused, and dropped from feeds unsaid."""
+    articles = _evidence("article-urls.json")
+    refused = [form for name, urls in articles.items() for url in urls if url not in ALLOWED_MISSES
+               for form in _mobile_forms(url) if not REGISTRY.get(name).is_article(form)]
+    total = sum(len(urls) for urls in articles.values()) * 6
+    print(f"\nmobile/AMP forms of real articles refused: {len(refused)} of {total}")
+    assert not refused, refused[:10]
+
+
+def test_date_archives_under_a_section_are_listings():
+    for url in ("https://www.silkroadbriefing.com/news/2021/", "https://www.russia-briefing.com/news/2024/",
+                "https://www.aseanbriefing.com/news/2024/05/", "https://thediplomat.com/2024/07/"):
+        outlet = REGISTRY.for_url(url)
+        assert outlet is not None and not outlet.is_article(url) and outlet.is_listing(url), url
+
+
 # Typical listing, feed, tag, pagination, archive, author and search addresses of several outlets.
 LISTINGS = [
     "https://www.intellinews.com/", "https://intellinews.com/tags/asean/", "https://www.intellinews.com/tags/russia/?page=3",

@@ -42,9 +42,40 @@ DEFAULT_EXCLUDE: tuple[str, ...] = (
     r"[?&](page|paged|offset|PAGEN_\d+)=",                 # ?page=N, ?offset=N, Bitrix ?PAGEN_1=N
     r"/archives?(/\d{4}(/\d{2})?)?/?(\?|$)",                # /archive, /archive?page=N, /archives/2024/05/
     r"^https://[^/?]+/\d{4}(/\d{2}){0,2}/?(\?|$)",          # date archives /2024/05/
+    r"/(19|20)\d\d(/\d\d){0,2}/?(\?|$)",                     # ... under a section: /news/2024/, /news/2024/05/
     r"/search(/|\?|$)",                                    # search pages
     r"[?&](s|q|query)=",                                    # search queries
 )
+
+_MOBILE_HOST = ("m.", "mobile.", "amp.")
+_AMP_TAIL = re.compile(r"^(.*?)/amp/?$")
+_AMP_QUERY = re.compile(r"^(amp|amp=1|amp=true|outputtype=amp|output=amp)$", re.I)
+
+
+def desktop_form(url: str) -> str:
+    """A canonical address (``canonicalize``) as its desktop page's: the ``m.``, ``mobile.`` or ``amp.`` host
+    prefix, a trailing ``/amp`` segment, a leading ``/amp/`` one and an AMP query parameter (``?amp=1``,
+    ``outputType=amp``) removed. For matching the registry's patterns only (written for the desktop site):
+    ``m.thestar.com.my/news/...``, ``scmp.com/.../article/1/slug/amp`` are the outlets' articles too; the
+    page keeps its own address, and its ``rel=canonical`` usually names the desktop one."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    for prefix in _MOBILE_HOST:
+        rest = host[len(prefix):]
+        if host.startswith(prefix) and "." in rest and not is_public_suffix(rest):
+            host = rest
+            break
+    path = parts.path
+    tail = _AMP_TAIL.match(path)
+    if tail:
+        base = tail.group(1)
+        path = base if base.endswith((".html", ".htm", ".php", ".aspx")) else base + "/"
+    if path.startswith("/amp/"):
+        path = path[len("/amp"):]
+    query = "&".join(q for q in parts.query.split("&") if q and not _AMP_QUERY.match(q))
+    netloc = host + (f":{parts.port}" if parts.port else "")
+    return f"{parts.scheme}://{netloc}{path}" + (f"?{query}" if query else "")
+
 
 # What `checked` may say about an outlet (see the header of crawler/outlets.toml).
 CHECK_VALUES = re.compile(r"^((real-urls|live-check) \d{4}-\d{2}-\d{2}|replay-model)$")
@@ -94,10 +125,15 @@ class Outlet:
         return self._compiled["entry"]
 
     def is_article(self, url: str) -> bool:
-        """Whether ``url`` (any form: it is canonicalised first) is one of this outlet's articles."""
+        """Whether ``url`` (any form: it is canonicalised first) is one of this outlet's articles; the
+        mobile or AMP address of an article is one too (``desktop_form``)."""
         if not self.owns(url):
             return False
         url = canonicalize(url)
+        desktop = desktop_form(url)
+        return self._article_form(url) or (desktop != url and self._article_form(desktop))
+
+    def _article_form(self, url: str) -> bool:
         if any(rx.search(url) for rx in (*self._rx("exclude"), *self._rx("pagination"))):
             return False
         return not self.articles or any(rx.search(url) for rx in self._rx("articles"))
