@@ -381,6 +381,7 @@ class Deduplicator:
             if head.get("same_story"):
                 story = view.read_json(f"{STORIES}{head['same_story']}.json")
                 story["members"] = sorted(set(story["members"]) | {doc_id})
+        _keep_story_ids(records, view)
         self.stories.clear()
         for key, obj in sorted(view.json.items()):
             self.corpus.write_json(key, obj)
@@ -395,6 +396,37 @@ class Deduplicator:
             if any((rec.get(k) or None) != (new.get(k) or None) for k in links) or bool(rec.get("text")) != bool(new.get("text")):
                 changed.append(new)
         return changed
+
+
+def _keep_story_ids(before: dict[str, dict], view: "_MemoryView") -> None:
+    """Give each story the replay formed the id its members had before, where most of them had one that no
+    other story takes: a story is named after the first canonical text it had, and a copy that since lost
+    its text to a better one is no longer there to name it (a reviewer: a rebuild renamed an unchanged story
+    after a canonical switch)."""
+    votes: list[tuple[int, str, str]] = []
+    for key, story in view.json.items():
+        if key.startswith(STORIES) and isinstance(story, dict):
+            counts: dict[str, int] = {}
+            for mid in story.get("members") or []:
+                old = (before.get(mid) or {}).get("same_story")
+                if old:
+                    counts[old] = counts.get(old, 0) + 1
+            votes += [(-n, old, story["id"]) for old, n in counts.items() if 2 * n > len(story["members"])]
+    taken_old, renamed = set(), {}
+    current = {story["id"] for key, story in view.json.items() if key.startswith(STORIES) and isinstance(story, dict)}
+    for _, old, new in sorted(votes):  # most members first
+        if new in renamed or old in taken_old or (old != new and old in current):  # (another story's own id)
+            continue
+        taken_old.add(old)
+        renamed[new] = old
+    for new, old in renamed.items():
+        if new == old:
+            continue
+        story = view.json.pop(f"{STORIES}{new}.json")
+        view.json[f"{STORIES}{old}.json"] = dict(story, id=old)
+        for rec in view.records.values():
+            if rec.get("same_story") == new:
+                rec["same_story"] = old
 
 
 class _MemoryView:
