@@ -9,8 +9,10 @@ carries ``credit`` (its credited outlet) and ``word_count`` instead. Rules, each
    text; else members that credit no other outlet beat members that do.
 3. Earliest publication date (full datetimes compared when all candidates have a time; a missing date
    loses to a present one).
-4. Highest priority.  5. The incumbent (``incumbent``: the member that is the canonical now), so that
-   identical copies never take turns.  6. Longest text.  7. Smallest id.
+4. Highest priority.  5. Most copies (``copies``, given for a story's members only: how many other sites
+   carry each one's text, so the wire's wording beats one site's rewrite).  6. The incumbent
+   (``incumbent``: the member that is the canonical now), so that identical copies never take turns.
+   7. Longest text.  8. Smallest id.
 
 Re-running on the grown cluster switches the canonical when a better original arrives; ``decide`` also
 says which rule took the incumbent's place (the deduplicator keeps a demoted incumbent's text unless
@@ -147,6 +149,13 @@ def _by_priority(members: list[dict]) -> list[dict]:
     return [m for m in members if int(m.get("priority") or 0) == best]
 
 
+def _by_copies(members: list[dict]) -> list[dict]:
+    """In a story (near-duplicate clusters of one report, ``copies``: how many other sites carry each one's
+    text), the text most sites carry: the wire's own wording, not one site's rewrite of it."""
+    best = max(int(m.get("copies") or 0) for m in members)
+    return [m for m in members if int(m.get("copies") or 0) == best]
+
+
 def _by_incumbent(members: list[dict]) -> list[dict]:
     return [m for m in members if m.get("incumbent")]
 
@@ -157,7 +166,7 @@ def _by_length(members: list[dict]) -> list[dict]:
 
 
 RULES = (("rel_canonical", _by_rel_canonical), ("credit", _by_credit), ("date", _by_date),
-         ("priority", _by_priority), ("incumbent", _by_incumbent), ("length", _by_length))
+         ("priority", _by_priority), ("copies", _by_copies), ("incumbent", _by_incumbent), ("length", _by_length))
 
 
 def decide(members: Sequence[dict]) -> tuple[str, str | None]:

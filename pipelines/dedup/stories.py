@@ -147,7 +147,8 @@ class Stories:
                                              any(not r.get("duplicate_of") for r in records.values()) else min(members))
         prior = stories.get(sid, {}).get("original")
         candidates = [dict(r, priority=self.priority(r.get("outlet")), incumbent=r["id"] == prior,
-                           canonical_url=r.get("declared_canonical") or r.get("canonical_url"))
+                           canonical_url=r.get("declared_canonical") or r.get("canonical_url"),
+                           copies=len(r.get("also_at") or []))
                       for r in records.values() if not r.get("duplicate_of")]
         original = decide(candidates)[0] if candidates else head["id"]
         for mid, rec in records.items():
