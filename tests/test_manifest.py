@@ -543,3 +543,29 @@ def test_a_crawl_that_rebuilds_the_manifest_over_a_broken_record_warns_and_exits
     assert report["exit_code"] == 0 and report["stats"]["corpus/store/unreadable_records"] == 1
     assert any(f"corpus/docs/{victim}.json" in w for w in report["warnings"]), report["warnings"]
     assert "warning: 1 record file(s) in the store could not be read" in res.stderr
+
+
+def test_a_missing_or_damaged_store_is_a_store_error_and_latest_works_for_export(corpus_cmd, tmp_path):
+    """A reviewer's low findings: on a store that is not there `diff` and `manifest` said "no manifest yet"
+    (exit 2) and `manifest --list` printed nothing (exit 0); a broken latest.json was a usage error (2); and
+    `export --changed-since latest^` was refused though `diff` takes it."""
+    missing = tmp_path / "nothing"
+    for args in (("diff", "latest"), ("manifest",), ("manifest", "--list")):
+        res = corpus_cmd(*args, "--store", missing)
+        assert res.returncode == 3 and "no corpus at" in res.stderr, (args, res.stderr)
+    assert not missing.exists()
+
+    store = tmp_path / "store"
+    corpus = Corpus(open_store(store))
+    first_run(corpus)
+    corpus.begin_run("test")
+    put_all(corpus, make_record(E))
+    corpus.finish_run("r2")
+    res = corpus_cmd("export", "--changed-since", "latest^", "--out", tmp_path / "x.jsonl", "--store", store)
+    assert res.returncode == 0, res.stderr
+    assert [json.loads(line)["id"] for line in (tmp_path / "x.jsonl").read_text().splitlines()] == [E]
+
+    (store / "corpus" / "manifests" / "latest.json").write_text("{broken")
+    for args in (("diff", "latest^"), ("manifest", "--json")):
+        res = corpus_cmd(*args, "--store", store)
+        assert res.returncode == 3 and "latest.json is not valid JSON" in res.stderr, (args, res.stderr)

@@ -186,3 +186,16 @@ def unreadable_status(command: str, corpus, done: str) -> int:
     print(f"corpus: exit {exitcodes.PAGE_ERRORS} ({exitcodes.NAMES[exitcodes.PAGE_ERRORS]}): {len(skipped)} record "
           f"file(s) could not be read (named above) and were skipped; {done}", file=sys.stderr)
     return exitcodes.PAGE_ERRORS
+
+
+def existing_store(spec: str):
+    """The store ``spec`` names, which must hold a corpus: a store that does not exist is a store error
+    (exit 3), never created (commands that only read or rebuild what is there)."""
+    from pipelines.corpus.reader import CorpusError, open_corpus
+    from pipelines.store import StoreError, open_store
+
+    try:
+        open_corpus(spec)
+    except CorpusError as exc:
+        raise StoreError(str(exc)) from None
+    return open_store(spec)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from crawler.commands.common import add_store, unreadable_status
+from crawler.commands.common import add_store, existing_store, unreadable_status
 from crawler.storelock import add_wait_option, held
 
 
@@ -21,20 +21,12 @@ def run(args) -> int:
     from pipelines.corpus.layout import Corpus
     from pipelines.dedup.deduplicator import Deduplicator
     from pipelines.crawl.registry import load_registry
-    from pipelines.store import open_store
-
     if not args.rebuild:
         print("corpus dedup: nothing to do (use --rebuild)", file=sys.stderr)
         return 2
-    from pipelines.corpus.reader import CorpusError, open_corpus
-    from pipelines.store import StoreError
-
-    try:
-        open_corpus(args.store)  # a store that does not exist (or holds no corpus) is an error, never created
-    except CorpusError as exc:
-        raise StoreError(str(exc)) from None
+    store = existing_store(args.store)  # a store that does not exist (or holds no corpus): exit 3, never created
     with held(args, "dedup --rebuild"):  # one run per store: exit 75 if another holds it (crawler/storelock.py)
-        corpus = Corpus(open_store(args.store))
+        corpus = Corpus(store)
         dedup = Deduplicator(corpus, priority=load_registry(args.registry or None).priority)
         changed = dedup.rebuild()
         outcomes = [corpus.put(rec) for rec in changed]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import sys
 
-from crawler.commands.common import UsageError, add_store
+from crawler.commands.common import UsageError, add_store, existing_store
 
 KINDS = ("added", "changed", "gone", "removed", "relinked")
 
@@ -21,7 +21,7 @@ def register(sub) -> None:
     parser.add_argument("run_b", metavar="RUN_B", nargs="?", default="latest", help="a run id (default: latest)")
     parser.add_argument("--json", action="store_true", help="print the differences as one JSON object")
     add_store(parser)
-    parser.set_defaults(func=run)
+    parser.set_defaults(func=run, check_store=False)  # a missing store is an error here, never created
 
 
 def describe(item: dict, kind: str) -> str:
@@ -47,13 +47,15 @@ def format_text(result: dict) -> str:
 
 
 def run(args) -> int:
-    from pipelines.corpus.manifest import ManifestError, diff, resolve
-    from pipelines.store import open_store
+    from pipelines.corpus.manifest import ManifestDamaged, ManifestError, diff, resolve
+    from pipelines.store import StoreError
 
-    store = open_store(args.store)
+    store = existing_store(args.store)  # a store that does not exist: exit 3, never created
     try:
         a, b = resolve(store, args.run_a), resolve(store, args.run_b)
         result = diff(store, a, b)
+    except ManifestDamaged as exc:  # the store's manifest is broken: a store error, not a usage error
+        raise StoreError(f"diff: {exc}") from None
     except ManifestError as exc:
         raise UsageError(f"diff: {exc}") from None
     if args.json:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import sys
 
-from crawler.commands.common import UsageError, add_store, unreadable_status
+from crawler.commands.common import UsageError, add_store, existing_store, unreadable_status
 
 
 def register(sub) -> None:
@@ -25,7 +25,7 @@ def register(sub) -> None:
                         help="with --rebuild: shard by the first N hex digits of the id (16^N shards; default: "
                              "as the latest manifest, else 1)")
     add_store(parser)
-    parser.set_defaults(func=run)
+    parser.set_defaults(func=run, check_store=False)  # a missing store is an error here, never created
 
 
 def summary(root: dict) -> str:
@@ -46,12 +46,12 @@ def summary(root: dict) -> str:
 
 def run(args) -> int:
     from pipelines.corpus.layout import Corpus
-    from pipelines.corpus.manifest import KINDS, ManifestError, list_runs, rebuild, resolve
-    from pipelines.store import open_store
+    from pipelines.corpus.manifest import KINDS, ManifestDamaged, ManifestError, list_runs, rebuild, resolve
+    from pipelines.store import StoreError
 
     if args.shard_digits is not None and not (args.rebuild and 0 <= args.shard_digits <= 4):
         raise UsageError("--shard-digits: 0 to 4, with --rebuild")
-    store = open_store(args.store)
+    store = existing_store(args.store)  # a store that does not exist: exit 3, never created
     if args.list:
         for name in list_runs(store):
             print(name)
@@ -70,6 +70,8 @@ def run(args) -> int:
             sys.stdout.write(json.dumps(out, ensure_ascii=False, sort_keys=True) + "\n")
         else:
             print(summary(man.root))
+    except ManifestDamaged as exc:  # the store's manifest is broken: a store error, not a usage error
+        raise StoreError(f"manifest: {exc}") from None
     except ManifestError as exc:
         raise UsageError(f"manifest: {exc}") from None
     return unreadable_status("manifest", corpus, "the manifest lists the others")

@@ -9,7 +9,7 @@ import sys
 import time
 
 from crawler import exitcodes
-from crawler.commands.common import UsageError, add_store, check_settings, scrapy_overrides
+from crawler.commands.common import UsageError, add_store, check_settings, existing_store, scrapy_overrides
 from crawler.storelock import add_wait_option, held
 
 
@@ -112,21 +112,13 @@ def warc_run(store, run: str) -> str:
 def run(args) -> int:
     from pipelines.archive.reextract import reextract
     from pipelines.crawl.state import parse_time
-    from pipelines.store import open_store
 
     if args.since and parse_time(args.since) is None:
         raise UsageError(f"--since: not a date: {args.since!r}")
     kwargs = rebuild_arguments(args)
     if args.outlet and args.outlet not in kwargs["registry"].outlets:
         print(f"corpus: note: {args.outlet!r} is not a registry outlet; matching it as a host name", file=sys.stderr)
-    from pipelines.corpus.reader import CorpusError, open_corpus
-    from pipelines.store import StoreError
-
-    try:
-        open_corpus(args.store)  # a store that does not exist (or holds no corpus) is an error, never created
-    except CorpusError as exc:
-        raise StoreError(str(exc)) from None
-    store = open_store(args.store)
+    store = existing_store(args.store)  # a store that does not exist (or holds no corpus): exit 3, never created
     if args.run:
         args.run = warc_run(store, args.run)
     with held(args, "reextract"):  # one run per store: exit 75 if another holds it (crawler/storelock.py)

@@ -43,7 +43,7 @@ from typing import Iterable, Iterator
 from pipelines.corpus.schema import SchemaError
 
 __all__ = ["MANIFESTS", "LATEST", "SHARDS", "OPEN", "SHARD_DIGITS", "GONE_HTTP", "KINDS",
-           "ManifestError", "Manifest", "ManifestRun", "entry_of", "has_text", "changes_between",
+           "ManifestError", "ManifestDamaged", "Manifest", "ManifestRun", "entry_of", "has_text", "changes_between",
            "diff", "gone_pages", "list_runs", "new_run_id", "rebuild"]
 
 log = logging.getLogger(__name__)
@@ -64,6 +64,11 @@ _READERS = 8           # shards are read in parallel
 
 class ManifestError(Exception):
     """A manifest that cannot be used: missing run, unreadable JSON, unknown version."""
+
+
+class ManifestDamaged(ManifestError):
+    """A manifest the store holds but that cannot be read whole (not JSON, another version, a shard or a
+    previous run's manifest missing): the store is damaged, not the command's arguments."""
 
 
 def new_run_id() -> str:
@@ -181,7 +186,7 @@ def _parse(data: bytes, key: str) -> dict:
     try:
         return json.loads(data.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as exc:
-        raise ManifestError(f"{key} is not valid JSON ({exc})") from None
+        raise ManifestDamaged(f"{key} is not valid JSON ({exc})") from None
 
 
 class Manifest:
@@ -220,7 +225,7 @@ class Manifest:
             return None
         root = _parse(data, key)
         if not isinstance(root, dict) or root.get("version") != VERSION or not root.get("run"):
-            raise ManifestError(f"{key} is not a version {VERSION} manifest")
+            raise ManifestDamaged(f"{key} is not a version {VERSION} manifest")
         return cls(root)
 
     def read_shards(self, store, prefixes: Iterable[str] | None = None) -> dict[str, dict]:
@@ -231,7 +236,7 @@ class Manifest:
         def one(prefix: str) -> dict:
             data = store.read(shards[prefix])
             if data is None:
-                raise ManifestError(f"shard {shards[prefix]} of run {self.run} is missing")
+                raise ManifestDamaged(f"shard {shards[prefix]} of run {self.run} is missing")
             body = _parse(data, shards[prefix])
             return body.get("entries") if isinstance(body, dict) else None
 
@@ -242,7 +247,7 @@ class Manifest:
             parts = [one(p) for p in wanted]
         for prefix, part in zip(wanted, parts):
             if not isinstance(part, dict):
-                raise ManifestError(f"shard {shards[prefix]} of run {self.run} has no entries")
+                raise ManifestDamaged(f"shard {shards[prefix]} of run {self.run} has no entries")
         return dict(zip(wanted, parts))
 
     def load(self, store) -> dict:
@@ -279,7 +284,7 @@ def resolve(store, ref: str) -> Manifest:
             raise ManifestError(f"run {man.run} has no previous manifest")
         prev = Manifest.read(store, previous)
         if prev is None:
-            raise ManifestError(f"the manifest of run {previous} (before {man.run}) is missing")
+            raise ManifestDamaged(f"the manifest of run {previous} (before {man.run}) is missing")
         man = prev
     return man
 

@@ -15,7 +15,8 @@ S3 a few at a time, ahead, in order); a record that cannot be read is skipped, l
 edited, rewritten or cut, each text kept) and every record alone in its story; ``story(ID)`` gives a
 story's members. Near-duplicates (``duplicate_of``) are the other relation: ``canonical_only``.
 
-``changed_since=RUN`` keeps the records whose stored version changed after run ``RUN`` (a run id as
+``changed_since=RUN`` keeps the records whose stored version changed after run ``RUN`` (``latest``,
+``latest^`` as `corpus diff` reads them, or a run id as
 in ``corpus/runs/<run>.json``): from the run manifests (``corpus/manifests/``) when they reach back to
 that run, else by time (``stored_at`` after the run finished). ``reader.last_changed`` says which.
 """
@@ -281,6 +282,8 @@ class CorpusReader:
         the time the run finished (its report's ``finished_at``)."""
         if not isinstance(run, str) or not run or "/" in run:
             raise CorpusError(f"not a run id: {run!r}")
+        if run.rstrip("^") in ("latest", ""):  # as `corpus diff` reads it: the newest manifest's run, ^ one back
+            run = self._latest(run)
         report = self._json(f"{RUNS}{run}.json")
         if report is None and self.store.read(f"{MANIFESTS}{run}.json") is None:
             known = self.runs()
@@ -296,6 +299,20 @@ class CorpusReader:
             changed = Changed(run=run, how="time", after=after)
         self.last_changed = changed
         return changed
+
+    def _latest(self, ref: str) -> str:
+        """The run ``latest`` (``latest^``: the one before it...) names: by the manifests' chain, as `corpus
+        diff` reads it; in a store without manifests, by the runs' order."""
+        from pipelines.corpus.manifest import ManifestError, resolve
+
+        try:
+            return resolve(self.store, ref).run
+        except ManifestError:
+            back = len(ref) - len(ref.rstrip("^"))
+            known = self.runs()
+            if back >= len(known):
+                raise CorpusError(f"no run {ref!r} in {self.store.describe()} (it has {len(known)} runs)") from None
+            return known[-1 - back]
 
     def _from_manifests(self, run: str) -> Changed | None:
         """Ids changed by the manifest runs after ``run``, following ``previous`` back from the latest
