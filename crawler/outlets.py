@@ -1,10 +1,10 @@
-"""Which outlet a URL belongs to (the registry's outlet, else the site's host name), and whether the
+"""Which outlet a URL belongs to (the registry's outlet, else the site by the Public Suffix List), and whether the
 registry knows the URL as a listing or feed of its outlet rather than an article."""
 
 from __future__ import annotations
 
 from pipelines.crawl.registry import load_registry
-from pipelines.crawl.urls import registered_host
+from pipelines.crawl.urls import site_name
 
 
 def outlet_lookup(registry_path=None):
@@ -13,7 +13,7 @@ def outlet_lookup(registry_path=None):
 
     def lookup(url: str) -> str | None:
         outlet = registry.for_url(url)
-        return outlet.name if outlet else (registered_host(url) or None)
+        return outlet.name if outlet else (site_name(url) or None)
 
     return lookup
 

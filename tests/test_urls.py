@@ -63,3 +63,20 @@ def test_tracking_parameters_of_feeds_and_newsletters_are_dropped():
         assert canonicalize("https://www.scmp.com/week-asia/opinion/article/3279378/why" + tail) == clean, tail
     assert canonicalize("https://carnegieendowment.org/x/2022/07/y?lang=en&utm_source=t") == \
         "https://carnegieendowment.org/x/2022/07/y?lang=en"  # a meaningful parameter stays
+
+
+def test_a_site_no_outlet_owns_is_named_by_its_registrable_domain():
+    """A reviewer: one publisher got two outlet names, `m.washingtontimes.com` from an imported WARC and
+    `washingtontimes.com` from a fetch. A record's outlet, for a site the registry does not know, is its
+    site by the Public Suffix List; blogs on one platform stay apart."""
+    from crawler.outlets import outlet_lookup
+    from pipelines.crawl.urls import site_name
+
+    lookup = outlet_lookup()
+    for url, name in (("https://m.washingtontimes.com/news/2025/a/", "washingtontimes.com"),
+                      ("https://www.washingtontimes.com/news/2025/a/", "washingtontimes.com"),
+                      ("https://news.bbc.co.uk/2/hi/asia-pacific/1.stm", "bbc.co.uk"),
+                      ("https://a.substack.com/p/x", "a.substack.com"), ("https://b.substack.com/p/x", "b.substack.com"),
+                      ("https://victim.github.io/post", "victim.github.io"), ("http://127.0.0.1:8080/a", "127.0.0.1")):
+        assert site_name(url) == name and lookup(url) == name, url
+    assert lookup("https://m.thestar.com.my/news/nation/2026/05/18/a-b-c/") == "the-star"  # the registry's name

@@ -37,7 +37,7 @@ from pipelines.corpus.layout import Corpus
 from pipelines.corpus.record import canonical_for
 from pipelines.crawl.state import parse_time
 from pipelines.extract.words import count_words
-from pipelines.crawl.urls import canonicalize, doc_id, registered_host
+from pipelines.crawl.urls import canonicalize, doc_id, site_name
 from pipelines.extract import extractor as extraction
 from pipelines.extract.listing import LISTING_REASON
 from pipelines.extract.topic import load_config, score
@@ -316,7 +316,7 @@ def reextract(store, *, keys: list[str] | None = None, run: str | None = None, o
             for capture in index.captures:
                 report.responses += 1
                 capture.outlet = outlet_of(capture)
-                if outlet and (capture.outlet or registered_host(capture.url)) != outlet:
+                if outlet and (capture.outlet or site_name(capture.url)) != outlet:
                     continue
                 when = parse_time(capture.date)
                 if since_time and (when is None or when < since_time):

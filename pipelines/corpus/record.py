@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 from datetime import datetime, timezone
 
-from pipelines.crawl.urls import canonicalize, doc_id, registered_host, same_site
+from pipelines.crawl.urls import canonicalize, doc_id, same_site, site_name
 from pipelines.corpus.schema import SCHEMA_VERSION, normalize
 from pipelines.extract.words import count_words
 
@@ -64,7 +64,7 @@ def build_record(page: dict, document, *, extractor: dict, extra: dict | None = 
         "requested_url": page.get("requested_url") or page["url"],
         "canonical_url": canonical,
         "declared_canonical": document.canonical_url,
-        "outlet": page.get("outlet") or registered_host(page["url"]),
+        "outlet": page.get("outlet") or site_name(page["url"]),
         "title": document.title,
         "authors": list(document.authors or []),
         "published": document.published,

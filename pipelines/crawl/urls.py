@@ -17,6 +17,7 @@ from functools import lru_cache
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
 
 __all__ = ["canonicalize", "doc_id", "host_of", "host_under", "is_public_suffix", "registered_host", "same_site", "site_of",
+           "site_name",
            "url_problem", "FETCHED_SCHEMES", "refused_scheme", "scheme_refusal"]
 
 TRACKING_PARAMS = re.compile(
@@ -116,6 +117,13 @@ def registered_host(url: str) -> str:
     """Host without a leading ``www.``, for matching outlets by domain."""
     host = host_of(url)
     return host[4:] if host.startswith("www.") else host
+
+
+def site_name(url: str) -> str:
+    """The name of the site of ``url`` when no registry outlet owns it (a record's ``outlet``): its registrable
+    domain (``site_of``), so ``m.washingtontimes.com`` and ``www.washingtontimes.com`` are one publisher,
+    ``washingtontimes.com``, but two blogs on a platform (``a.substack.com``) stay two."""
+    return site_of(host_of(url))
 
 
 # --- same site ----------------------------------------------------------------------------------
