@@ -569,3 +569,22 @@ def test_a_missing_or_damaged_store_is_a_store_error_and_latest_works_for_export
     for args in (("diff", "latest^"), ("manifest", "--json")):
         res = corpus_cmd(*args, "--store", store)
         assert res.returncode == 3 and "latest.json is not valid JSON" in res.stderr, (args, res.stderr)
+
+
+@pytest.mark.parametrize("content", [b"{}", b'{"title": "x"}', b"[]", b"null", b"\x00\x01binary", b"", "other"])
+def test_a_record_file_that_is_no_record_of_its_id_is_skipped_by_every_full_read(corpus_cmd, tmp_path, content):
+    """A JSON object without an id (or with another record's: a file copied over) passed the reader and broke
+    every sort by id downstream: a crawl's manifest rebuild (exit 5), `manifest --rebuild`, `dedup --rebuild`
+    (a second reviewer). It is unreadable like a cut file."""
+    store = tmp_path / "store"
+    corpus = Corpus(open_store(store))
+    first_run(corpus)
+    path = store / "corpus" / "docs" / f"{B}.json"
+    path.write_bytes((store / "corpus" / "docs" / f"{A}.json").read_bytes() if content == "other" else content)
+    assert B not in [r["id"] for r in Corpus(open_store(store)).iter_records(with_text=False)]
+    for args in (("manifest", "--rebuild"), ("dedup", "--rebuild")):
+        res = corpus_cmd(*args, "--store", store)
+        assert res.returncode == 1 and f"could not read corpus/docs/{B}.json" in res.stderr, (args, res.stderr[-2000:])
+        assert "Traceback" not in res.stderr
+    res = corpus_cmd("export", "--format", "parquet", "--out", tmp_path / "x.parquet", "--store", store)
+    assert res.returncode == 1 and (tmp_path / "x.parquet").exists(), res.stderr[-2000:]

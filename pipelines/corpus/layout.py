@@ -133,6 +133,11 @@ class Corpus:
             rec = from_json(raw)
         except SchemaError as exc:
             raise SchemaError(f"{key}: {exc}") from None
+        own = key[len(DOCS):-len(".json")] if key.startswith(DOCS) and key.endswith(".json") else None
+        if own is not None and rec.get("id") != own:  # {} or another record's JSON: not this record
+            raise SchemaError(f"{key}: holds " + (f"record {rec['id']!r}" if rec.get("id") else "no record id"))
+        if not isinstance(rec.get("url"), str) or not rec["url"]:
+            raise SchemaError(f"{key}: the record has no url")
         if not with_text:
             rec.pop("text", None)
         return rec
