@@ -185,6 +185,24 @@ def test_mobile_and_amp_addresses_of_real_articles_are_accepted():
     assert not refused, refused[:10]
 
 
+def test_the_amp_form_of_a_listing_is_no_article():
+    """A second reviewer: "amp" passed for the slug of an article pattern (/news/amp/), and AMP forms of
+    excluded shapes were not listings. The desktop form decides."""
+    for url in ("https://www.russia-briefing.com/news/amp/", "https://thediplomat.com/2024/05/amp/",
+                "https://www.russia-briefing.com/news/2024/05/01/amp/", "https://eastasiaforum.org/2024/05/01/amp/",
+                "https://valdaiclub.com/a/highlights/amp/", "https://russia-direct.org/amp/opinion",
+                "https://www.russia-briefing.com/news/page/2/amp/", "https://tass.com/world/amp",
+                "https://amp.scmp.com/news/asia", "https://thediplomat.com/tag/russia/amp/"):
+        outlet = REGISTRY.for_url(url)
+        assert outlet is not None and not outlet.is_article(url), url
+    for url in ("https://thediplomat.com/2024/05/amp/", "https://www.russia-briefing.com/news/page/2/amp/",
+                "https://thediplomat.com/tag/russia/amp/"):
+        assert REGISTRY.for_url(url).is_listing(url), url
+    assert REGISTRY.get("tass").is_article("https://tass.com/politics/2015")  # a numeric id, not a year archive
+    assert REGISTRY.get("the-star").is_article(
+        "https://www.thestar.com.my/news/nation/2026/05/18/a-b-c?amp")  # a bare ?amp
+
+
 def test_date_archives_under_a_section_are_listings():
     for url in ("https://www.silkroadbriefing.com/news/2021/", "https://www.russia-briefing.com/news/2024/",
                 "https://www.aseanbriefing.com/news/2024/05/", "https://thediplomat.com/2024/07/"):

@@ -42,14 +42,14 @@ DEFAULT_EXCLUDE: tuple[str, ...] = (
     r"[?&](page|paged|offset|PAGEN_\d+)=",                 # ?page=N, ?offset=N, Bitrix ?PAGEN_1=N
     r"/archives?(/\d{4}(/\d{2})?)?/?(\?|$)",                # /archive, /archive?page=N, /archives/2024/05/
     r"^https://[^/?]+/\d{4}(/\d{2}){0,2}/?(\?|$)",          # date archives /2024/05/
-    r"/(19|20)\d\d(/\d\d){0,2}/?(\?|$)",                     # ... under a section: /news/2024/, /news/2024/05/
+    r"/(19|20)\d\d/(\?|$)|/(19|20)\d\d/\d\d(/\d\d)?/?(\?|$)",  # ... under a section: /news/2024/, /news/2024/05
     r"/search(/|\?|$)",                                    # search pages
     r"[?&](s|q|query)=",                                    # search queries
 )
 
 _MOBILE_HOST = ("m.", "mobile.", "amp.")
 _AMP_TAIL = re.compile(r"^(.*?)/amp/?$")
-_AMP_QUERY = re.compile(r"^(amp|amp=1|amp=true|outputtype=amp|output=amp)$", re.I)
+_AMP_QUERY = re.compile(r"^(amp|amp=|amp=1|amp=true|outputtype=amp|output=amp)$", re.I)
 
 
 def desktop_form(url: str) -> str:
@@ -130,8 +130,7 @@ class Outlet:
         if not self.owns(url):
             return False
         url = canonicalize(url)
-        desktop = desktop_form(url)
-        return self._article_form(url) or (desktop != url and self._article_form(desktop))
+        return self._article_form(desktop_form(url))  # an AMP listing (/news/amp/) is a listing, not "amp"
 
     def _article_form(self, url: str) -> bool:
         if any(rx.search(url) for rx in (*self._rx("exclude"), *self._rx("pagination"))):
@@ -153,8 +152,8 @@ class Outlet:
         if not self.owns(url):
             return False
         url = canonicalize(url)
-        return (url in self._entry_points() or any(rx.search(url) for rx in self._rx("pagination"))
-                or any(rx.search(url) for rx in self._rx("exclude")))
+        return any(form in self._entry_points() or any(rx.search(form) for rx in self._rx("pagination"))
+                   or any(rx.search(form) for rx in self._rx("exclude")) for form in {url, desktop_form(url)})
 
     def start_urls(self) -> list[str]:
         return [*self.sitemaps, *self.news_sitemaps, *self.feeds, *self.listings]
