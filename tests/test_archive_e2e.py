@@ -399,3 +399,28 @@ def test_import_a_wget_warc(replay, corpus_cmd, tmp_path):
     # wget's log and manifest are resource/metadata records; robots.txt (text/plain) is no article
     assert report["skipped"] == {"metadata record (in the WARC)": 1, "resource record (in the WARC)": 2,
                                  "no article (not-html)": 1}
+
+
+@pytest.mark.parametrize("gzipped", [True, False])
+def test_import_of_a_cut_off_warc_is_exit_1_in_a_line_and_stores_no_short_page(corpus_cmd, tmp_path, gzipped):
+    """A second reviewer: a cut .warc.gz ended in a NotAWarc traceback; a cut .warc imported the pages before
+    the cut and exited 0."""
+    writer_buf = io.BytesIO()
+    writer = WARCWriter(writer_buf, gzip=gzipped)
+    body = ("<html><head><title>Lavrov in Vientiane</title></head><body><article><h1>Lavrov in Vientiane</h1>"
+            + "<p>Russian Foreign Minister Sergei Lavrov met ASEAN foreign ministers in Vientiane to discuss "
+              "trade between Russia and Southeast Asia, energy and the dialogue partnership.</p>" * 30
+            + "</article></body></html>").encode()
+    for i in range(3):
+        http = StatusAndHeaders("200 OK", [("Content-Type", "text/html; charset=utf-8"),
+                                           ("Content-Length", str(len(body)))], protocol="HTTP/1.1")
+        writer.write_record(writer.create_warc_record(f"https://news.example.org/2024/07/lavrov-{i}", "response",
+                                                      payload=io.BytesIO(body), http_headers=http))
+    data = writer_buf.getvalue()
+    cut = tmp_path / ("cut.warc.gz" if gzipped else "cut.warc")
+    cut.write_bytes(data[: len(data) * 5 // 6])  # inside the third record
+    res = corpus_cmd("import-warc", cut, "--store", tmp_path / "s")
+    assert res.returncode == 1, res.stderr[-3000:]
+    assert "Traceback" not in res.stderr and "corpus: exit 1 (page-errors)" in res.stderr
+    texts = [r["text"] for r in Corpus(open_store(tmp_path / "s")).iter_records()] if (tmp_path / "s" / "corpus").is_dir() else []
+    assert all(t.count("Lavrov met ASEAN") == 30 for t in texts)  # no page stored short

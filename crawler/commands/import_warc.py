@@ -38,7 +38,13 @@ def run(args) -> int:
     kwargs = rebuild_arguments(args)
     store = open_store(args.store)
     with held(args, "import-warc"):  # one run per store: exit 75 if another holds it (crawler/storelock.py)
-        copies, report = import_warcs(store, args.files, outlet=args.outlet, **kwargs)
+        try:
+            copies, report = import_warcs(store, args.files, outlet=args.outlet, **kwargs)
+        except NotAWarc as exc:  # damage found while copying (a gzip member cut off): no page was stored
+            print(f"corpus: {exc}", file=sys.stderr)
+            print(f"corpus: exit {exitcodes.PAGE_ERRORS} ({exitcodes.NAMES[exitcodes.PAGE_ERRORS]}): no page was "
+                  "stored (files copied before it stay in corpus/raw/; `corpus reextract` reads them)", file=sys.stderr)
+            return exitcodes.PAGE_ERRORS
     for c in copies:
         how = "copied to" if c.copied else "already in the archive as"
         print(f"{c.source}: {how} {c.key}" + (" (recompressed record by record)" if c.recompressed else ""),

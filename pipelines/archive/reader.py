@@ -84,9 +84,15 @@ def _status(http) -> int | None:
 def index_warc(fh: BinaryIO, name: str) -> WarcIndex:
     """The HTTP responses of the WARC file open as ``fh`` (``name``: its store key)."""
     out = WarcIndex()
+    last = None
     try:
         it = ArchiveIterator(fh, arc2warc=True)
         for record in it:
+            if last is not None and _cut(last):  # read to its end now: the file ends inside it
+                out.skipped["unreadable rest of file"] += 1
+                last = None
+                break
+            last = record
             out.records += 1
             kind = record.rec_type
             if kind is None:  # the file ends inside a record's headers
@@ -122,13 +128,33 @@ def index_warc(fh: BinaryIO, name: str) -> WarcIndex:
         if out.records == 0:
             raise NotAWarc(f"{name}: not a WARC file ({str(exc).strip().splitlines()[0][:200]})") from None
         out.skipped["unreadable rest of file"] += 1
-    except (EOFError, OSError, ValueError) as exc:  # a truncated or corrupt file: keep what was read
+    except Exception as exc:  # noqa: BLE001 - a truncated or corrupt file (warcio fails many ways): keep what was read
         if out.records == 0:
             raise NotAWarc(f"{name}: not a WARC file ({type(exc).__name__}: {exc})") from None
+        out.skipped["unreadable rest of file"] += 1
+    if last is not None and (_cut(last) or _tail_left(fh, it)):
         out.skipped["unreadable rest of file"] += 1
     if out.records == 0 and _has_bytes(fh):  # warcio reads a file cut inside its first record as empty
         raise NotAWarc(f"{name}: no WARC record could be read (a file cut off inside its first record?)")
     return out
+
+
+def _cut(record) -> bool:
+    """Whether the file ended inside ``record`` (once the iterator has read it to its end): its header block
+    has no Content-Length (cut inside it), or fewer bytes followed than that says."""
+    if record.rec_headers.get_header("Content-Length") is None:
+        return True
+    return getattr(record.raw_stream, "limit", 0) > 0
+
+
+def _tail_left(fh: BinaryIO, it) -> bool:
+    """Whether bytes other than white space follow the last record warcio read: a record cut inside its
+    header block or gzip member, which warcio passes over without a word."""
+    try:
+        fh.seek(it.get_record_offset() + it.get_record_length())
+        return bool(fh.read(1 << 16).strip(b"\r\n\t \x00"))
+    except (OSError, ValueError, TypeError):
+        return False
 
 
 def _has_bytes(fh: BinaryIO) -> bool:
