@@ -255,7 +255,7 @@ class RunReport:
         if unreadable:  # record files a full read skipped (pipelines/corpus/layout.py): not this run's failure
             report["warnings"].append(unreadable_warning(unreadable))
             report["stats"]["corpus/store/unreadable_records"] = len(unreadable)
-        if selected:
+        if selected and reason != STORE_UNAVAILABLE:  # (closed before discovery: no outlet found nothing)
             found = {name: summary.get(name, {}).get("discovered", 0) for name in selected}
             report["outlets_found_nothing"] = sorted(n for n, v in found.items() if not v)
             shared = getattr(spider, "shared", None)  # a worker of a crawl shared through Redis (crawler/distributed.py)

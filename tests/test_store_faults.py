@@ -183,6 +183,7 @@ def test_a_missing_bucket_ends_the_run_at_the_start_with_exit_3_and_no_traceback
     # discovery never began: no outlet is said to have failed it
     assert not any("discovery" in p for p in report["problems"]), report["problems"]
     assert any("discovery was not tried" in w for w in report["warnings"])
+    assert report["outlets_found_nothing"] == [] and report["outlets_quiet"] == {}
 
 
 def test_a_short_outage_mid_crawl_costs_nothing(s3_server, replay, proxy, tmp_path):

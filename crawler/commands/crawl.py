@@ -71,7 +71,8 @@ def report_crawl(crawler, store: str) -> None:
     print(table(per_outlet(crawler.stats.get_stats())))
     where = os.path.abspath(store) if "://" not in store else store.rstrip("/")
     report = getattr(crawler, "corpus_report", None) or {}
-    print(f"\ncorpus: {where}/corpus/  (INDEX.md: {where}/corpus/INDEX.md)")
+    if report.get("finish_reason") != "store_unavailable":  # (a store that failed at the start holds nothing new)
+        print(f"\ncorpus: {where}/corpus/  (INDEX.md: {where}/corpus/INDEX.md)")
     if getattr(crawler, "corpus_report_path", None):
         print(f"report: {crawler.corpus_report_path}")
     for line in report.get("warnings", []):
