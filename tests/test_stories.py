@@ -327,3 +327,21 @@ def test_the_story_original_is_the_wording_most_sites_carry_not_one_sites_rewrit
     kinds = {doc_id(r["url"]): r["kind"] for r in group}
     originals = {corpus.get(i, with_text=False).get("story_original") for i in kinds}
     assert len(originals) == 1 and kinds[originals.pop()] == "verbatim"
+
+
+def test_copies_count_other_sites_and_an_excerpts_copies_do_not_beat_the_report():
+    """A second reviewer: copies were records, so Yahoo's regional editions of one excerpt counted three, and
+    a 250-word excerpt carried three times beat the 900-word report."""
+    from pipelines.dedup.canonical import decide
+    from pipelines.dedup.stories import _other_sites
+
+    also = [{"id": str(i), "url": f"https://{h}.finance.yahoo.com/news/x.html", "outlet": "yahoo-finance"}
+            for i, h in enumerate(("ca", "sg", "uk"))]
+    excerpt = {"id": "b" * 16, "url": "https://finance.yahoo.com/news/x.html", "text": "word " * 250,
+               "also_at": also, "published": "2025-05-15"}
+    assert _other_sites(excerpt) == 0  # one site, four editions
+    report = {"id": "a" * 16, "url": "https://example.org/report", "text": "word " * 900, "published": "2025-05-15"}
+    far = dict(excerpt, id="c" * 16, also_at=[{"id": "9", "url": f"https://site{i}.example.net/x"} for i in range(3)])
+    assert decide([dict(report, copies=0), dict(far, copies=3)])[0] == report["id"]
+    wire = dict(report, id="d" * 16, text="word " * 700)  # the wire's wording, carried by two other sites
+    assert decide([dict(report, copies=0), dict(wire, copies=2)])[0] == wire["id"]

@@ -10,7 +10,8 @@ carries ``credit`` (its credited outlet) and ``word_count`` instead. Rules, each
 3. Earliest publication date (full datetimes compared when all candidates have a time; a missing date
    loses to a present one).
 4. Highest priority.  5. Most copies (``copies``, given for a story's members only: how many other sites
-   carry each one's text, so the wire's wording beats one site's rewrite).  6. The incumbent
+   carry each one's text, so the wire's wording beats one site's rewrite; among members at least half as
+   long as the longest, so an excerpt's copies do not beat the whole report).  6. The incumbent
    (``incumbent``: the member that is the canonical now), so that identical copies never take turns.
    7. Longest text.  8. Smallest id.
 
@@ -152,8 +153,10 @@ def _by_priority(members: list[dict]) -> list[dict]:
 def _by_copies(members: list[dict]) -> list[dict]:
     """In a story (near-duplicate clusters of one report, ``copies``: how many other sites carry each one's
     text), the text most sites carry: the wire's own wording, not one site's rewrite of it."""
-    best = max(int(m.get("copies") or 0) for m in members)
-    return [m for m in members if int(m.get("copies") or 0) == best]
+    longest = max(_length(m) for m in members)
+    whole = [m for m in members if 2 * _length(m) >= longest]  # an excerpt's copies do not make it the report
+    best = max(int(m.get("copies") or 0) for m in whole)
+    return [m for m in whole if int(m.get("copies") or 0) == best] if best else members
 
 
 def _by_incumbent(members: list[dict]) -> list[dict]:

@@ -22,6 +22,7 @@ from typing import Callable
 import numpy as np
 import xxhash
 
+from pipelines.crawl.urls import site_name
 from pipelines.dedup.canonical import decide
 from pipelines.dedup.story import StoryConfig, same_story, shared_part
 
@@ -32,6 +33,13 @@ STORIES = "dedup/stories/"
 SAME_PART = 0.5  # least overlap of the parts of a new text that two matched stories share, to merge them
 CANDIDATES = 20  # candidates verified per text, most shared anchors first (true copies rank in the first 4 on syndication-dev)
 MIN_SHARE = 0.1  # ... sharing at least this part of the smaller anchor set (48 of 49 edited pairs, 1.6% of the others)
+
+
+def _other_sites(rec: dict) -> int:
+    """How many other sites carry the text of ``rec`` (its near-duplicate copies, by site: Yahoo's regional
+    editions or one site's m. and www. pages are one)."""
+    own = site_name(rec.get("url") or "")
+    return len({site_name(a.get("url") or "") for a in rec.get("also_at") or []} - {own, ""})
 
 
 def _story_id(doc_id: str) -> str:
@@ -148,7 +156,7 @@ class Stories:
         prior = stories.get(sid, {}).get("original")
         candidates = [dict(r, priority=self.priority(r.get("outlet")), incumbent=r["id"] == prior,
                            canonical_url=r.get("declared_canonical") or r.get("canonical_url"),
-                           copies=len(r.get("also_at") or []))
+                           copies=_other_sites(r))
                       for r in records.values() if not r.get("duplicate_of")]
         original = decide(candidates)[0] if candidates else head["id"]
         for mid, rec in records.items():
