@@ -15,7 +15,7 @@ def register(sub) -> None:
     parser = sub.add_parser("import-warc", help="import WARC files of another crawler into the corpus")
     parser.add_argument("files", nargs="+", metavar="FILE", help="WARC files (.warc or .warc.gz)")
     parser.add_argument("--outlet", metavar="NAME",
-                        help="the outlet of every page (default: the registry's outlet for its URL, else the host)")
+                        help="the outlet of every page (default: the registry's outlet for its URL, else its site by the Public Suffix List)")
     add_rebuild_options(parser)
     parser.set_defaults(func=run)
 
