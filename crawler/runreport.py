@@ -123,7 +123,8 @@ def unreadable_warning(unreadable: list[tuple[str, str]]) -> str:
     named = "; ".join(f"{key} ({why})" for key, why in unreadable[:3])
     more = f" and {len(unreadable) - 3} more" if len(unreadable) > 3 else ""
     return (f"{len(unreadable)} record file(s) in the store could not be read and were skipped: {named}{more}"
-            " (a fetch or re-extraction of the page replaces them; the old bytes are kept in the history)")
+            " (a fetch or re-extraction of the page replaces them, the old bytes kept in the history; then "
+            "`corpus dedup --rebuild` relinks their near-duplicate copies)")
 
 
 def outlet_health(history: dict, found: dict[str, int], run_id: str) -> tuple[dict, dict[str, int]]:
