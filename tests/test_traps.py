@@ -244,6 +244,7 @@ def test_site_crawl_stops_in_every_trap_and_stores_every_article(trap_site, corp
     assert trap_site.hits("/page/") and len(trap_site.hits("/page/")) == len(STORY_PAGES)
     run = json.loads(sorted((store / "corpus" / "runs").iterdir())[-1].read_text())
     stats = run["stats"]
+    assert not trap_site.hits("/calendar/2024/07/")  # a date archive's shape: refused by address, never requested
     assert stats["corpus/traps/127-0-0-1-calendar-n-n"] == hits["calendar"]
     assert stats["corpus/traps/127-0-0-1-calendar-n-n/refused"] >= 1
     outlet = "corpus/outlet/127-0-0-1/"

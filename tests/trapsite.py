@@ -8,7 +8,9 @@ Real content (all should be stored):
   ``/news/``                a section linking 14 articles ``/news/NNNN`` (one URL shape)
   ``/page/N/``              listing pagination, N = 2..13, each page linking ``/stories/story-N/``
 Traps (none yields an article):
-  ``/calendar/YYYY/MM/``    endless: prev/next month and ``?view=week`` / ``?view=day`` of itself
+  ``/calendar/YYYY-MM/``    endless: prev/next month and ``?view=week`` / ``?view=day`` of itself (the
+                            ``/calendar/YYYY/MM/`` shape is refused by address, a date archive of
+                            registry.DEFAULT_EXCLUDE, before any request: this one reaches the detector)
   ``/events/?page=N``       endless pagination without a single item
   ``/shop/?sid=HEX``        a new session id in every link
   ``/docs/a/b/``            a relative link ``a/b/`` on every docs page: /docs/a/b/a/b/...
@@ -17,6 +19,7 @@ Traps (none yields an article):
 from __future__ import annotations
 
 import random
+import re
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
@@ -52,7 +55,7 @@ def article_text(key: str, paragraphs: int = 5) -> list[str]:
 def nav(traps=TRAPS) -> str:
     links = '<a href="/">Home</a> <a href="/news/">News</a> <a href="/about/">About</a>'
     if "calendar" in traps:
-        links += ' <a href="/calendar/2024/07/">Calendar</a>'
+        links += ' <a href="/calendar/2024-07/">Calendar</a> <a href="/calendar/2024/07/">Archive</a>'
     if "events" in traps:
         links += ' <a href="/events/">Events</a>'
     return f"<nav>{links}</nav>"
@@ -157,16 +160,16 @@ class TrapSite:
             n = segs[1][6:]
             if n.isdigit() and int(n) in STORY_PAGES:
                 return 200, article_page(f"Story {n}: Russia and ASEAN", f"story-{n}")
-        if len(segs) == 3 and segs[0] == "calendar" and segs[1].isdigit() and segs[2].isdigit():
-            year, month = int(segs[1]), int(segs[2])
+        if len(segs) == 2 and segs[0] == "calendar" and re.fullmatch(r"\d{4}-\d\d", segs[1]):
+            year, month = int(segs[1][:4]), int(segs[1][5:])
             view = (query.get("view") or ["month"])[0]
             q = "" if view == "month" else f"?view={view}"
             (py, pm), (ny, nm) = month_add(year, month, -1), month_add(year, month, 1)
-            here = f"/calendar/{year}/{month:02d}/"
+            here = f"/calendar/{year}-{month:02d}/"
             return 200, page(f"Calendar {year}-{month:02d} ({view})",
                              f"<h1>Events in {year}-{month:02d}</h1><p>No events.</p>"
-                             f'<a href="/calendar/{py}/{pm:02d}/{q}">Previous</a> '
-                             f'<a href="/calendar/{ny}/{nm:02d}/{q}">Next</a> '
+                             f'<a href="/calendar/{py}-{pm:02d}/{q}">Previous</a> '
+                             f'<a href="/calendar/{ny}-{nm:02d}/{q}">Next</a> '
                              f'<a href="{here}">Month</a> <a href="{here}?view=week">Week</a> '
                              f'<a href="{here}?view=day">Day</a>')
         if path == "/events/":
