@@ -95,9 +95,9 @@ def test_sitemaps(site):
     xxe = fetch(site, "https://xxe.hostile.example.net/sitemap.xml")[2].decode()
     assert 'SYSTEM "file:///etc/passwd"' in xxe and f"127.0.0.1:{site.port}/xxe-callback" in xxe
     home = fetch(site, "https://trap.example.net/")[2].decode()
-    assert "/calendar/2024/07/" in home
-    cal = fetch(site, "https://trap.example.net/calendar/2024/07/")[2].decode()
-    assert "/calendar/2024/08/" in cal  # next month, forever
+    assert "/calendar/2024-07/" in home
+    cal = fetch(site, "https://trap.example.net/calendar/2024-07/")[2].decode()
+    assert "/calendar/2024-08/" in cal  # next month, forever
 
 
 def test_slow_and_broken_connections(site):
