@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import re
+import zlib
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from typing import BinaryIO, Iterator
@@ -132,7 +133,7 @@ def index_warc(fh: BinaryIO, name: str) -> WarcIndex:
         if out.records == 0:
             raise NotAWarc(f"{name}: not a WARC file ({type(exc).__name__}: {exc})") from None
         out.skipped["unreadable rest of file"] += 1
-    if last is not None and (_cut(last) or _tail_left(fh, it)):
+    if last is not None and (_cut(last) or _tail_left(fh, it) or _member_cut(fh, it)):
         out.skipped["unreadable rest of file"] += 1
     if out.records == 0 and _has_bytes(fh):  # warcio reads a file cut inside its first record as empty
         raise NotAWarc(f"{name}: no WARC record could be read (a file cut off inside its first record?)")
@@ -153,6 +154,29 @@ def _tail_left(fh: BinaryIO, it) -> bool:
     try:
         fh.seek(it.get_record_offset() + it.get_record_length())
         return bool(fh.read(1 << 16).strip(b"\r\n\t \x00"))
+    except (OSError, ValueError, TypeError):
+        return False
+
+
+def _member_cut(fh: BinaryIO, it) -> bool:
+    """Whether the gzip member of the last record warcio read ends before its end-of-stream marker: its
+    record can be whole (a request decompressed to its last byte) while the file was still cut."""
+    try:
+        fh.seek(0)
+        if fh.read(2) != b"\x1f\x8b":
+            return False
+        fh.seek(it.get_record_offset())
+        d = zlib.decompressobj(zlib.MAX_WBITS + 16)
+        while not d.eof:
+            chunk = fh.read(1 << 16)
+            if not chunk:
+                return True
+            d.decompress(chunk, 1 << 20)  # the output is not kept (at most a record's, a MiB at a time)
+            while d.unconsumed_tail and not d.eof:
+                d.decompress(d.unconsumed_tail, 1 << 20)
+        return False
+    except zlib.error:
+        return True
     except (OSError, ValueError, TypeError):
         return False
 
