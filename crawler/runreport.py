@@ -174,6 +174,37 @@ def failed_start_report(command: str, store: str, code: int, reason: str, *,
             "finish_reason": finish_reason, "interrupted_by": None, "summary": {}, "stats": {}}
 
 
+def _report(crawler, spider, raw: dict, verdict: dict) -> dict:
+    """The report's common part: the run, its times, ``verdict`` (``assess``), per-outlet summary and stats."""
+    finished = datetime.now(timezone.utc)
+    started = raw.get("start_time")
+    stats = _json_stats(raw)
+    return {"run_id": getattr(spider, "run_id", None) or finished.strftime("%Y%m%dT%H%M%S%fZ"),
+            "spider": getattr(spider, "name", None) or crawler.spidercls.name,
+            "store": crawler.settings.get("CORPUS_STORE"),
+            "started_at": started.isoformat() if started else None,
+            "finished_at": finished.replace(microsecond=0).isoformat(),
+            "elapsed_seconds": round((finished - started).total_seconds(), 3) if started else None,
+            **verdict, "outlets_found_nothing": [], "outlets_quiet": {},
+            "summary": per_outlet(stats), "stats": stats}
+
+
+def write_report(corpus, run_id: str, report: dict, report_file: str | None) -> str | None:
+    """Write a run report into the corpus (when given) and to ``report_file`` (when given, or when the store
+    could not take it: then the local state folder); where it is, for the user."""
+    where = None
+    if corpus is not None:
+        try:
+            key = corpus.write_run_stats(run_id, report)
+            where = f"{corpus.store.describe().rstrip('/')}/{key}"
+        except Exception as exc:  # noqa: BLE001 - a dead store must not lose the report
+            logger.error("could not write the run report to the store: %s", exc)
+    if report_file or where is None:
+        local = write_local_report(report, report_file)
+        where = where or local
+    return where
+
+
 def hard_stop_report(crawler, signame: str) -> tuple[dict, str | None]:
     """(report, where it is) of a run a second signal stopped at once: its spider never closed, so
     ``RunReport`` never ran, but what the run did is in its stats. The report is written where a closed run's
@@ -186,28 +217,12 @@ def hard_stop_report(crawler, signame: str) -> tuple[dict, str | None]:
     verdict["problems"] = [said if p.startswith("the run was interrupted") else p for p in verdict["problems"]]
     if verdict["exit_code"] == exitcodes.INTERRUPTED:
         verdict["reason"] = said
-    finished = datetime.now(timezone.utc)
-    started = raw.get("start_time")
-    stats = _json_stats(raw)
-    report = {"run_id": getattr(spider, "run_id", None) or finished.strftime("%Y%m%dT%H%M%S%fZ"),
-              "spider": crawler.spidercls.name, "store": crawler.settings.get("CORPUS_STORE"),
-              "started_at": started.isoformat() if started else None,
-              "finished_at": finished.replace(microsecond=0).isoformat(),
-              "elapsed_seconds": round((finished - started).total_seconds(), 3) if started else None,
-              **verdict, "outlets_found_nothing": [], "outlets_quiet": {},
-              "summary": per_outlet(stats), "stats": stats, "changes": {}, "manifest": None}
-    report_file = crawler.settings.get("CORPUS_REPORT_FILE") or None
+    report = _report(crawler, spider, raw, verdict)
+    report.update(changes={}, manifest=None)
     corpus = getattr(spider, "corpus", None)
-    where = None
-    if corpus is not None and not corpus.store.describe().startswith("s3://"):
-        try:
-            key = corpus.write_run_stats(report["run_id"], report)
-            where = f"{corpus.store.describe().rstrip('/')}/{key}"
-        except Exception as exc:  # noqa: BLE001 - the local copy below keeps it
-            logger.error("could not write the run report to the store: %s", exc)
-    if report_file or where is None:
-        local = write_local_report(report, report_file)
-        where = where or local
+    local = corpus is not None and not corpus.store.describe().startswith("s3://")
+    where = write_report(corpus if local else None, report["run_id"], report,
+                         crawler.settings.get("CORPUS_REPORT_FILE") or None)
     return report, where
 
 
@@ -232,23 +247,14 @@ class RunReport:
     def spider_closed(self, spider, reason):
         crawler = self.crawler
         raw = crawler.stats.get_stats()
-        stats = _json_stats(raw)
         selected = [o.name for o in getattr(spider, "selected", [])]
         verdict = assess(raw, finish_reason=reason, outlets=selected,
                          interrupted_by=getattr(crawler, "corpus_interrupted_by", None),
                          max_error_rate=self.max_error_rate,
                          any_error_fails=getattr(spider, "any_error_fails", False),
                          discovery_failures=getattr(spider, "discovery_failures", {}))
-        started = raw.get("start_time")
-        finished = datetime.now(timezone.utc)
-        run_id = getattr(spider, "run_id", None) or finished.strftime("%Y%m%dT%H%M%S%fZ")
-        summary = per_outlet(stats)
-        report = {"run_id": run_id, "spider": spider.name, "store": crawler.settings.get("CORPUS_STORE"),
-                  "started_at": started.isoformat() if started else None,
-                  "finished_at": finished.replace(microsecond=0).isoformat(),
-                  "elapsed_seconds": round((finished - started).total_seconds(), 3) if started else None,
-                  **verdict, "outlets_found_nothing": [], "outlets_quiet": {},
-                  "summary": summary, "stats": stats}
+        report = _report(crawler, spider, raw, verdict)
+        run_id, summary = report["run_id"], report["summary"]
         manifest = getattr(spider, "corpus_manifest", None) or {}  # the store stage's (pipelines/corpus/manifest.py)
         report.update(changes=manifest.get("changes") or {}, manifest=manifest.get("manifest"))
         corpus = getattr(spider, "corpus", None)
@@ -263,7 +269,7 @@ class RunReport:
             if shared is None or shared.is_last:  # one history entry per shared run: by its last worker
                 report["outlets_quiet"] = self._health(corpus, found, run_id)
         crawler.corpus_report = report
-        crawler.corpus_report_path = self._write(corpus, run_id, report)
+        crawler.corpus_report_path = write_report(corpus, run_id, report, self.report_file or None)
 
     def _health(self, corpus, found, run_id) -> dict:
         if corpus is None:
@@ -275,17 +281,3 @@ class RunReport:
         except Exception as exc:  # noqa: BLE001 - the store is failing: the report says so already
             logger.error("could not update %s: %s", HEALTH_KEY, exc)
             return {}
-
-    def _write(self, corpus, run_id: str, report: dict) -> str | None:
-        """Write the report (store, and CORPUS_REPORT_FILE); returns where it is, for the user."""
-        where = None
-        if corpus is not None:
-            try:
-                key = corpus.write_run_stats(run_id, report)
-                where = f"{corpus.store.describe().rstrip('/')}/{key}"
-            except Exception as exc:  # noqa: BLE001 - a dead store must not lose the report
-                logger.error("could not write the run report to the store: %s", exc)
-        if self.report_file or where is None:
-            local = write_local_report(report, self.report_file or None)
-            where = where or local
-        return where
