@@ -424,3 +424,26 @@ def test_import_of_a_cut_off_warc_is_exit_1_in_a_line_and_stores_no_short_page(c
     assert "Traceback" not in res.stderr and "corpus: exit 1 (page-errors)" in res.stderr
     texts = [r["text"] for r in Corpus(open_store(tmp_path / "s")).iter_records()] if (tmp_path / "s" / "corpus").is_dir() else []
     assert all(t.count("Lavrov met ASEAN") == 30 for t in texts)  # no page stored short
+
+
+def test_reextract_run_names_step_back_with_a_caret(tmp_path):
+    """`--run latest^` is the crawl run with WARC files before the newest; `RUN^^` two before RUN. Imports
+    are not runs in time, and stepping back past the first run is a usage error naming the runs there are."""
+    from crawler.commands.common import UsageError
+    from crawler.commands.reextract import warc_run
+
+    store = open_store(os.fspath(tmp_path / "store"))
+    runs = ["20260101T000000000000Z", "20260102T000000000000Z", "20260103T000000000000Z"]
+    for run in runs:
+        for n in (1, 2):
+            store.write(f"{RAW_PREFIX}2026/01/{run}-{n:05}.warc.gz", b"x")
+    store.write(f"{RAW_PREFIX}import/import-0123abcd.warc.gz", b"x")
+    assert warc_run(store, "latest") == runs[2]
+    assert warc_run(store, "latest^") == runs[1]
+    assert warc_run(store, "latest^^") == runs[0]
+    assert warc_run(store, runs[2] + "^^") == runs[0]
+    assert warc_run(store, runs[1]) == runs[1] and warc_run(store, "import-0123abcd") == "import-0123abcd"
+    for bad in ("latest^^^", runs[0] + "^", "import-0123abcd^", "nosuch^"):
+        with pytest.raises(UsageError, match="no WARC files of run") as err:
+            warc_run(store, bad)
+        assert runs[2] in str(err.value)

@@ -17,7 +17,7 @@ def register(sub) -> None:
     parser = sub.add_parser("reextract", help="rebuild records and texts from the raw archive (WARC), offline")
     parser.add_argument("--outlet", metavar="NAME", help="only pages of this outlet")
     parser.add_argument("--since", metavar="DATE", help="only pages fetched at or after DATE (ISO 8601)")
-    parser.add_argument("--run", metavar="RUN", help="only the WARC files of this run (its id, latest, or import-...)")
+    parser.add_argument("--run", metavar="RUN", help="only the WARC files of this run (its id, latest, import-...; RUN^ the run before RUN)")
     add_rebuild_options(parser)
     parser.set_defaults(func=run, check_store=False)  # a missing store is an error here, never created
 
@@ -101,10 +101,13 @@ def warc_run(store, run: str) -> str:
         runs.add(head if head and tail.isdigit() else stem)
     crawls = sorted(r for r in runs if r[:1].isdigit())  # run ids are times; imports are not runs in time
     runs = sorted(runs)
-    if run == "latest" and (crawls or runs):
-        return (crawls or runs)[-1]
-    if warc_keys(store, run):
-        return run
+    base, back = run.rstrip("^"), len(run) - len(run.rstrip("^"))  # RUN^: the run with WARC files before RUN
+    if base == "latest" and (crawls or runs):
+        base = (crawls or runs)[-1]
+    if back and base in crawls and crawls.index(base) >= back:
+        return crawls[crawls.index(base) - back]
+    if not back and warc_keys(store, base):
+        return base
     known = ", ".join(runs[-5:]) if runs else "none"
     raise UsageError(f"--run: no WARC files of run {run!r} under corpus/raw/ (the last runs with some: {known})")
 
