@@ -247,7 +247,7 @@ def test_site_crawl_stops_in_every_trap_and_stores_every_article(trap_site, corp
     assert not trap_site.hits("/calendar/2024/07/")  # a date archive's shape: refused by address, never requested
     assert stats["corpus/traps/127-0-0-1-calendar-n-n"] == hits["calendar"]
     assert stats["corpus/traps/127-0-0-1-calendar-n-n/refused"] >= 1
-    outlet = "corpus/outlet/127-0-0-1/"
+    outlet = "corpus/outlet/127.0.0.1/"
     assert stats[outlet + "traps"] >= 4 and stats[outlet + "trap_requests"] >= hits["calendar"]
     assert stats[outlet + "trap_refused"] >= 4
     assert stats[outlet + "trap_held"] >= len(NEWS_IDS) - 10  # /news/N waited for its first article, then went

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from pipelines.crawl.urls import canonicalize, host_under, is_public_suffix, registered_host, url_problem
+from pipelines.crawl.urls import canonicalize, host_under, is_public_suffix, registered_host, site_name, url_problem
 
 __all__ = ["Outlet", "Registry", "RegistryError", "load_registry", "DEFAULT_REGISTRY", "DEFAULT_EXCLUDE",
            "CHECK_VALUES", "site_outlet"]
@@ -268,7 +268,7 @@ def site_outlet(url: str) -> Outlet:
         raise RegistryError(f"--site needs an http(s) URL, not {url!r} ({problem})")
     parts = urlsplit(url)
     host = (parts.hostname or "").lower()
-    name = re.sub(r"[^a-z0-9-]+", "-", registered_host(url)).strip("-") or "site"
+    name = site_name(url) or "site"  # the name `corpus fetch` gives the same site's records (its registrable domain)
     root = f"{parts.scheme}://{parts.netloc}"
     return Outlet(name=name, title=host, domains=(registered_host(url),), checked=(),
                   notes="ad hoc (--site): nothing checked",
