@@ -184,6 +184,45 @@ def test_citation_authors_turned_round():
     assert meta(head)["authors"] == ["Aniruddha Roy", "Ann Lee"]
 
 
+def _ld(obj) -> str:
+    return f'<script type="application/ld+json">{json.dumps(obj)}</script>'
+
+
+def test_author_credentials_suffixes_and_escaped_ampersands():
+    """A reviewer's cases (7 wcxb-dev pages gave credentials as authors: "Dylan Bailey, MS, RD, FAND" was four
+    authors; one gave "amp"): a degree after a comma is no author, "Jr." stays with its name, and JSON-LD
+    written with entities (Yoast's "&amp;") is read as text."""
+    def authors(name):
+        return meta(_ld({"@type": "NewsArticle", "headline": "Rice prices climb in Hanoi",
+                         "author": {"@type": "Person", "name": name}}))["authors"]
+
+    assert authors("Dylan Bailey, MS, RD, FAND") == ["Dylan Bailey"]
+    assert authors("Ann Lee, Ph.D., MPH") == ["Ann Lee"]
+    assert authors("Martin Luther King, Jr.") == ["Martin Luther King Jr"]
+    assert authors("Ann Lee &amp; Boon Hui Tan") == ["Ann Lee", "Boon Hui Tan"]
+    assert authors("Ann Lee, Boon Hui Tan and Tom Park") == ["Ann Lee", "Boon Hui Tan", "Tom Park"]  # unchanged
+
+
+def test_library_style_author_tags_turned_round_and_all_of_them_read():
+    """"Last, First" in author and dc.creator tags (Nature: "You, Xiaoying" gave the authors "You" and
+    "Xiaoying"), and every dc.creator tag, not the first alone."""
+    head = '<meta name="dc.creator" content="Lee, Ann"><meta name="dc.creator" content="Tan, Boon Hui">'
+    assert meta(head)["authors"] == ["Ann Lee", "Boon Hui Tan"]
+    assert meta('<meta name="author" content="Lee, Ann">')["authors"] == ["Ann Lee"]
+    assert meta('<meta name="author" content="Ann Lee, Tom Park">')["authors"] == ["Ann Lee", "Tom Park"]
+
+
+def test_an_article_under_a_web_pages_main_entity_is_read():
+    """{"@type": "WebPage", "mainEntity": {"@type": "NewsArticle", ...}}: the article's own headline, date and
+    authors, not the weaker sources after them (7 dev pages hold their article node only so)."""
+    ld = _ld({"@type": "WebPage", "name": "Example News", "mainEntity": {
+        "@type": "NewsArticle", "headline": "Rice prices climb in Hanoi", "datePublished": "2024-07-25",
+        "author": [{"@type": "Person", "name": "Ann Lee"}, {"@type": "Person", "name": "Boon Hui Tan"}]}})
+    m = meta(ld + '<meta name="dc.creator" content="Somebody, Else">')
+    assert m["authors"] == ["Ann Lee", "Boon Hui Tan"] and m["published"] == "2024-07-25"
+    assert m["title"] == "Rice prices climb in Hanoi"
+
+
 def test_author_page_link_names_the_author():
     body = ('<h1>Rice prices climb in Hanoi</h1><p>Markets</p>'
             '<p>Story: <a href="/blog/author/ann-lee/">Ann Lee and Tom Park</a></p>')

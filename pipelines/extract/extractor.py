@@ -36,6 +36,7 @@ from pipelines.extract.words import TOKEN, word_key
 from pipelines.extract.words import count_words as _count_words
 from pipelines.extract.profiles import Profile, get_profile, profile_for_url
 from pipelines.extract.sanitise import binary_kind, mostly_controls, sanitise_markup
+from pipelines.extract.threads import drop_comment_threads
 
 __all__ = ["Document", "ExtractionResult", "ExtractConfig", "try_extract", "extract",
            "EXTRACTOR_NAME", "EXTRACTOR_VERSION"]
@@ -166,6 +167,7 @@ def _prune(tree, profiles: list[Profile], source: str | None = None, fix=None):
     for el in _select(tree, tuple(s for p in profiles for s in p.drop), source):
         if el.getparent() is not None and el.tag not in ("html", "body"):
             el.drop_tree()
+    drop_comment_threads(tree)  # reader comments whose markup does not say so (threads.py)
     keep = next((p.keep for p in reversed(profiles) if p.keep), None)
     found = _select(tree, (keep,)) if keep else []
     if found and count_words(found[0].text_content()) >= 20:

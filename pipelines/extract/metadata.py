@@ -90,6 +90,8 @@ def _walk(obj):
         elif isinstance(obj, dict):
             yield obj
             stack.append(obj.get("@graph", []))
+            if isinstance(obj.get("mainEntity"), (dict, list)):  # {"@type": "WebPage", "mainEntity": {article}}
+                stack.append(obj["mainEntity"])
 
 
 def _jsonld(tree) -> tuple[dict, dict]:
@@ -120,14 +122,45 @@ def _names(value, ids: dict) -> tuple[list[str], list[str]]:
     return people, orgs
 
 
+# what follows a name after a comma and is no name of its own: a degree or credential ("Ann Lee, PhD, MPH",
+# "Dylan Bailey, MS, RD, FAND"), a generational suffix ("Martin Luther King, Jr.", kept with the name)
+_CREDENTIAL = re.compile(r"^(?:[A-Z]{2,5}|Ph\.?D|PhD|MSc|BSc|MA|MPhil|DPhil|EdD|PsyD|DrPH|MBBS|"
+                         r"(?:[A-Z][a-z]{0,2}\.){1,4}[A-Z]?[a-z]{0,2}\.?)$")
+_SUFFIX = re.compile(r"^(?:Jr|Sr|Jnr|Snr|II|III|IV)\.?$", re.I)
+
+
+def turned_name(value: str) -> str:
+    """A name written "Last, First" (library style: citation_author, dc.creator, some author tags) turned
+    round: one comma, one word before it, one or two after, each capitalised; anything else unchanged."""
+    last, sep, first = value.partition(",")
+    last, first = last.strip(), first.strip()
+    if (sep and "," not in first and len(last.split()) == 1 and 1 <= len(first.split()) <= 2
+            and not _SUFFIX.match(first) and not _CREDENTIAL.match(first.replace(" ", ""))
+            and all(w[:1].isupper() for w in (last, *first.split()))):
+        return f"{first} {last}"
+    return value
+
+
 def split_authors(raw: list[str]) -> list[str]:
-    """Individual author names from bylines ("By A and B", "A, B"), deduplicated in order."""
+    """Individual author names from bylines ("By A and B", "A, B"), deduplicated in order; entities
+    unescaped ("Ann Lee &amp; Boon Hui Tan"), credentials after a comma dropped, "Jr." kept with its name."""
     out: list[str] = []
     for line in raw:
-        for name in _SPLIT_AUTHORS.split(_BY.sub("", " ".join(line.split()))):
-            name = _BY.sub("", name).strip(" .,-–|")
+        line = " ".join(line.split())
+        if "&" in line and ";" in line:
+            line = html.unescape(line)  # JSON-LD written escaped, as Yoast does ("&amp;")
+        previous = None
+        for name in _SPLIT_AUTHORS.split(_BY.sub("", line)):
+            name = _BY.sub("", name).strip(" ,-–|")
+            name = name if _SUFFIX.match(name) or re.search(r"\b[A-Z]\.$", name) else name.rstrip(".")
+            if previous is not None and _SUFFIX.match(name):
+                out[previous] = f"{out[previous]} {name}"
+                continue
+            if previous is not None and _CREDENTIAL.match(name.replace(" ", "")) and len(name) <= 8:
+                continue  # a credential of the name before it
             if name and "://" not in name and "@" not in name and name.lower() not in map(str.lower, out):
                 out.append(name)
+                previous = len(out) - 1
     return out
 
 
@@ -515,7 +548,7 @@ def _author_search(nodes: list) -> str | None:
     return None
 
 
-def _authors(tree, node: dict, ids: dict, meta: dict, cites: list[str], sites: list[str], window) -> list[str]:
+def _authors(tree, node: dict, ids: dict, creators: dict, cites: list[str], sites: list[str], window) -> list[str]:
     """People: JSON-LD persons, else author <meta> tags (citation_author "Last, First" turned round),
     rel=author links, byline elements, "By Name" under the headline, trafilatura's byline search, then the
     JSON-LD organisation. A source naming only the site itself is kept aside while a later source names a
@@ -532,7 +565,8 @@ def _authors(tree, node: dict, ids: dict, meta: dict, cites: list[str], sites: l
     for source in (
         lambda: people,
         lambda: [" ".join(reversed(c.split(",", 1))) if c.count(",") == 1 else c for c in cites][:12],
-        lambda: [meta[k] for k in _AUTHOR_KEYS if k in meta and "://" not in meta[k]][:1],
+        lambda: next(([turned_name(v) for v in vs][:12] for vs in (
+            [v for v in creators.get(k, ()) if "://" not in v] for k in _AUTHOR_KEYS) if vs), []),
         lambda: [" ".join(a.text_content().split()) for a in credit() if a.tag == "a" and a.get("rel") == "author"][:4],
         lambda: _byline(credit()),
         lambda: _by_text(window()),
@@ -906,10 +940,13 @@ def page_metadata(tree, url: str | None, fetched: str | None = None, source: str
     its words are nowhere in the page."""
     meta: dict[str, str] = {}
     cites: list[str] = []
+    creators: dict[str, list[str]] = {}
     for el in tree.iter("meta"):
         key, content = (el.get("property") or el.get("name") or el.get("itemprop") or "").lower(), el.get("content")
         if key == "citation_author" and content:
             cites.append(" ".join(content.split()))  # one tag per author, "Last, First"
+        if key in _AUTHOR_KEYS and content and content.strip():
+            creators.setdefault(key, []).append(content.strip())  # several dc.creator tags: several authors
         if key and content and key not in meta:
             meta[key] = content.strip()
     node, ids = _jsonld(tree)
@@ -924,7 +961,7 @@ def page_metadata(tree, url: str | None, fetched: str | None = None, source: str
             cache.append(_headline_window(tree))
         return cache[0]
 
-    authors = _authors(tree, node, ids, meta, cites, sites, window)
+    authors = _authors(tree, node, ids, creators, cites, sites, window)
     today = _reference_day(fetched)
     latest = _day_after(today)
 

@@ -1,0 +1,130 @@
+"""Reader-comment threads whose markup does not say so (pipelines/extract/threads.py)."""
+
+from __future__ import annotations
+
+import pytest
+from lxml import html as lxml_html
+
+from pipelines.extract.extractor import _parse_html, extract
+from pipelines.extract.threads import comment_threads
+from test_extraction import _COMMENTS, PARAS, page, ps
+
+URL = "https://news.example.com/world/lavrov-asean-123"
+NAMES = ["Mark T.", "anna_k", "Dr. Somchai", "Peter", "Nguyen Van A", "jkl"]
+
+
+def wordpress_like(comments) -> str:  # a WordPress comment list, every name neutral
+    return ("<section id='reactions'><h3>6 responses</h3><ol class='thread'>" + "".join(
+        f"<li id='r-{i}'><article class='item'><footer><b>{NAMES[i]}</b> <time datetime='2024-07-2{i}'>"
+        f"July 2{i}, 2024</time></footer><div class='content'><p>{c}</p></div><a class='act' href='#'>Reply</a>"
+        f"</article></li>" for i, c in enumerate(comments)) + "</ol></section>")
+
+
+def named_and_timed(comments) -> str:  # no action of its own: a name, a time, the text
+    return ("<section id='reactions'><ul class='thread'>" + "".join(
+        f"<li><b>{NAMES[i]}</b> <time>2 hours ago</time><p>{c}</p></li>" for i, c in enumerate(comments))
+        + "</ul></section>")
+
+
+def disqus_like(comments) -> str:  # div.post items, a relative time in a span, actions as links
+    return ("<div id='conversation'><h3>Join the conversation</h3>" + "".join(
+        f"<div class='post'><div class='post-byline'><span class='user'>{NAMES[i]}</span> "
+        f"<span class='ago'>{i + 1}h</span></div><div class='post-message'><p>{c}</p></div>"
+        f"<div class='post-menu'><a>Upvote</a> <a>Reply</a></div></div>" for i, c in enumerate(comments)) + "</div>")
+
+
+THREADS = {"wordpress-like": wordpress_like, "named-and-timed": named_and_timed, "disqus-like": disqus_like}
+
+
+@pytest.mark.parametrize("style", sorted(THREADS))
+@pytest.mark.parametrize("where", ["inside the article", "after the article", "after main"])
+def test_a_neutrally_named_comment_thread_is_not_the_article(style, where):
+    """The thread is dropped wherever it sits (trafilatura read every comment of the first two styles as
+    article paragraphs when the thread was inside <article>, and one of the third's in every place); the
+    article is whole."""
+    thread = THREADS[style](_COMMENTS)
+    base = page(ps(PARAS))
+    html = {"inside the article": base.replace("</article>", thread + "</article>"),
+            "after the article": base.replace("</article>", "</article>" + thread),
+            "after main": base.replace("</main>", "</main>" + thread)}[where]
+    doc = extract(html, URL)
+    assert doc is not None and all(p in doc.text for p in PARAS)
+    assert [c for c in _COMMENTS if c[:60] in doc.text] == []
+    assert not any(name in doc.text for name in ("Mark T.", "anna_k", "Dr. Somchai"))
+
+
+def test_a_comment_is_not_taken_for_the_article_lead():
+    """A page whose article is in plain <div>s and whose comments are <article> items: trafilatura tries
+    `(.//article)[1]` first and put a reader's comment before the article's first paragraph."""
+    body = "<div class='wrap'><div class='story'><h1>Lavrov meets ASEAN ministers in Vientiane</h1>" + ps(PARAS) + \
+        "</div></div>" + wordpress_like(_COMMENTS[:4])
+    doc = extract(f"<html><head><title>t</title></head><body>{body}</body></html>", URL)
+    assert doc is not None and doc.text.startswith(PARAS[0][:40])
+    assert not any(c[:60] in doc.text for c in _COMMENTS)
+
+
+def test_a_live_blog_is_its_entries():
+    """Entries with a time and a short head, as comments have: they are the page's prose, and stay."""
+    entries = [f"Update {i}: " + p for i, p in enumerate(PARAS + PARAS[:2])]
+    blog = "<div class='stream'>" + "".join(
+        f"<div class='entry'><time datetime='2024-07-26T1{i}:00'>1{i}:00</time><h3>Ministers arrive</h3>"
+        f"<p>{e}</p><a href='#e{i}'>Share</a></div>" for i, e in enumerate(entries)) + "</div>"
+    doc = extract(page("<p>Follow the meeting as it happens.</p>" + blog), URL)
+    assert doc is not None and all(e in doc.text for e in entries)
+
+
+def test_a_timeline_inside_an_article_stays():
+    """Dated items led by a short label, with the article's prose on both sides: the article's own list."""
+    items = ["<li><b>July 2024</b> <time datetime='2024-07-26'>26 July</time> " + p + "</li>" for p in PARAS[:3]]
+    doc = extract(page(ps(PARAS[:2]) + "<ul class='timeline'>" + "".join(items) + "</ul>" + ps(PARAS[2:])), URL)
+    assert doc is not None and all(p in doc.text for p in PARAS)
+    tree = _parse_html(page(ps(PARAS[:2]) + "<ul>" + "".join(items) + "</ul>" + ps(PARAS[2:])))
+    assert comment_threads(tree) == []
+
+
+def test_two_comments_are_no_thread():
+    """Fewer than three comment-shaped items: nothing is dropped."""
+    doc = extract(page(ps(PARAS)).replace("</article>", wordpress_like(_COMMENTS[:2]) + "</article>"), URL)
+    assert doc is not None and _COMMENTS[0][:60] in doc.text
+
+
+def _with_thread(html: bytes, expected: str, thread: str) -> str | None:
+    """A real page with ``thread`` put right after the last of its paragraphs that the expected text holds
+    (inside the article's own container)."""
+    tree = lxml_html.fromstring(html)
+    want = " ".join(expected.split())
+    last = None
+    for p in tree.iter("p"):
+        text = " ".join(p.text_content().split())
+        if len(text.split()) >= 8 and text[:80] in want:
+            last = p
+    if last is None:
+        return None
+    for el in lxml_html.fragments_fromstring(thread)[::-1]:
+        last.addnext(el)
+    return lxml_html.tostring(tree, encoding="unicode")
+
+
+def test_real_articles_with_a_thread_inside_lose_it_and_nothing_else(extraction_bench):
+    """Twelve real wcxb-dev articles, each given each thread inside its own container, after its last
+    paragraph: no comment comes out, and the article scores what it scored without the thread."""
+    bench = extraction_bench
+    if not (bench.WCXB / "ground-truth").exists():
+        pytest.skip("wcxb-dev absent")
+    pages = [p for p in bench.load_wcxb(60) if len(p["body"].split()) >= 150][:12]
+    tried = 0
+    for p in pages:
+        alone = extract(p["html"], p["url"])
+        if alone is None:
+            continue
+        before = bench.word_prf(alone.text, p["body"])[2]
+        for style, make in THREADS.items():
+            html = _with_thread(p["html"], p["body"], make(_COMMENTS))
+            if html is None:
+                continue
+            tried += 1
+            doc = extract(html, p["url"])
+            assert doc is not None, (p["id"], style)
+            assert [c for c in _COMMENTS if c[:60] in doc.text] == [], (p["id"], style)
+            assert bench.word_prf(doc.text, p["body"])[2] >= before - 0.01, (p["id"], style)
+    assert tried >= 24
