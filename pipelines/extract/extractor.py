@@ -42,11 +42,12 @@ __all__ = ["Document", "ExtractionResult", "ExtractConfig", "try_extract", "extr
            "EXTRACTOR_NAME", "EXTRACTOR_VERSION"]
 
 EXTRACTOR_NAME = "corpus-extract"
-EXTRACTOR_VERSION = f"1.5+trafilatura-{trafilatura.__version__}"  # 1.1: block selector, metadata rules; 1.2: fast
+EXTRACTOR_VERSION = f"1.6+trafilatura-{trafilatura.__version__}"  # 1.1: block selector, metadata rules; 1.2: fast
 # mode; 1.3: blocks named like widgets that hold the article (discards.py), block ancestors not id()s; 1.4: the
 # page's JSON-LD kept for trafilatura's last resort (json_ld.py), lists of prose trafilatura left out; 1.5: only
 # the JSON-LD's article bodies kept, lists outside the container trafilatura read are not the article's,
-# mojibake in the page's own bytes repaired (mojibake.py)
+# mojibake in the page's own bytes repaired (mojibake.py); 1.6: comment threads dropped by their shape
+# (threads.py), authors' credentials and "Last, First" tags, JSON-LD mainEntity
 
 _PROSE_END = re.compile(r"[.!?;:\"'”’»)\u3002\uff01\uff1f]\s*$")
 _NOT_HTML = re.compile(r"<\s*(html|head|body|p|div|article|meta|title|!doctype)\b", re.I)
