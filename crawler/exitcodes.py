@@ -14,11 +14,12 @@ STORE = 3         # the store is missing, unreachable or failed during the run
 DISCOVERY = 4     # crawl: every discovery route of an outlet failed; check: an outlet yields no article
 INTERRUPTED = 5   # stopped before the end: SIGTERM, SIGINT (Ctrl-C), or an unclean engine stop
 INTERNAL = 70     # a bug: an unexpected exception (EX_SOFTWARE)
+OUTPUT = 74       # export: its output could not be written (disk full, read-only, closed pipe) (EX_IOERR)
 LOCKED = 75       # skipped: another run holds the store's lock (EX_TEMPFAIL); nothing was requested
 
 NAMES = {OK: "ok", PAGE_ERRORS: "page-errors", USAGE: "usage", STORE: "store", DISCOVERY: "discovery",
-         INTERRUPTED: "interrupted", INTERNAL: "internal-error", LOCKED: "locked"}
-PRECEDENCE = (STORE, LOCKED, INTERRUPTED, INTERNAL, DISCOVERY, PAGE_ERRORS)
+         INTERRUPTED: "interrupted", INTERNAL: "internal-error", OUTPUT: "output", LOCKED: "locked"}
+PRECEDENCE = (STORE, LOCKED, INTERRUPTED, INTERNAL, OUTPUT, DISCOVERY, PAGE_ERRORS)
 
 
 def worst(codes) -> int:

@@ -286,6 +286,51 @@ def test_export_errors_are_clear_and_leave_no_partial_file(crawled, tmp_path):
     assert pq.read_table(tmp_path / "x.parquet").num_rows == len(record_files(store)) - 1
 
 
+def _file_size_limit(limit: int):
+    """A child whose files cannot grow past ``limit`` bytes: its writes fail with EFBIG (SIGXFSZ ignored), as
+    they fail with ENOSPC on a full disk, without needing one."""
+    import resource
+    import signal
+
+    def apply():
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    return apply
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "parquet"])
+def test_export_that_cannot_write_its_output_says_so_in_one_line(crawled, tmp_path, fmt):
+    """A reviewer's case: a full disk (or a read-only one, a closed pipe) gave a traceback and exit 1, which
+    README gives to "some records could not be read, the others were exported". Now exit 74 (output), one
+    line, no traceback, and no file left."""
+    store, _ = crawled
+    out = tmp_path / f"x.{fmt}"
+    res = subprocess.run([os.fspath(EXE), "export", "--format", fmt, "--out", os.fspath(out), "--include-duplicates",
+                          "--store", os.fspath(store)], cwd=tmp_path, env=clean_env(), capture_output=True,
+                         text=True, timeout=180, preexec_fn=_file_size_limit(2000))
+    assert res.returncode == 74, res.stderr[-2000:]
+    assert "Traceback" not in res.stderr and "corpus: exit 74 (output): export: cannot write" in res.stderr
+    assert not list(tmp_path.glob("*x.*"))  # no partial file, no temp file
+
+
+def test_export_to_a_full_or_closed_standard_output(crawled, tmp_path):
+    store, _ = crawled
+    with open("/dev/full", "wb") as full:  # every write fails with ENOSPC
+        res = subprocess.run([os.fspath(EXE), "export", "--include-duplicates", "--store", os.fspath(store)],
+                             cwd=tmp_path, env=clean_env(), stdout=full, stderr=subprocess.PIPE, text=True,
+                             timeout=180)
+    assert res.returncode == 74 and "Traceback" not in res.stderr, res.stderr[-2000:]
+    assert "cannot write standard output" in res.stderr and res.stderr.count("\n") == 1
+    # a reader that stops early (`| head -c 100`): the pipe closes under the export
+    proc = subprocess.Popen([os.fspath(EXE), "export", "--include-duplicates", "--store", os.fspath(store)],
+                            cwd=tmp_path, env=clean_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.read(100)
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=180) == 74 and "Traceback" not in err and "Exception ignored" not in err, err
+
+
 # -- scrapy crawl -o --------------------------------------------------------------------------------------
 def test_scrapy_crawl_o_writes_the_stored_records(crawled, tmp_path):
     _, server = crawled

@@ -7,7 +7,8 @@ stored version changed after that run. The rows have the record schema (pipeline
 README "For consumers"). The work is ``pipelines/corpus/export.py``; this module is its command line.
 Exit status: 0; 1 when some records could not be read (each is named on standard error, the others
 are exported); 2 for bad arguments (an unknown run, Parquet without ``--out``); 3 when the store is
-missing or fails.
+missing or fails; 74 when the output could not be written (a full disk, a read-only file system, a pipe
+closed early: a file is never left half-written, standard output may be).
 """
 
 from __future__ import annotations
@@ -62,6 +63,13 @@ def run(args) -> int:
         raise UsageError(f"export: {exc}") from None
     except (FileNotFoundError, IsADirectoryError, PermissionError) as exc:
         raise UsageError(f"export: cannot write {args.out}: {exc.strerror or exc}") from None
+    except OSError as exc:  # a full disk, a read-only file system, a reader that closed the pipe
+        if isinstance(exc, BrokenPipeError) or not args.out or args.out == "-":
+            _silence_stdout()
+        where = args.out if args.out and args.out != "-" else "standard output"
+        print(f"corpus: exit {exitcodes.OUTPUT} ({exitcodes.NAMES[exitcodes.OUTPUT]}): export: cannot write "
+              f"{where}: {exc.strerror or exc}; no complete export was written", file=sys.stderr)
+        return exitcodes.OUTPUT
     for key, reason in result.skipped:
         print(f"corpus export: could not read {key}: {reason}", file=sys.stderr)
     print(f"corpus export: {result.summary()}", file=sys.stderr)
@@ -71,3 +79,16 @@ def run(args) -> int:
               file=sys.stderr)
         return exitcodes.PAGE_ERRORS
     return exitcodes.OK
+
+
+def _silence_stdout() -> None:
+    """Standard output is gone (a closed pipe): point it at /dev/null, so that the interpreter's last flush
+    does not print a second error."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass
