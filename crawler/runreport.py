@@ -83,10 +83,18 @@ def assess(stats: dict, *, finish_reason: str | None, outlets=(), interrupted_by
         # the run closed before discovery began: no outlet failed, none was tried
         warnings.append(f"discovery was not tried for {len(outlets)} outlet(s): the store failed at the start")
         outlets = ()
+    stopped = bool(interrupted_by) or not reason.startswith(COMPLETED)
     for outlet in outlets:
         routes = _outlet_stat(stats, outlet, "discovery_routes")
         ok = _outlet_stat(stats, outlet, "discovery_ok")
-        if routes and not ok:
+        failed = _outlet_stat(stats, outlet, "discovery_failed")
+        if stopped and routes and not ok and failed < routes:
+            # the run stopped before every route of the outlet was answered (some never sent): unfinished,
+            # not failed; its routes are due again next run
+            warnings.append(f"{outlet}: discovery did not finish ({routes - failed} of {routes} route(s) "
+                            "unanswered when the run stopped)")
+            warnings += [f"{outlet}: discovery route {url} failed ({what})" for url, what in failures.get(outlet, [])]
+        elif routes and not ok:
             why = "; ".join(f"{url}: {what}" for url, what in failures.get(outlet, [])[:3])
             dead.append(outlet)
             problems.append((exitcodes.DISCOVERY, f"every discovery route of {outlet} failed"
@@ -262,7 +270,10 @@ class RunReport:
         if unreadable:  # record files a full read skipped (pipelines/corpus/layout.py): not this run's failure
             report["warnings"].append(unreadable_warning(unreadable))
             report["stats"]["corpus/store/unreadable_records"] = len(unreadable)
-        if selected and reason != STORE_UNAVAILABLE:  # (closed before discovery: no outlet found nothing)
+        stopped = bool(getattr(crawler, "corpus_interrupted_by", None)) or not str(reason).startswith(COMPLETED)
+        if selected and reason != STORE_UNAVAILABLE and not stopped:
+            # (closed before discovery: no outlet found nothing; an interrupted run found what it had time
+            # for, which says nothing of an outlet's health: neither counts towards outlets_quiet)
             found = {name: summary.get(name, {}).get("discovered", 0) for name in selected}
             report["outlets_found_nothing"] = sorted(n for n, v in found.items() if not v)
             shared = getattr(spider, "shared", None)  # a worker of a crawl shared through Redis (crawler/distributed.py)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -540,3 +541,50 @@ def test_a_second_signal_still_leaves_a_report_with_what_the_run_did_in_the_stor
     assert report["run_id"] in line
     assert report["stats"]["corpus/store/new"] >= 1 and report["summary"]["slow"]["new"] >= 1
     assert report["started_at"] and report["elapsed_seconds"] > 0
+
+
+def test_interrupted_runs_neither_fail_discovery_nor_make_an_outlet_quiet(tmp_path):
+    """A reviewer's case: three runs stopped by SIGTERM before an outlet's routes were answered reported
+    "every discovery route failed (not sent: the run is stopping)" and made the outlet quiet (`outlets_quiet`:
+    3), a false "site broke" alarm under any scheduler that stops runs. Routes never sent are not failed, an
+    unfinished discovery is a warning, and an interrupted run does not count towards the quiet history."""
+    root = tmp_path / "web"
+    make_site(root, "slow.example.org", 3, 0)
+    for i in range(4):
+        shutil.copy(root / "slow.example.org" / "feed.rss", root / "slow.example.org" / f"feed{i}.rss")
+    feeds = [f"https://slow.example.org/feed{i}.rss" for i in range(4)]
+    reg = registry(tmp_path / "reg.toml", ("slow", "slow.example.org", {"feeds": feeds}))
+    store = tmp_path / "s"
+    exe = Path(sys.executable).with_name("corpus")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CORPUS_")}
+    with ReplayServer([root]) as server:
+        for _ in range(3):
+            server.requests.clear()
+            proc = subprocess.Popen([os.fspath(exe), "crawl", "--replay", server.url, "--registry", str(reg),
+                                     "--store", str(store), "--any-topic", "-s", "DOWNLOAD_DELAY=5",
+                                     "-s", "RANDOMIZE_DOWNLOAD_DELAY=False", "-s", "AUTOTHROTTLE_ENABLED=False",
+                                     "-s", "CONCURRENT_REQUESTS_PER_DOMAIN=1"],
+                                    cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            try:
+                deadline = time.monotonic() + 60
+                while time.monotonic() < deadline and not any("robots.txt" in h.path for h in server.requests):
+                    time.sleep(0.05)
+                time.sleep(0.5)
+                proc.send_signal(signal.SIGTERM)  # robots.txt answered, the routes queued 5 s behind it
+                _, err = proc.communicate(timeout=60)
+            finally:
+                if proc.poll() is None:
+                    proc.kill()
+            assert proc.returncode == exitcodes.INTERRUPTED, err[-3000:]
+            report = report_of(store)
+            assert not any("discovery" in p for p in report["problems"]), report["problems"]
+            assert not report.get("outlets_quiet")
+            assert report["stats"].get("corpus/outlet/slow/discovery_not_sent", 0) >= 1
+            assert not report["stats"].get("corpus/outlet/slow/discovery_failed"), report["warnings"]
+        health = json.loads((store / "state" / "outlets.json").read_text()) \
+            if (store / "state" / "outlets.json").exists() else {}
+        assert not (health.get("outlets") or {}).get("slow"), health  # no history entry from a stopped run
+        done = run(["crawl", "--replay", server.url, "--registry", reg, "--store", store, "--any-topic", *FAST],
+                   tmp_path)
+    assert done.returncode == exitcodes.OK, done.stderr[-3000:]
+    assert report_of(store)["outlets_quiet"] == {}

@@ -19,6 +19,7 @@ import scrapy
 from crawler.spiders import split_list
 from crawler.discovery import page_links, parse_feed, parse_sitemap, robots_sitemaps, split_fetchable
 from crawler.spiders.base import CorpusSpider, failure_reason
+from crawler.stopping import RunStopping
 from pipelines.crawl.state import parse_time
 from pipelines.crawl.registry import load_registry, site_outlet
 from pipelines.crawl.traps import HELD, TrapDetector
@@ -117,7 +118,10 @@ class OutletSpider(CorpusSpider):
         outlet = request.meta.get("outlet")
         self.crawler.stats.inc_value(f"corpus/outlet/{outlet}/discovery_errors")
         kind, reason = failure_reason(failure)
-        if request.meta.get("corpus_route"):
+        if request.meta.get("corpus_route") and failure.check(RunStopping):
+            # never sent: the run began to stop (crawler/stopping.py); the route did not fail, it is due next run
+            self.crawler.stats.inc_value(f"corpus/outlet/{outlet}/discovery_not_sent")
+        elif request.meta.get("corpus_route"):
             self._route_failed(outlet, request.url, reason)
         else:  # robots.txt (none is normal), a sub-sitemap, a pagination page
             level = logging.INFO if request.url.endswith("/robots.txt") else logging.WARNING

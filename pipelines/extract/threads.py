@@ -95,33 +95,47 @@ def _named_and_timed(item) -> bool:
 def _signals(body) -> tuple[list, list]:
     """The elements that mark a comment by themselves (an action link or button, a ``replytocom``,
     ``#respond`` or ``rel="ugc"`` link, an avatar), and the times (``<time>``, a link or button saying
-    "2 hours ago"), in one pass over the page's links, buttons, images and times."""
+    "2 hours ago"), in one pass over the page's links, buttons, images and times. A link's words are its
+    own text, or its one child's (``<a><span>Reply</span></a>``): no deeper, this runs on every page."""
     marks, times = [], []
+    actions, ago_first, ago = _ACTIONS, _AGO_FIRST, _AGO
     for el in body.iter("time", "a", "button", "img"):
         tag = el.tag
         if tag == "time":
             times.append(el)
-        elif tag == "img":
-            if "avatar" in (el.get("class") or "") or "avatar" in (el.get("src") or "") \
-                    or "userpic" in (el.get("class") or ""):
+            continue
+        get = el.get
+        if tag == "img":
+            cls = get("class") or ""
+            if "avatar" in cls or "userpic" in cls or "avatar" in (get("src") or ""):
                 marks.append(el)
-        else:
-            href = el.get("href") or ""
-            if "replytocom" in href or "#respond" in href or "ugc" in (el.get("rel") or ""):
-                marks.append(el)
+            continue
+        href = get("href")
+        if href and ("replytocom" in href or "#respond" in href) or "ugc" in (get("rel") or ""):
+            marks.append(el)
+            continue
+        text = el.text
+        if not text or text.isspace():
+            if len(el) != 1:
                 continue
-            text = el.text if len(el) == 0 else _STRING(el)
-            if not text or len(text) > 40:
+            text = el[0].text
+            if not text:
                 continue
-            key = text.strip().lower()
-            if " " in key or "\n" in key:
-                key = " ".join(key.split())
-            key = key.strip("·|()[]:")
-            if key in _ACTIONS:
-                marks.append(el)
-            elif key[:1].isdigit() or key.startswith(_AGO_FIRST):  # the regex only where it can match
-                if _AGO.search(key):
-                    times.append(el)
+        if len(text) > 40:
+            continue
+        key = text.strip().lower()
+        if key in actions:
+            marks.append(el)
+            continue
+        if not key:
+            continue
+        if " " in key or "\n" in key or "\t" in key:
+            key = " ".join(key.split())
+        key = key.strip("·|()[]:")
+        if key in actions:
+            marks.append(el)
+        elif (key[:1].isdigit() or key.startswith(ago_first)) and ago.search(key):
+            times.append(el)
     return marks, times
 
 
