@@ -30,11 +30,10 @@ def main(argv=None) -> int:
     interrupts.install()
     try:
         code = _main(argv)
-    except (interrupts.Interrupted, KeyboardInterrupt) as exc:
-        name = str(exc) if isinstance(exc, interrupts.Interrupted) else "SIGINT"
-        print(f"corpus: exit {exitcodes.INTERRUPTED} (interrupted): interrupted by {name} before the run could "
-              "report", file=sys.stderr)
-        code = exitcodes.INTERRUPTED
+    except (interrupts.Interrupted, KeyboardInterrupt):
+        # (the signal's name as noted, not str(exc): an exception raised inside a codec or an import comes
+        # back wrapped, "encoding with 'idna' codec failed (Interrupted: SIGTERM)")
+        code = _early_stop(argv)
     if argv is None:  # the `corpus` program: its status is settled and said; Python's exit restores the
         interrupts.ignore()  # default handlers, and a signal then would turn this status into 143
     return code
@@ -63,6 +62,73 @@ def _main(argv=None) -> int:
     except (UsageError, RegistryError) as exc:
         print(f"corpus: exit {exitcodes.USAGE} (usage): {exc}", file=sys.stderr)
         return exitcodes.USAGE
+    except (interrupts.Interrupted, KeyboardInterrupt):
+        # stopped before the run had a report of its own (starting up, loading state): one of its own, as
+        # for any status but 2; further signals wait until it is written
+        from crawler import runreport
+
+        name = _signal_name()
+        if runreport.WRITTEN:  # the run had reported (its status is in it): the stop came after
+            print(f"corpus: exit {exitcodes.INTERRUPTED} (interrupted): interrupted by {name} after the run "
+                  f"reported; run report: {runreport.WRITTEN}", file=sys.stderr)
+            return exitcodes.INTERRUPTED
+        try:
+            with _no_signals():
+                report_without_run(args, exitcodes.INTERRUPTED, f"interrupted by {name} before the run could "
+                                   "report", finish_reason="shutdown", interrupted_by=name)
+        except Exception:  # noqa: BLE001 - the line is what matters; main() says it when this cannot
+            raise interrupts.Interrupted(name) from None
+        return exitcodes.INTERRUPTED
+
+
+def _signal_name() -> str:
+    return interrupts.received() or "SIGINT"
+
+
+def _early_stop(argv) -> int:
+    """Exit 5 for a stop signal before the arguments were read (Python still importing): the one line, and a
+    run report from what the command line says (its command, ``--store``, ``--report``) where one can be
+    written."""
+    import argparse
+
+    name = _signal_name()
+    reason = f"interrupted by {name} before the run could report"
+    words = list(sys.argv[1:] if argv is None else argv)
+
+    def value(flag: str) -> str | None:
+        for i, word in enumerate(words):
+            if word == flag and i + 1 < len(words):
+                return words[i + 1]
+            if word.startswith(flag + "="):
+                return word.split("=", 1)[1]
+        return None
+
+    args = argparse.Namespace(command=next((w for w in words if not w.startswith("-")), ""),
+                              store=value("--store") or "", report=value("--report"))
+    try:
+        with _no_signals():
+            from crawler.commands.common import report_without_run
+
+            report_without_run(args, exitcodes.INTERRUPTED, reason, finish_reason="shutdown", interrupted_by=name)
+    except BaseException:  # noqa: BLE001 - the line is what matters
+        print(f"corpus: exit {exitcodes.INTERRUPTED} (interrupted): {reason}", file=sys.stderr)
+    return exitcodes.INTERRUPTED
+
+
+class _no_signals:
+    """Stop signals ignored inside the block (the interrupted run's own report is being written)."""
+
+    def __enter__(self):
+        import signal
+
+        self.saved = [(s, signal.signal(s, signal.SIG_IGN)) for s in interrupts.STOP_SIGNALS]
+
+    def __exit__(self, *exc):
+        import signal
+
+        for s, handler in self.saved:
+            signal.signal(s, handler)
+        return False
 
 
 if __name__ == "__main__":

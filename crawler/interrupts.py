@@ -33,6 +33,11 @@ def _handler(signum, frame):
     raise Interrupted(name)
 
 
+def received() -> str | None:
+    """The first stop signal's name (``SIGTERM``), or None."""
+    return _received
+
+
 def install() -> None:
     for signum in STOP_SIGNALS:
         signal.signal(signum, _handler)

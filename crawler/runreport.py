@@ -25,6 +25,7 @@ from crawler.summary import per_outlet
 logger = logging.getLogger(__name__)
 
 HEALTH_KEY = "state/outlets.json"
+WRITTEN: str | None = None  # where this process wrote its run's report, once it has
 HEALTH_RUNS = 10           # runs of history kept per outlet
 QUIET_RUNS = 3             # flagged when discovery found nothing in this many runs in a row
 DEFAULT_MAX_ERROR_RATE = 0.1
@@ -210,6 +211,8 @@ def write_report(corpus, run_id: str, report: dict, report_file: str | None) -> 
     if report_file or where is None:
         local = write_local_report(report, report_file)
         where = where or local
+    global WRITTEN
+    WRITTEN = where or WRITTEN
     return where
 
 

@@ -317,6 +317,7 @@ def test_demo_never_writes_into_the_store_named_by_the_environment(tmp_path):
 def test_a_stop_signal_before_the_crawl_starts_is_exit_5_not_a_traceback(tmp_path):
     exe = Path(sys.executable).with_name("corpus")
     env = {k: v for k, v in os.environ.items() if not k.startswith("CORPUS_")}
+    env["XDG_STATE_HOME"] = str(tmp_path / "xdg")
     for signum in (signal.SIGTERM, signal.SIGINT):
         proc = subprocess.Popen([os.fspath(exe), "crawl", "--store", str(tmp_path / "s"), "rsis"], cwd=tmp_path,
                                 env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -325,6 +326,9 @@ def test_a_stop_signal_before_the_crawl_starts_is_exit_5_not_a_traceback(tmp_pat
         out, err = proc.communicate(timeout=60)
         assert proc.returncode == exitcodes.INTERRUPTED, (signum, proc.returncode, err[-2000:])
         assert "Traceback" not in err and f"corpus: exit 5 (interrupted): interrupted by {signum.name}" in err
+        where = one_line_reason(err, exitcodes.INTERRUPTED).rsplit("; run report: ", 1)[1]
+        report = json.loads(Path(where).read_text())  # a report even before the arguments were read
+        assert report["exit_code"] == exitcodes.INTERRUPTED and report["interrupted_by"] == signum.name
 
 
 def test_a_stop_signal_at_any_moment_is_exit_5_or_the_runs_own_status_never_143(tmp_path):
@@ -338,6 +342,7 @@ def test_a_stop_signal_at_any_moment_is_exit_5_or_the_runs_own_status_never_143(
         port = s.getsockname()[1]
     exe = Path(sys.executable).with_name("corpus")
     env = {k: v for k, v in os.environ.items() if not k.startswith("CORPUS_")}
+    env["XDG_STATE_HOME"] = str(tmp_path / "xdg")  # where a report goes that has no store to go to
     start = time.monotonic()
     plain = subprocess.run([os.fspath(exe), "fetch", "--allow-private", "--store", str(tmp_path / "s0"),
                             f"http://127.0.0.1:{port}/a"], cwd=tmp_path, env=env, capture_output=True, text=True)
@@ -354,6 +359,13 @@ def test_a_stop_signal_at_any_moment_is_exit_5_or_the_runs_own_status_never_143(
         assert proc.returncode in (exitcodes.INTERRUPTED, exitcodes.PAGE_ERRORS), (i, proc.returncode, err[-2000:])
         assert "Traceback" not in err, err[-2000:]
         seen.add(proc.returncode)
+        if proc.returncode == exitcodes.INTERRUPTED:
+            # one line, naming the signal as such (a reviewer saw "interrupted by encoding with 'idna' codec
+            # failed (Interrupted: ...)") and a run report, whatever the moment (before: none in the first 3 s)
+            line = one_line_reason(err, exitcodes.INTERRUPTED)
+            assert "interrupted by SIGTERM" in line and "codec" not in line, line
+            where = line.rsplit("; run report: ", 1)[-1] if "; run report: " in line else None
+            assert where and json.loads(Path(where).read_text())["exit_code"] == exitcodes.INTERRUPTED, line
     assert exitcodes.INTERRUPTED in seen
 
 
