@@ -102,6 +102,7 @@ DOWNLOADER_MIDDLEWARES = {
     "crawler.middlewares.slow_hosts.SlowHostBreaker": 545,  # sees each timeout before the retry does
     "crawler.middlewares.raw_capture.RawCapture": 595,  # sees the body before HttpCompression (590)
     "crawler.middlewares.redirects.RedirectLoopGuard": 605,  # before RedirectMiddleware (600): loops, long chains
+    "crawler.middlewares.scheme_guard.RedirectSchemeGuard": 606,  # ...and redirects to other schemes, said why
     "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
 }
 EXTENSIONS = {

@@ -524,3 +524,28 @@ def test_the_guard_refuses_to_start_with_a_handler_that_resolves_names_itself():
     settings = project_settings({"DOWNLOAD_HANDLERS": {"https": "crawler.middlewares.scheme_guard.SchemeGuard"}})
     with pytest.raises(RuntimeError, match="resolves host names itself"):
         check_handlers(settings)
+
+
+def test_a_redirect_to_a_scheme_without_slashes_or_a_malformed_address_says_why(corpus_cmd, tmp_path):
+    """A reviewer's server answered 302 to `javascript:`, `mailto:` and `http://[::1`: Scrapy's redirect
+    middleware built a Request from each before any check and the outcome read `error: ValueError: Missing
+    scheme in request url: javascript:alert(1)`. Now each says what was refused; nothing else is requested."""
+    site = Site()
+    base = f"http://127.0.0.1:{site.port}"
+    site.pages.update({
+        "/js": (302, {"Location": "javascript:alert(1)"}, b""),
+        "/mail": (302, {"Location": "mailto:a@example.org"}, b""),
+        "/tel": (301, {"Location": "tel:+6512345678"}, b""),
+        "/broken": (302, {"Location": "http://[::1"}, b""),
+    })
+    try:
+        res = corpus_cmd("fetch", "--allow-private", "--store", tmp_path / "s", *(f"{base}/{p}" for p in
+                                                                                ("js", "mail", "tel", "broken")))
+    finally:
+        site.close()
+    assert res.returncode == 1, res.stderr[-2000:]
+    assert "ValueError" not in res.stdout + res.stderr and "Traceback" not in res.stderr
+    for scheme in ("javascript", "mailto", "tel"):
+        assert f"error: refused redirect to scheme '{scheme}' (only http and https are fetched)" in res.stdout
+    assert "error: refused redirect to a malformed address" in res.stdout
+    assert set(site.hits) <= {"/js", "/mail", "/tel", "/broken", "/robots.txt"}, site.hits

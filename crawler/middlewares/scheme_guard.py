@@ -38,7 +38,20 @@ class SchemeGuard:
     def process_response(self, request, response):
         location = response.headers.get(b"Location")
         if 300 <= response.status < 400 and location and not request.meta.get("dont_redirect"):
-            scheme = refused_scheme(urljoin(request.url, safe_url_string(location)))
+            try:
+                target = urljoin(request.url, safe_url_string(location))
+            except ValueError as exc:  # "http://[::1": no address at all
+                raise SchemeRefused(f"refused redirect to a malformed address ({exc})") from None
+            scheme = refused_scheme(target)
             if scheme is not None:
                 raise SchemeRefused("refused redirect to " + scheme_refusal(scheme).removeprefix("refused "))
         return response
+
+
+class RedirectSchemeGuard(SchemeGuard):
+    """The redirect half, placed after Scrapy's RedirectMiddleware (600) so that it sees each 3xx first:
+    RedirectMiddleware builds a Request from the Location before it checks the scheme, and one without
+    ``//`` (``javascript:``, ``mailto:``) or a malformed one failed there with a bare ``ValueError``."""
+
+    def process_request(self, request):
+        return None
