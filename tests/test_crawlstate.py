@@ -62,6 +62,11 @@ def test_parse_time_forms():
     assert parse_time("2024-07-28T09:00:00Z").hour == 9
     assert parse_time("Wed, 03 Aug 2022 10:00:00 +0000") == datetime(2022, 8, 3, 10, tzinfo=timezone.utc)
     assert parse_time("not a date") is None and parse_time(None) is None
+    # a feed's odd date keeps its day; a date a user typed is read whole or not at all (a reviewer's
+    # `--since 2024-01-01T25:00` ran as 2024-01-01)
+    assert parse_time("2024-01-01T25:00") == datetime(2024, 1, 1, tzinfo=timezone.utc)
+    assert parse_time("2024-01-01T25:00", strict=True) is None
+    assert parse_time("2024-07-28T09:00:00Z", strict=True).hour == 9 and parse_time("2024-07-28", strict=True)
 
 
 def test_a_state_that_could_not_be_read_never_overwrites_the_snapshot(tmp_path):

@@ -370,6 +370,18 @@ def test_a_stop_signal_at_any_moment_is_exit_5_or_the_runs_own_status_never_143(
 
 
 @pytest.mark.parametrize("args, message", [
+    (["--max-pages", "-3"], "--max-pages takes a number of pages, 1 or more, not -3"),
+    (["--max-pages", "0"], "--max-pages takes a number of pages, 1 or more, not 0"),
+    (["--since", "2024-01-01T25:00"], "--since: not a date: '2024-01-01T25:00'"),
+])
+def test_bad_crawl_limits_are_usage_errors(tmp_path, args, message):
+    """A reviewer's cases: `--max-pages -3` fetched nothing and exited 0 (0 meant no limit at all), and an
+    impossible time in `--since` was dropped silently."""
+    res = run(["crawl", "--store", tmp_path / "s", "rsis", *args], tmp_path)
+    assert res.returncode == exitcodes.USAGE and message in res.stderr, res.stderr[-2000:]
+
+
+@pytest.mark.parametrize("args, message", [
     (["-s", "CORPUS_MAX_ERROR_RATE=abc"], "CORPUS_MAX_ERROR_RATE takes a number, not 'abc'"),
     (["-s", "DOWNLOAD_DELAY=x"], "DOWNLOAD_DELAY takes a number, not 'x'"),
     (["-s", "CORPUS_NOSUCH=1"], "unknown setting CORPUS_NOSUCH"),

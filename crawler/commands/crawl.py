@@ -94,8 +94,10 @@ def run(args) -> int:
         registry.get(name)
     if args.site:
         site_outlet(args.site)
-    if args.since and parse_time(args.since) is None:
+    if args.since and parse_time(args.since, strict=True) is None:
         raise UsageError(f"--since: not a date: {args.since!r}")
+    if args.max_pages is not None and args.max_pages < 1:
+        raise UsageError(f"--max-pages takes a number of pages, 1 or more, not {args.max_pages}")
     if args.max_error_rate is not None and not 0 <= args.max_error_rate <= 1:
         raise UsageError("--max-error-rate takes a share between 0 and 1")
     from crawler.distributed import RunOver

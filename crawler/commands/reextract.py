@@ -116,7 +116,7 @@ def run(args) -> int:
     from pipelines.archive.reextract import reextract
     from pipelines.crawl.state import parse_time
 
-    if args.since and parse_time(args.since) is None:
+    if args.since and parse_time(args.since, strict=True) is None:
         raise UsageError(f"--since: not a date: {args.since!r}")
     kwargs = rebuild_arguments(args)
     if args.outlet and args.outlet not in kwargs["registry"].outlets:

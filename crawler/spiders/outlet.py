@@ -41,7 +41,7 @@ class OutletSpider(CorpusSpider):
         else:
             names = split_list(outlets)
             self.selected = [self.registry.get(n) for n in names] if names else list(self.registry)
-        self.since = parse_time(since) if since else None
+        self.since = parse_time(since, strict=True) if since else None
         if since and self.since is None:
             raise ValueError(f"--since: not a date: {since!r}")
         self.max_pages = int(max_pages) if max_pages else (200 if site else None)

@@ -279,7 +279,7 @@ def reextract(store, *, keys: list[str] | None = None, run: str | None = None, o
     cfg = config or RebuildConfig()
     registry = registry if registry is not None else load_registry()
     workers = max(1, workers if workers is not None else (os.cpu_count() or 1))
-    since_time = parse_time(since) if since else None
+    since_time = parse_time(since, strict=True) if since else None
     if since and since_time is None:
         raise ValueError(f"since: not a date: {since!r}")
     extractor_info = extractor_info or {"name": extraction.EXTRACTOR_NAME, "version": extraction.EXTRACTOR_VERSION}

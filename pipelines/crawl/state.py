@@ -24,8 +24,10 @@ SNAPSHOT = "state/urls.json"
 JOURNAL = "state/journal/"
 
 
-def parse_time(value) -> datetime | None:
-    """A timezone-aware datetime from ISO 8601 (date or datetime), or None."""
+def parse_time(value, strict: bool = False) -> datetime | None:
+    """A timezone-aware datetime from ISO 8601 (date or datetime), or None. Dates in feeds and sitemaps are
+    read leniently (RFC 2822, or the leading YYYY-MM-DD of something odder); ``strict``, for a date a user
+    typed (``--since``), reads the whole value or nothing: "2024-01-01T25:00" is no date."""
     if not value:
         return None
     if isinstance(value, datetime):
@@ -37,6 +39,8 @@ def parse_time(value) -> datetime | None:
         try:
             when = parsedate_to_datetime(text)  # RFC 2822, as in RSS pubDate
         except (TypeError, ValueError, IndexError):
+            if strict:
+                return None
             try:
                 when = datetime.fromisoformat(text[:10])
             except ValueError:
