@@ -400,12 +400,16 @@ def test_crawls_that_add_change_and_lose_pages_show_in_the_manifest_diff_and_rep
         second = crawl()
         server.requests.clear()
         third = crawl()  # nothing new: no manifest written
+        # a one-off fetch of the retracted page: its error line names the stored (now gone) record's id
+        refetch = corpus_cmd("fetch", "--replay", server.url, "--store", store,
+                             f"https://{TEST_HOST}/news/retracted/")
     corpus = Corpus(open_store(store))
     by_url = {r["url"]: r for r in corpus.iter_records(with_text=False)}
     changed = next(r["id"] for u, r in by_url.items() if "trade-outlook" in u)
     gone = by_url[f"https://{TEST_HOST}/news/retracted/"]
     added = by_url[f"https://{TEST_HOST}/news/added/"]["id"]
     assert gone["gone"]["http_status"] == 410 and gone["text_sha256"]  # kept, marked gone
+    assert refetch.stdout.startswith(f"{gone['id']}  error: HTTP 410"), refetch.stdout  # was "-" * 16
     assert second["changes"] == {"new": [added], "updated": [changed], "relinked": [], "gone": [gone["id"]],
                                  "removed": []}
     assert second["stats"]["corpus/manifest/gone"] == 1

@@ -95,6 +95,18 @@ def stored_record(corpus, record: dict | None) -> dict | None:
         return to_json(record)
 
 
+def _known(corpus, url: str) -> dict | None:
+    """The stored record of ``url``, when there is one (best effort: the store may be failing)."""
+    if corpus is None:
+        return None
+    try:
+        from pipelines.crawl.urls import doc_id
+
+        return corpus.get(doc_id(url))
+    except Exception:  # noqa: BLE001 - a bad URL, a failing store: no id to show
+        return None
+
+
 def print_results(urls, results, as_json: bool, corpus=None, out=None) -> None:
     out = out or sys.stdout
     for url in urls:
@@ -107,8 +119,9 @@ def print_results(urls, results, as_json: bool, corpus=None, out=None) -> None:
             row["input_url"] = url
             out.write(json.dumps(row, ensure_ascii=False, sort_keys=True) + "\n")
         else:
-            doc = record["id"] if record else "-" * 16
-            title = (record or {}).get("title") or url
+            known = record or (_known(corpus, url) if res["outcome"].startswith("error") else None)
+            doc = known["id"] if known else "-" * 16  # an error on a stored page (410: now gone) names its id
+            title = (known or {}).get("title") or url
             out.write(f"{doc}  {outcome:<28}  {title}\n")
         out.flush()
 
