@@ -230,6 +230,9 @@ def test_classic_server_failures_end_with_a_clear_reason(tmp_path):
             base + "empty/a": "skipped: no article (empty-page)",
             base + "stall/a": "error: timed out",
             refused: "error: connection refused",
+            # https to a server that speaks plain http: was "DownloadFailedError: [<twisted.python.failure...>]"
+            site.url.replace("http://", "https://") + "x.example.org/status/404/tls":
+                "error: TLS handshake failed (wrong version number)",
         }
         res, seconds, outcomes = fetch(tmp_path, "--timeout", "1", "-s", "CORPUS_RETRY_BACKOFF=0.05", *cases)
         tries_500 = site.hits("x.example.org", "/status/500/")

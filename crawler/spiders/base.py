@@ -54,6 +54,12 @@ def failure_reason(failure) -> tuple[str, str]:
         return "skipped", text
     name = type(exc).__name__
     text = str(exc).strip()
+    inner = getattr(exc.__cause__, "reasons", None) or getattr(exc, "reasons", None)
+    if inner and name in ("DownloadFailedError", "ResponseFailed") and hasattr(inner[0], "value"):
+        return failure_reason(inner[0])  # Twisted's ResponseFailed wraps the failure that says why
+    if type(exc).__module__.startswith("OpenSSL") or "SSL" in name:
+        said = re.findall(r"'([^']+)'\)", text)  # [('SSL routines', '', 'wrong version number')]
+        return "error", f"TLS handshake failed ({said[-1] if said else text[:120] or name})"
     if "DNSLookup" in name or "CannotResolveHost" in name:
         return "error", "DNS lookup failed"
     if "ConnectionRefused" in name:
