@@ -361,12 +361,16 @@ def _combined(patterns: tuple[str, ...]) -> re.Pattern | None:
     return re.compile("|".join(f"(?:{p})" for p in patterns), re.I | re.S) if patterns else None
 
 
+_LETTERS = re.compile(r"[\W_]+")
+
+
 def clean_paragraphs(text: str, patterns: list[str] | tuple[str, ...], title: str | None = None) -> list[str]:
     """Split into paragraphs; drop boilerplate (regexes matching a whole paragraph), a leading title and repeats."""
     junk = _combined(tuple(p if isinstance(p, str) else p.pattern for p in patterns))
     seen: set[str] = set()
     out: list[str] = []
     title_key = word_key(title) if title else None
+    title_letters = _LETTERS.sub("", title.lower()) if title else ""
     for raw in text.split("\n"):
         par = " ".join(raw.split())
         if not par:
@@ -374,8 +378,12 @@ def clean_paragraphs(text: str, patterns: list[str] | tuple[str, ...], title: st
         key = word_key(par)
         if not key or key in seen or (not out and key == title_key):
             continue
-        if junk is not None and junk.fullmatch(par):
-            continue
+        if not out and len(title_letters) >= 15 and len(par) <= 2 * len(title) + 60:
+            letters = _LETTERS.sub("", par.lower())
+            if letters.endswith(title_letters) and len(letters) - len(title_letters) <= 60:
+                continue  # the headline again, a kicker or breadcrumb run into it ("HomeCybersecurity Best...")
+        if junk is not None and (junk.fullmatch(par) or (par.startswith("- ") and junk.fullmatch(par[2:]))):
+            continue  # (a list item as trafilatura writes it, "- Advertisement", is matched without its dash)
         seen.add(key)
         out.append(par)
     return out
