@@ -10,6 +10,7 @@ from pipelines.extract.threads import comment_threads
 from test_extraction import _COMMENTS, PARAS, page, ps
 
 URL = "https://news.example.com/world/lavrov-asean-123"
+ROOT = __import__("pathlib").Path(__file__).resolve().parent.parent
 NAMES = ["Mark T.", "anna_k", "Dr. Somchai", "Peter", "Nguyen Van A", "jkl"]
 
 
@@ -128,3 +129,36 @@ def test_real_articles_with_a_thread_inside_lose_it_and_nothing_else(extraction_
             assert [c for c in _COMMENTS if c[:60] in doc.text] == [], (p["id"], style)
             assert bench.word_prf(doc.text, p["body"])[2] >= before - 0.01, (p["id"], style)
     assert tried >= 24
+
+
+def test_a_thread_of_ten_thousand_comments_is_read_once(tmp_path):
+    """Siblings are counted once per container and each item is judged once (counted per comment, a thread
+    of 10,000 was 10^8 steps); a page of 5,000 dated list items is no thread. Run in a child with 20 s of CPU:
+    a regression fails the test, not the machine."""
+    import resource
+    import subprocess
+    import sys
+
+    script = tmp_path / "big.py"
+    script.write_text(
+        "import sys\n"
+        f"sys.path[:0] = [{str(ROOT)!r}, {str(ROOT / 'tests')!r}]\n"
+        "from test_extraction import PARAS, page, ps\n"
+        "from pipelines.extract.extractor import _parse_html, extract\n"
+        "from pipelines.extract.threads import comment_threads\n"
+        "thread = \"<ol class='t'>\" + ''.join(f\"<li><b>User {i}</b> <time>2 hours ago</time><p>Comment {i} says "
+        "the talks were far from over for anyone.</p><a>Reply</a></li>\" for i in range(10000)) + '</ol>'\n"
+        "doc = extract(page(ps(PARAS) + thread), 'https://news.example.com/a/1')\n"
+        "assert doc is not None and 'Comment 5000' not in doc.text and all(p in doc.text for p in PARAS)\n"
+        "dated = ''.join(f\"<li><ul><li><span>x</span><time>{i}</time> text here and more words</li></ul></li>\" "
+        "for i in range(5000))\n"
+        "assert comment_threads(_parse_html(page(ps(PARAS) + '<ul>' + dated + '</ul>'))) == []\n"
+        "print('ok')\n")
+
+    def limits():
+        resource.setrlimit(resource.RLIMIT_CPU, (20, 20))
+        resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30))
+
+    res = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120,
+                         preexec_fn=limits)
+    assert res.returncode == 0 and res.stdout.strip() == "ok", res.stderr[-2000:]

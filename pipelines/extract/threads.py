@@ -49,6 +49,7 @@ MIN_OUTSIDE = 50       # words of <p> prose before the thread: the article it fo
 MIN_AFTER = 20         # the thread's container may hold this much <p> prose after it...
 AFTER_SHARE = 0.25     # ... or this share of what it holds before it
 MAX_CLIMB = 8          # levels from a signal up to its item
+MAX_TIMES = 2000       # times looked at (a page of more is a list of dates, not of comments, past these)
 
 
 def _words(text: str | None) -> int:
@@ -61,35 +62,46 @@ _SIBLINGS_BEFORE = etree.XPath("preceding-sibling::p | preceding-sibling::*//p")
 _SIBLINGS_AFTER = etree.XPath("following-sibling::p | following-sibling::*//p")
 
 
-def _text(el) -> str:
-    return " ".join(_STRING(el).split())
-
-
-def _items_of(el, stop):
+def _items_of(el, stop, counts: dict):
     """The ancestors of ``el`` (itself included, MAX_CLIMB levels up, not above ``stop``) that are items of a
     list-like container: each one of at least MIN_ITEMS siblings with its tag. Every level is a candidate:
-    the thread's container is the one where enough items carry a signal."""
+    the thread's container is the one where enough items carry a signal. ``counts`` caches the siblings
+    counted per (container, tag): a thread of 10,000 comments is counted once, not once per comment."""
     node = el
     for _ in range(MAX_CLIMB):
         parent = node.getparent()
         if parent is None or node is stop or parent.tag in ("body", "html"):
             return
-        if node.tag in _ITEM_TAGS and sum(1 for c in parent if c.tag == node.tag) >= MIN_ITEMS:
-            yield node
+        if node.tag in _ITEM_TAGS:
+            key = (parent, node.tag)
+            n = counts.get(key)
+            if n is None:
+                n = counts[key] = sum(1 for c in parent if c.tag == node.tag)
+            if n >= MIN_ITEMS:
+                yield node
         node = parent
 
 
 def _named_and_timed(item) -> bool:
     """A short name leading the item (1-4 words in an element of its own, not a sentence) and text beyond
-    it: with a time in the item, the shape of a comment without an action of its own."""
-    lead = next((" ".join(t.split()) for t in item.itertext() if t.strip()), "")
-    if not (1 <= _words(lead) <= 4) or lead[-1:] in "!?:" or _words(_text(item)) < _words(lead) + 8:
+    it: with a time in the item, the shape of a comment without an action of its own. Reads the item's
+    first texts only, however large it is."""
+    holder = next((e for e in item.iter() if e.text and e.text.strip()), None)
+    if holder is None or holder is item or holder.tag not in _NAME_TAGS:
         return False
-    if any(_NUMBER.match(token) for token in lead.split()):
-        return False  # "10:32", "July 2024": a live blog's entry, a timeline's item
-    holder = next((e for e in item.iter() if e.text and e.text.strip() and " ".join(e.text.split()) == lead),
-                  None)
-    return holder is not None and holder is not item and holder.tag in _NAME_TAGS
+    texts = item.itertext()
+    lead = next((" ".join(t.split()) for t in texts if t.strip()), "")
+    if lead != " ".join(holder.text.split()):
+        return False  # text before the name's element: not led by it
+    n = _words(lead)
+    if not 1 <= n <= 4 or lead[-1:] in "!?:" or any(_NUMBER.match(token) for token in lead.split()):
+        return False  # ("10:32", "July 2024": a live blog's entry, a timeline's item)
+    more = 0
+    for text in texts:  # text beyond the name: 8 words of it are enough to know
+        more += _words(text)
+        if more >= 8:
+            return True
+    return False
 
 
 def _signals(body) -> tuple[list, list]:
@@ -148,13 +160,17 @@ def comment_threads(tree) -> list:
     if len(marks) + len(times) < MIN_ITEMS:
         return []
     items: dict = defaultdict(set)  # container -> its items shaped like a comment
+    counts: dict = {}
     for el in marks:
-        for item in _items_of(el, body):
+        for item in _items_of(el, body, counts):
             items[item.getparent()].add(item)
-    for el in times:  # time-stamped items: comment-shaped when a short name leads them
-        for item in _items_of(el, body):
-            if item not in items.get(item.getparent(), ()) and _named_and_timed(item):
-                items[item.getparent()].add(item)
+    judged: set = set()
+    for el in times[:MAX_TIMES]:  # time-stamped items: comment-shaped when a short name leads them
+        for item in _items_of(el, body, counts):
+            if item not in judged:
+                judged.add(item)
+                if _named_and_timed(item):
+                    items[item.getparent()].add(item)
     found = []
     for container, marked in items.items():
         tag = next(iter(marked)).tag
