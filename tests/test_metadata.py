@@ -208,8 +208,14 @@ def test_library_style_author_tags_turned_round_and_all_of_them_read():
     "Xiaoying"), and every dc.creator tag, not the first alone."""
     head = '<meta name="dc.creator" content="Lee, Ann"><meta name="dc.creator" content="Tan, Boon Hui">'
     assert meta(head)["authors"] == ["Ann Lee", "Boon Hui Tan"]
-    assert meta('<meta name="author" content="Lee, Ann">')["authors"] == ["Ann Lee"]
     assert meta('<meta name="author" content="Ann Lee, Tom Park">')["authors"] == ["Ann Lee", "Tom Park"]
+    # an author tag has no such convention: two agencies, two single names (a second review: "AP, Reuters"
+    # had become one person, "Reuters AP"), and agencies in capitals are no credentials
+    assert meta('<meta name="author" content="AP, Reuters">')["authors"] == ["AP", "Reuters"]
+    assert meta('<meta name="author" content="Widodo, Prabowo">')["authors"] == ["Widodo", "Prabowo"]
+    assert meta('<meta name="dc.creator" content="AP, Reuters">')["authors"] == ["AP", "Reuters"]
+    assert meta('<meta name="author" content="Reuters, TASS">')["authors"] == ["Reuters", "TASS"]
+    assert meta('<meta name="author" content="Ann Lee, RSIS">')["authors"] == ["Ann Lee", "RSIS"]
 
 
 def test_an_article_under_a_web_pages_main_entity_is_read():

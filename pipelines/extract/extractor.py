@@ -36,7 +36,7 @@ from pipelines.extract.metadata import page_metadata
 from pipelines.extract.words import TOKEN, word_key
 from pipelines.extract.words import count_words as _count_words
 from pipelines.extract.profiles import Profile, get_profile, profile_for_url
-from pipelines.extract.sanitise import binary_kind, mostly_controls, sanitise_markup
+from pipelines.extract.sanitise import binary_kind, mostly_controls, sanitised
 from pipelines.extract.threads import drop_comment_threads
 
 __all__ = ["Document", "ExtractionResult", "ExtractConfig", "try_extract", "extract",
@@ -212,9 +212,12 @@ def _covers(big: str, small: str) -> float:
     return len(words & set(TOKEN.findall(big.lower()))) / len(words) if words else 0.0
 
 
+_P_TEXTS = etree.XPath("//p//text()", smart_strings=False)  # plain strings: no parent kept for each
+
+
 def _p_words(tree) -> int:
     """Words in the page's <p> elements: the prose, in one cheap pass."""
-    return len(" ".join(tree.xpath("//p//text()")).split())
+    return len(" ".join(_P_TEXTS(tree)).split())
 
 
 def _key(text: str) -> str:
@@ -418,7 +421,7 @@ DEEP_PARSER = HTMLParser(collect_ids=False, default_doctype=False, encoding="utf
                          remove_pis=True, huge_tree=True)
 
 
-def _parse_html(text: str, deep: bool = True):
+def _parse_html(text: str, deep: bool = True, data: bytes | None = None):
     """The lxml tree trafilatura's ``load_html`` builds, from UTF-8 bytes: 1.3 instead of 2.2 ms on a wcxb
     page, because the markup is already sanitised (``sanitise_markup``), so the scan for characters no XML
     tree can hold is not repeated, and lxml reads bytes faster than a str. The same trees on the 966 pages
@@ -426,6 +429,7 @@ def _parse_html(text: str, deep: bool = True):
     come out as a browser shows them (libxml2 drops what follows ``</html>``: on one wcxb page, the whole
     article); ``load_html`` itself wherever this gives no tree."""
     beginning = text[:50].lower()
+    given = text
     if "doctype" in beginning:  # trafilatura's repairs: a doctype libxml2 misreads, a self-closed <html/>
         first, _, rest = text.partition("\n")
         text = DOCTYPE_TAG.sub("", first, count=1) + "\n" + rest
@@ -433,8 +437,10 @@ def _parse_html(text: str, deep: bool = True):
         if "<html" in line and line.endswith("/>"):
             text = FAULTY_HTML.sub(r"\1>", text, count=1)
             break
+    if data is None or text != given:  # (``data``: the UTF-8 of ``text`` as given, when the caller has it)
+        data = text.encode("utf-8", "surrogatepass")
     # markup after an early </body></html> read as a browser shows it (pipelines/extract/markup.py)
-    data = reopen_page(text.encode("utf-8", "surrogatepass"))
+    data = reopen_page(data)
     try:
         tree = lxml_html.fromstring(data, parser=DEEP_PARSER if deep else HTML_PARSER)
     except Exception:  # noqa: BLE001 - load_html has its own fallbacks and logging
@@ -483,11 +489,11 @@ def prepare(html: str | bytes, url: str | None = None, *, profile: str | None = 
     text = decode_html(html, headers_charset) if isinstance(html, bytes) else html
     if (isinstance(html, bytes) and binary_kind(html[:64].lstrip())) or mostly_controls(text):
         return ExtractionResult(None, "not-html")  # a PDF, an image... labelled HTML; binary data
-    text = sanitise_markup(text)  # stray control characters (&#1;, a NUL) must not cost the article
+    text, data = sanitised(text)  # stray control characters (&#1;, a NUL) must not cost the article
     if not _NOT_HTML.search(text[:100_000]):
         return ExtractionResult(None, "not-html")
     t = _lap("decode", t)
-    tree = _parse_html(text, deep)
+    tree = _parse_html(text, deep, data)
     garbled = tree is not None and page_suspect(text)
     if garbled:
         repair_tree(tree)  # text garbled in the page's own bytes ("isnâ€™t"): mojibake.py

@@ -124,19 +124,29 @@ def _names(value, ids: dict) -> tuple[list[str], list[str]]:
 
 # what follows a name after a comma and is no name of its own: a degree or credential ("Ann Lee, PhD, MPH",
 # "Dylan Bailey, MS, RD, FAND"), a generational suffix ("Martin Luther King, Jr.", kept with the name)
-_CREDENTIAL = re.compile(r"^(?:[A-Z]{2,5}|Ph\.?D|PhD|MSc|BSc|MA|MPhil|DPhil|EdD|PsyD|DrPH|MBBS|"
-                         r"(?:[A-Z][a-z]{0,2}\.){1,4}[A-Z]?[a-z]{0,2}\.?)$")
+# (a list, not "any capitals": "Reuters, TASS", "Ann Lee, RSIS" name an agency and an institute)
+_CREDENTIAL = re.compile(
+    r"^(?:Ph\.?\s?D\.?|M\.?D\.?|D\.?O\.?|M\.?S\.?|M\.?A\.?|B\.?A\.?|B\.?S\.?|MSc|BSc|MBA|MPH|MPA|MFA|"
+    r"MPhil|DPhil|EdD|PsyD|DrPH|PharmD|JD|LLM|LLB|MBBS|DDS|DMD|DVM|RN|NP|PA-C|RD|RDN|LD|CDN|CDCES|CDE|"
+    r"FAND|CNS|CSCS|CPT|CFP|CFA|CPA|CPP|PSP|PMP|CISSP|PE|Esq|LCSW|LMFT|LPC|FACP|FRCP|FRCS|MRCP|"
+    r"OBE|MBE|CBE|KBE|FRS|FRSA)\.?$")
 _SUFFIX = re.compile(r"^(?:Jr|Sr|Jnr|Snr|II|III|IV)\.?$", re.I)
 
 
+_LIBRARY_KEYS = frozenset({"dc.creator", "dcterms.creator", "citation_author"})  # "Last, First" by convention
+
+
 def turned_name(value: str) -> str:
-    """A name written "Last, First" (library style: citation_author, dc.creator, some author tags) turned
-    round: one comma, one word before it, one or two after, each capitalised; anything else unchanged."""
+    """A name written "Last, First" (library style: dc.creator, as citation_author) turned round: one comma,
+    one word before it, one or two after, each capitalised and none in capitals alone (an agency: "AP,
+    Reuters"); anything else unchanged. Only for the tags whose convention that is: in an author tag "AP,
+    Reuters" and "Widodo, Prabowo" are two credits."""
     last, sep, first = value.partition(",")
     last, first = last.strip(), first.strip()
+    words = (last, *first.split())
     if (sep and "," not in first and len(last.split()) == 1 and 1 <= len(first.split()) <= 2
             and not _SUFFIX.match(first) and not _CREDENTIAL.match(first.replace(" ", ""))
-            and all(w[:1].isupper() for w in (last, *first.split()))):
+            and all(w[:1].isupper() and not (len(w) > 1 and w.isupper()) for w in words)):
         return f"{first} {last}"
     return value
 
@@ -565,8 +575,8 @@ def _authors(tree, node: dict, ids: dict, creators: dict, cites: list[str], site
     for source in (
         lambda: people,
         lambda: [" ".join(reversed(c.split(",", 1))) if c.count(",") == 1 else c for c in cites][:12],
-        lambda: next(([turned_name(v) for v in vs][:12] for vs in (
-            [v for v in creators.get(k, ()) if "://" not in v] for k in _AUTHOR_KEYS) if vs), []),
+        lambda: next(([turned_name(v) if k in _LIBRARY_KEYS else v for v in vs][:12] for k, vs in (
+            (k, [v for v in creators.get(k, ()) if "://" not in v]) for k in _AUTHOR_KEYS) if vs), []),
         lambda: [" ".join(a.text_content().split()) for a in credit() if a.tag == "a" and a.get("rel") == "author"][:4],
         lambda: _byline(credit()),
         lambda: _by_text(window()),
