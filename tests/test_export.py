@@ -314,6 +314,39 @@ def test_export_that_cannot_write_its_output_says_so_in_one_line(crawled, tmp_pa
     assert not list(tmp_path.glob("*x.*"))  # no partial file, no temp file
 
 
+def test_export_onto_a_device_or_a_link_writes_through_it(crawled, tmp_path):
+    """A second review: `--out /dev/full` gave exit 0 and, as root, replaced the device with a file (the
+    temp file was renamed over it). A path that is no regular file is written as it is; a symlink's target
+    is replaced, the link kept."""
+    import stat
+
+    store, _ = crawled
+    full = tmp_path / "full"  # a /dev/full of our own: a regression replaces this node, not the machine's
+    try:
+        os.mknod(full, stat.S_IFCHR | 0o666, os.makedev(1, 7))
+    except (PermissionError, OSError):
+        full = None  # no right to make device nodes here: the FIFO and the link below still run
+    if full is not None:
+        res = run_corpus("export", "--out", full, "--store", store, cwd=tmp_path)
+        assert res.returncode == 74 and "No space left on device" in res.stderr, res.stderr[-2000:]
+        assert full.is_char_device()
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    with open(tmp_path / "read.jsonl", "wb") as got:
+        reader = subprocess.Popen(["cat", os.fspath(fifo)], stdout=got)  # the other end of the pipe
+        res = run_corpus("export", "--out", fifo, "--store", store, cwd=tmp_path)
+        reader.wait(timeout=60)
+    rows = (tmp_path / "read.jsonl").read_text().splitlines()
+    assert res.returncode == 0 and rows and all(json.loads(r)["id"] for r in rows), res.stderr[-2000:]
+    assert fifo.is_fifo()
+    target = tmp_path / "real.jsonl"
+    target.write_text("old\n")
+    link = tmp_path / "latest.jsonl"
+    link.symlink_to(target)
+    res = run_corpus("export", "--out", link, "--store", store, cwd=tmp_path)
+    assert res.returncode == 0 and link.is_symlink() and len(target.read_text().splitlines()) == len(rows)
+
+
 def test_export_to_a_full_or_closed_standard_output(crawled, tmp_path):
     store, _ = crawled
     with open("/dev/full", "wb") as full:  # every write fails with ENOSPC

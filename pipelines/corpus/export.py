@@ -137,7 +137,16 @@ def export(source, out: str | os.PathLike | IO[bytes] | None = None, *, format: 
 
 
 def _atomic(path: Path, write) -> int:
-    """Write through a temp file in the same folder, renamed into place when complete."""
+    """Write through a temp file in the same folder, renamed into place when complete. A path that is no
+    regular file (``/dev/stdout``, a FIFO, ``/dev/full``) is written as it is: renaming over it would replace
+    the device with a file. A symlink is followed, so the file it names is replaced, not the link."""
+    if path.exists() and not path.is_file():
+        with open(path, "wb") as sink:
+            rows = write(sink)
+            sink.flush()
+        return rows
+    if path.is_symlink():
+        path = Path(os.path.realpath(path))
     folder = path.parent if str(path.parent) else Path(".")
     if not folder.is_dir():
         raise FileNotFoundError(f"no such folder: {folder}")
