@@ -30,6 +30,8 @@ def main(argv=None) -> int:
     interrupts.install()
     try:
         code = _main(argv)
+    except SystemExit as exc:  # argparse: a usage error (2), --help or --version (0); settled like any status
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     except (interrupts.Interrupted, KeyboardInterrupt):
         # (the signal's name as noted, not str(exc): an exception raised inside a codec or an import comes
         # back wrapped, "encoding with 'idna' codec failed (Interrupted: SIGTERM)")
