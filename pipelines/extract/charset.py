@@ -156,6 +156,20 @@ def _composed(text: str, enc: str) -> str:
 
 def decode_html(data: bytes | str, declared: str | None = None) -> str:
     """Decode HTML bytes using the HTTP-declared charset, BOM, <meta charset> and sniffing."""
+    return decoded(data, declared)[0]
+
+
+def decoded(data: bytes | str, declared: str | None = None) -> tuple[str, bytes | None]:
+    """(``decode_html(data, declared)``, ``data`` itself when the text is exactly its UTF-8, else None): the
+    parser reads UTF-8 bytes, and most pages need not be encoded back."""
+    if isinstance(data, bytes) and data[:3] != b"\xef\xbb\xbf" and data[:2] not in (b"\xff\xfe", b"\xfe\xff"):
+        utf8 = _strict(data, "utf-8")
+        if utf8 is not None:
+            return utf8, data
+    return _decode_html(data, declared), None
+
+
+def _decode_html(data: bytes | str, declared: str | None = None) -> str:
     if isinstance(data, str):
         return data
     if not data:

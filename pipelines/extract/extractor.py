@@ -26,7 +26,7 @@ from trafilatura.utils import DOCTYPE_TAG, FAULTY_HTML, HTML_PARSER, load_html
 
 from pipelines.dedup.canonical import credited_outlet
 
-from pipelines.extract.charset import decode_html
+from pipelines.extract.charset import decoded
 from pipelines.extract.discards import discarded_holders, within_reach, without_names
 from pipelines.extract.json_ld import keep_json_ld
 from pipelines.extract.mojibake import page_suspect, repair, repair_tree, repair_values
@@ -486,10 +486,10 @@ def prepare(html: str | bytes, url: str | None = None, *, profile: str | None = 
     if not isinstance(html, (str, bytes)) or not html.strip():
         return ExtractionResult(None, "empty-page")
     t = time.perf_counter()
-    text = decode_html(html, headers_charset) if isinstance(html, bytes) else html
+    text, raw = decoded(html, headers_charset) if isinstance(html, bytes) else (html, None)
     if (isinstance(html, bytes) and binary_kind(html[:64].lstrip())) or mostly_controls(text):
         return ExtractionResult(None, "not-html")  # a PDF, an image... labelled HTML; binary data
-    text, data = sanitised(text)  # stray control characters (&#1;, a NUL) must not cost the article
+    text, data = sanitised(text, raw)  # stray control characters (&#1;, a NUL) must not cost the article
     if not _NOT_HTML.search(text[:100_000]):
         return ExtractionResult(None, "not-html")
     t = _lap("decode", t)
