@@ -8,7 +8,7 @@ first), putting a reader's comment before the lead.
 
 A thread is a run of at least three sibling items of one tag, most of them with a comment's own control:
 a "Reply" link or button (in the corpus's languages; "Upvote", "Report abuse"), a ``replytocom`` or
-``#respond`` link, a ``rel="ugc"`` link, an avatar image. A name and a time
+``#respond`` link, a ``rel="ugc"`` link. An avatar, a name and a time
 alone are not enough: a live blog's entries (a reporter's name, a time), a timeline and a list of officials'
 statements have that shape too, and losing an article's prose is worse than keeping a reader's comment. It
 is dropped only after an article's prose (MIN_OUTSIDE words of <p> before it) and where it ends its
@@ -73,18 +73,13 @@ def _items_of(el, stop, counts: dict):
 
 def _signals(body) -> list:
     """The elements that mark a comment by themselves: an action link or button, a ``replytocom``,
-    ``#respond`` or ``rel="ugc"`` link, an avatar; one pass over the page's links,
-    buttons and images. A link's words are its whole text when it has few children (an icon before
-    "Reply"), else its own text: this runs on every page."""
+    ``#respond`` or ``rel="ugc"`` link; one pass over the page's links and buttons (not avatars: related
+    posts, author lists and readers' reviews have them too). A link's words are its whole text when it
+    has few children (an icon before "Reply"), else its own text: this runs on every page."""
     marks = []
     actions = _ACTIONS
-    for el in body.iter("a", "button", "img"):
+    for el in body.iter("a", "button"):
         get = el.get
-        if el.tag == "img":
-            cls = get("class") or ""
-            if "avatar" in cls or "userpic" in cls or "avatar" in (get("src") or ""):
-                marks.append(el)
-            continue
         href = get("href")
         if href and ("replytocom" in href or "#respond" in href) or "ugc" in (get("rel") or ""):
             marks.append(el)
