@@ -69,18 +69,11 @@ def _main(argv=None) -> int:
         # for any status but 2; further signals wait until it is written
         from crawler import runreport
 
-        name = _signal_name()
         if runreport.WRITTEN:  # the run had reported (its status is in it): the stop came after
-            print(f"corpus: exit {exitcodes.INTERRUPTED} (interrupted): interrupted by {name} after the run "
-                  f"reported; run report: {runreport.WRITTEN}", file=sys.stderr)
+            print(f"corpus: exit {exitcodes.INTERRUPTED} (interrupted): interrupted by {_signal_name()} after "
+                  f"the run reported; run report: {runreport.WRITTEN}", file=sys.stderr)
             return exitcodes.INTERRUPTED
-        try:
-            with _no_signals():
-                report_without_run(args, exitcodes.INTERRUPTED, f"interrupted by {name} before the run could "
-                                   "report", finish_reason="shutdown", interrupted_by=name)
-        except Exception:  # noqa: BLE001 - the line is what matters; main() says it when this cannot
-            raise interrupts.Interrupted(name) from None
-        return exitcodes.INTERRUPTED
+        return _interrupted_report(args)
 
 
 def _signal_name() -> str:
@@ -93,8 +86,6 @@ def _early_stop(argv) -> int:
     written."""
     import argparse
 
-    name = _signal_name()
-    reason = f"interrupted by {name} before the run could report"
     words = list(sys.argv[1:] if argv is None else argv)
 
     def value(flag: str) -> str | None:
@@ -105,8 +96,15 @@ def _early_stop(argv) -> int:
                 return word.split("=", 1)[1]
         return None
 
-    args = argparse.Namespace(command=next((w for w in words if not w.startswith("-")), ""),
-                              store=value("--store") or "", report=value("--report"))
+    return _interrupted_report(argparse.Namespace(command=next((w for w in words if not w.startswith("-")), ""),
+                                                  store=value("--store") or "", report=value("--report")))
+
+
+def _interrupted_report(args) -> int:
+    """Exit 5 for a run stopped before it had a report of its own: the one line and a local run report
+    (further signals wait until it is written); the line alone when no report can be written."""
+    name = _signal_name()
+    reason = f"interrupted by {name} before the run could report"
     try:
         with _no_signals():
             from crawler.commands.common import report_without_run

@@ -47,6 +47,11 @@ def _outlet_stat(stats: dict, outlet: str, key: str) -> int:
     return value if isinstance(value, int) else 0
 
 
+def run_stopped(finish_reason: str | None, interrupted_by: str | None) -> bool:
+    """Whether a run was stopped before its end: a stop signal, or a finish reason other than COMPLETED's."""
+    return bool(interrupted_by) or not str(finish_reason or "unknown").startswith(COMPLETED)
+
+
 def assess(stats: dict, *, finish_reason: str | None, outlets=(), interrupted_by: str | None = None,
            max_error_rate: float = DEFAULT_MAX_ERROR_RATE, any_error_fails: bool = False,
            discovery_failures: dict | None = None) -> dict:
@@ -73,9 +78,10 @@ def assess(stats: dict, *, finish_reason: str | None, outlets=(), interrupted_by
     if lost:
         problems.append((exitcodes.STORE, f"{lost} fetched page(s) could neither be stored nor spooled"))
     reason = finish_reason or "unknown"
+    stopped = run_stopped(reason, interrupted_by)
     if reason == STORE_UNAVAILABLE and store_errors and not interrupted_by:
         pass  # closed because the store failed at the start: said above
-    elif interrupted_by or not reason.startswith(COMPLETED):
+    elif stopped:
         by = f" by {interrupted_by}" if interrupted_by else ""
         problems.append((exitcodes.INTERRUPTED, f"the run was interrupted{by} (finish_reason {reason})"))
     failures = discovery_failures or {}
@@ -84,7 +90,6 @@ def assess(stats: dict, *, finish_reason: str | None, outlets=(), interrupted_by
         # the run closed before discovery began: no outlet failed, none was tried
         warnings.append(f"discovery was not tried for {len(outlets)} outlet(s): the store failed at the start")
         outlets = ()
-    stopped = bool(interrupted_by) or not reason.startswith(COMPLETED)
     for outlet in outlets:
         routes = _outlet_stat(stats, outlet, "discovery_routes")
         ok = _outlet_stat(stats, outlet, "discovery_ok")
@@ -273,7 +278,7 @@ class RunReport:
         if unreadable:  # record files a full read skipped (pipelines/corpus/layout.py): not this run's failure
             report["warnings"].append(unreadable_warning(unreadable))
             report["stats"]["corpus/store/unreadable_records"] = len(unreadable)
-        stopped = bool(getattr(crawler, "corpus_interrupted_by", None)) or not str(reason).startswith(COMPLETED)
+        stopped = run_stopped(reason, getattr(crawler, "corpus_interrupted_by", None))
         if selected and reason != STORE_UNAVAILABLE and not stopped:
             # (closed before discovery: no outlet found nothing; an interrupted run found what it had time
             # for, which says nothing of an outlet's health: neither counts towards outlets_quiet)
