@@ -320,6 +320,25 @@ def test_a_slash_date_is_read_where_its_order_shows():
     assert meta("", h1 + "<p>09/04/2025</p><p>Data released on March 14, 2025 showed growth.</p>")["published"] is None
 
 
+def test_a_time_element_states_the_day_its_text_leaves_unclear():
+    """A ``<time datetime>`` under the headline whose text is an ambiguous slash date (casact.org's
+    "03/01/2017", March 1; wcxb-dev), a relative date or a day without its year gives its attribute's day;
+    a date written out in its text is what the reader sees, and stays."""
+    h1 = "<h1>Consulting firm or insurance carrier?</h1>"
+    for shown in ("03/01/2017", "3 days ago", "Mar 1", "10/03/2017 7:38:01 PM"):
+        body = h1 + f'<div class="meta"><time datetime="2017-03-01T12:00:00Z">{shown}</time> by Ann Lee</div>'
+        assert meta("", body)["published"] == "2017-03-01", shown
+    body = h1 + '<div><time datetime="2024-12-20">August 28, 2024</time></div>'
+    assert meta("", body)["published"] == "2024-08-28"
+    # above the headline too, and not from an attribute that is no date
+    body = '<div><time datetime="2017-03-01">03/01/2017</time></div>' + h1
+    assert meta("", body)["published"] == "2017-03-01"
+    from pipelines.extract.metadata import _headline_window
+
+    page = load_html(f'<html><body>{h1}<p><time datetime="PT5M">09/04/2025</time></p></body></html>')
+    assert _headline_window(page)[1] == "09/04/2025"
+
+
 def test_an_updated_date_is_taken_only_where_no_other_is_shown():
     h1 = "<h1>Rice prices climb in Hanoi</h1>"
     assert meta("", h1 + "<p>Updated Nov 20, 2025 · Published Oct 2, 2025</p>")["published"] == "2025-10-02"

@@ -602,6 +602,22 @@ def _authors(tree, node: dict, ids: dict, creators: dict, cites: list[str], site
 _SKIP_TEXT = {"script", "style"}
 
 
+_ISO_DAY = re.compile(r"\s*((?:19|20)\d\d-\d\d-\d\d)(?:$|[T ])")
+_CLEAR_DAY = re.compile(r"(?:19|20)\d\d", re.A)
+
+
+def _time_day(el) -> str | None:
+    """The day a ``<time datetime="2017-03-01T12:00Z">`` states, where the text it shows does not state it
+    clearly: an ambiguous slash date ("03/01/2017": March or January), a relative one ("3 days ago"), a day
+    without its year. A date written out in the text ("March 1, 2017") is what the reader sees and stays."""
+    m = _ISO_DAY.match(el.get("datetime") or "")
+    if m is None:
+        return None
+    shown = el.text_content()
+    clear = next((d for d in _SHOWN_DATE.finditer(shown) if not d["sy"]), None)
+    return None if clear is not None else m.group(1)
+
+
 def _texts_after(h1, max_nodes: int = 100, max_chars: int = _DATE_WINDOW) -> list[str]:
     """The text nodes after ``h1`` in document order (not its own), outside <script>/<style>: what the XPath
     ``following::text()`` gives, walked in Python so that it stops after ``max_chars`` instead of collecting every
@@ -617,11 +633,16 @@ def _texts_after(h1, max_nodes: int = 100, max_chars: int = _DATE_WINDOW) -> lis
 
     def subtree(el) -> bool:
         if isinstance(el.tag, str) and el.tag not in _SKIP_TEXT:
-            if el.text and add(el.text):
-                return True
-            for child in el:
-                if subtree(child):
+            day = _time_day(el) if el.tag == "time" else None
+            if day:
+                if add(day):
                     return True
+            else:
+                if el.text and add(el.text):
+                    return True
+                for child in el:
+                    if subtree(child):
+                        return True
         return bool(el.tail) and add(el.tail)
 
     el = h1
@@ -645,7 +666,10 @@ def _texts_before(h1, max_nodes: int = 20) -> list[str]:
     def subtree(el) -> bool:  # backwards: tail, children last to first, then the element's own text
         if el.tail:
             out.append(el.tail)
-        if isinstance(el.tag, str) and el.tag not in _SKIP_TEXT:
+        day = _time_day(el) if el.tag == "time" else None
+        if day:
+            out.append(day)
+        elif isinstance(el.tag, str) and el.tag not in _SKIP_TEXT:
             for child in reversed(el):
                 if len(out) >= max_nodes or subtree(child):
                     return True
