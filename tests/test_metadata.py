@@ -104,6 +104,20 @@ def test_capitals_h1_gives_the_reference_wording():
     assert meta(head, body)["title"] == "Best Drip Coffee Maker 2026: Buying Tips From Coffee Pros"
 
 
+def test_an_h1_holding_a_paragraph_gives_the_reference_title():
+    """renofi.com (wcxb-dev) sets its three-sentence summary as the page's <h1>; <title>, og:title and JSON-LD
+    agree on the headline. A question and its answer is still a headline, and an <h1> is still taken where no
+    reference exists."""
+    head = "<title>The 10 Best Home Improvement ROI Projects of 2023 | RenoFi</title>"
+    summary = ("Learn which home renovations have the best ROI? Get expert tips on how to calculate home "
+               "improvement ROI. We'll help you learn what you need to know about your renovation project.")
+    assert meta(head, f"<h1>{summary}</h1>")["title"] == "The 10 Best Home Improvement ROI Projects of 2023"
+    assert meta("", f"<h1>{summary}</h1>")["title"] == summary
+    head = "<title>Why are rice prices rising in Vietnam | Example News</title>"
+    h1 = "Why are rice prices rising in Vietnam? Traders explain"
+    assert meta(head, f"<h1>{h1}</h1>")["title"] == h1
+
+
 def test_kicker_h1_gives_the_headline():
     head = '<meta property="og:title" content="Pendler zahlen weniger">'
     assert meta(head, "<h1><span>Ticket</span> Pendler zahlen weniger</h1>")["title"] == "Pendler zahlen weniger"

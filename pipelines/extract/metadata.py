@@ -343,9 +343,9 @@ def _title_raw(tree, node: dict, meta: dict, sites: list[str]) -> str | None:
                 continue  # one word is no match for a title that merely holds it ("Discord" in "How we pwned ...")
             if max(_overlap(h, r), _overlap(r, h)) >= 0.5:
                 # the visible wording, unless the <h1> is set in capitals (styling that lost the
-                # headline's case and sometimes its spaces): then the reference's
-                return r if h.isupper() and not r.isupper() else h
-    if h1s and len(h1s[0].split()) >= 4:
+                # headline's case and sometimes its spaces), or holds a paragraph: then the reference's
+                return r if (h.isupper() and not r.isupper()) or _paragraph(h) else h
+    if h1s and len(h1s[0].split()) >= 4 and not (refs and _paragraph(h1s[0])):
         return h1s[0]
     if not refs:
         return h1s[0] if h1s else None
@@ -355,6 +355,16 @@ def _title_raw(tree, node: dict, meta: dict, sites: list[str]) -> str | None:
         return whole  # the first reference cut short, the other whole
     # one reference is another's tail ("Kicker: Headline" as headline, "Headline" as og:title): the headline
     return next((r for r in refs[1:] if len(word_key(r)) > 8 and k0.endswith(" " + word_key(r))), refs[0])
+
+
+_SENTENCE_END = re.compile(r"[.!?…](?=\s+\S)")
+
+
+def _paragraph(text: str) -> bool:
+    """A text set as an <h1> that reads as a paragraph, not a headline: three sentences or more, or over 200
+    characters (a renofi.com page sets its 250-character summary as <h1>; the longest of 970 real headlines
+    is 175 characters, and a headline holds at most a question and its answer)."""
+    return len(text) > 200 or len(_SENTENCE_END.findall(text)) >= 2
 
 
 def _continues(whole: str, cut: str) -> bool:
