@@ -118,6 +118,27 @@ def test_an_h1_holding_a_paragraph_gives_the_reference_title():
     assert meta(head, f"<h1>{h1}</h1>")["title"] == h1
 
 
+def test_section_headings_set_as_h1_give_the_reference_title():
+    """Markdown blogs set a post's sections as <h1> (the Rust blog: one after the post's opening prose;
+    blog.engora.com: eleven, "Small is the new large" first; both wcxb-dev); a promotion's lead-in ends in a
+    colon (siliconangle.com). The page's own title is the headline there; a lone <h1> before the prose is."""
+    head = "<title>What do people love about Rust? | Rust Blog</title>"
+    prose = "<p>" + "Rust developers answered our survey in great numbers this year. " * 4 + "</p>"
+    body = prose + "<h1>But what they love is the sense of empowerment and versatility</h1>" + prose
+    assert meta(head, body)["title"] == "What do people love about Rust?"
+    head = "<title>Small adventures with small language models</title>"
+    body = "".join(f"<h1>{h}</h1>{prose}" for h in ("Small is the new large", "What is a SLM?",
+                                                     "How to get started with them", "The code and the results"))
+    assert meta(head, body)["title"] == "Small adventures with small language models"
+    head = "<title>How Google Cloud runs AI inference - SiliconANGLE</title>"
+    body = "<h1>A message from John Furrier, co-founder of SiliconANGLE:</h1>" + prose
+    assert meta(head, body)["title"] == "How Google Cloud runs AI inference - SiliconANGLE"
+    # one <h1> before the prose, unlike its SEO title: the visible headline
+    head = "<title>Rice exports 2025 | Example News</title>"
+    assert meta(head, "<h1>Vietnam ships record rice to Manila</h1>" + prose)["title"] == (
+        "Vietnam ships record rice to Manila")
+
+
 def test_kicker_h1_gives_the_headline():
     head = '<meta property="og:title" content="Pendler zahlen weniger">'
     assert meta(head, "<h1><span>Ticket</span> Pendler zahlen weniger</h1>")["title"] == "Pendler zahlen weniger"

@@ -306,7 +306,9 @@ def _title_raw(tree, node: dict, meta: dict, sites: list[str]) -> str | None:
     it; where one contains the other the longer is the full headline (a shortened SEO title, or an <h1>
     split from its subtitle); where they are only similar the reference is the edited form (the <h1> may
     be upper-cased or abridged); an <h1> sharing nothing with them is the headline when it reads like one
-    (4+ words; shorter ones are section labels such as "Our Blog")."""
+    (4+ words; shorter ones are section labels such as "Our Blog") and is no section heading of the post
+    (after its prose, or one of three <h1>s) or paragraph. An <h1> ending in a colon leads into something
+    ("A message from our founder:") and is never the headline."""
     refs: list[str] = []
     for raw in (node.get("headline"), meta.get("og:title"), meta.get("twitter:title"), tree.findtext(".//title")):
         t = clean_text(raw)
@@ -314,12 +316,13 @@ def _title_raw(tree, node: dict, meta: dict, sites: list[str]) -> str | None:
             t = _strip_site(t, sites)
             if word_key(t) and word_key(t) not in map(word_key, refs):
                 refs.append(t)
-    h1s = []
+    h1s, els = [], []
     for h1 in tree.iter("h1"):
         text = clean_text(_shown_text(h1))
-        if not text or len(text) > 300 or _is_site(text, sites) or _chrome(h1):
-            continue
+        if not text or len(text) > 300 or _is_site(text, sites) or _chrome(h1) or text.endswith(":"):
+            continue  # (a text ending in a colon leads into something: "A message from our founder:")
         h1s.append(_strip_site(text, sites))
+        els.append(h1)
         if len(h1s) == 4:
             break
     for h in h1s:
@@ -345,7 +348,10 @@ def _title_raw(tree, node: dict, meta: dict, sites: list[str]) -> str | None:
                 # the visible wording, unless the <h1> is set in capitals (styling that lost the
                 # headline's case and sometimes its spaces), or holds a paragraph: then the reference's
                 return r if (h.isupper() and not r.isupper()) or _paragraph(h) else h
-    if h1s and len(h1s[0].split()) >= 4 and not (refs and _paragraph(h1s[0])):
+    # ...unless the page has a title of its own and the <h1> is not its headline: a paragraph set large, a
+    # post's section headings (three <h1>s, or one after the post's prose: markdown blogs)
+    section = refs and (_paragraph(h1s[0]) or len(h1s) >= 3 or _after_prose(els[0])) if h1s else False
+    if h1s and len(h1s[0].split()) >= 4 and not section:
         return h1s[0]
     if not refs:
         return h1s[0] if h1s else None
@@ -355,6 +361,15 @@ def _title_raw(tree, node: dict, meta: dict, sites: list[str]) -> str | None:
         return whole  # the first reference cut short, the other whole
     # one reference is another's tail ("Kicker: Headline" as headline, "Headline" as og:title): the headline
     return next((r for r in refs[1:] if len(word_key(r)) > 8 and k0.endswith(" " + word_key(r))), refs[0])
+
+
+def _after_prose(h1) -> bool:
+    """An <h1> standing after the article's prose (40 words of <p> before it): a section heading."""
+    words = 0
+    for p in h1.itersiblings(preceding=True):
+        if p.tag in ("p", "blockquote"):
+            words += len(p.text_content().split())
+    return words >= 40
 
 
 _SENTENCE_END = re.compile(r"[.!?…](?=\s+\S)")
