@@ -21,6 +21,7 @@ from scrapy import signals
 
 from crawler import exitcodes
 from crawler.summary import per_outlet
+from pipelines.crawl.urls import redact_credentials
 
 logger = logging.getLogger(__name__)
 
@@ -182,7 +183,7 @@ def failed_start_report(command: str, store: str, code: int, reason: str, *,
                         finish_reason: str = "not_started") -> dict:
     """The report of a run that could not start (the store is missing or unreachable)."""
     now = datetime.now(timezone.utc)
-    return {"run_id": now.strftime("%Y%m%dT%H%M%S%fZ"), "spider": command, "store": store,
+    return {"run_id": now.strftime("%Y%m%dT%H%M%S%fZ"), "spider": command, "store": redact_credentials(str(store or "")),
             "started_at": now.replace(microsecond=0).isoformat(), "finished_at": now.replace(microsecond=0).isoformat(),
             "exit_code": code, "exit_name": exitcodes.NAMES.get(code, "?"), "reason": reason, "problems": [reason],
             "finish_reason": finish_reason, "interrupted_by": None, "summary": {}, "stats": {}}
@@ -195,7 +196,7 @@ def _report(crawler, spider, raw: dict, verdict: dict) -> dict:
     stats = _json_stats(raw)
     return {"run_id": getattr(spider, "run_id", None) or finished.strftime("%Y%m%dT%H%M%S%fZ"),
             "spider": getattr(spider, "name", None) or crawler.spidercls.name,
-            "store": crawler.settings.get("CORPUS_STORE"),
+            "store": redact_credentials(str(crawler.settings.get("CORPUS_STORE") or "")) or None,
             "started_at": started.isoformat() if started else None,
             "finished_at": finished.replace(microsecond=0).isoformat(),
             "elapsed_seconds": round((finished - started).total_seconds(), 3) if started else None,

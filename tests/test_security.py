@@ -549,3 +549,55 @@ def test_a_redirect_to_a_scheme_without_slashes_or_a_malformed_address_says_why(
         assert f"error: refused redirect to scheme '{scheme}' (only http and https are fetched)" in res.stdout
     assert "error: refused redirect to a malformed address" in res.stdout
     assert set(site.hits) <= {"/js", "/mail", "/tel", "/broken", "/robots.txt"}, site.hits
+
+
+def test_a_url_with_credentials_is_refused_and_its_password_is_never_kept(corpus_cmd, tmp_path):
+    """A reviewer's `corpus fetch http://alice:pa55word@host/...` failed with `ValueError: invalid hostname:
+    alice:pa55word@host`, a stats key holding the password (`corpus/reason/error/valueerror:-invalid-hostname:
+    -alice:pa55word@...`) in the run report in the store; a redirect to `bob:hunter2@` did the same. Now
+    such a URL is an invalid URL, a redirect to one is refused, nothing is requested with them, and no
+    output, report or stats key carries a password."""
+    site = Site()
+    base = f"127.0.0.1:{site.port}"
+    site.pages.update({"/redirect": (302, {"Location": f"http://bob:hunter2@{base}/creds/2"}, b""),
+                       "/creds/2": (200, {}, article_html("The secret article on ASEAN and Russia"))})
+    store, report = tmp_path / "s", tmp_path / "report.json"
+    try:
+        res = corpus_cmd("fetch", "--allow-private", "--store", store, "--report", report,
+                         f"http://alice:pa55word@{base}/creds/1", f"http://{base}/redirect")
+        js = corpus_cmd("fetch", "--allow-private", "--json", "--store", tmp_path / "s2",
+                        f"http://alice:pa55word@{base}/creds/1")
+    finally:
+        site.close()
+    assert res.returncode == 1, res.stderr[-2000:]
+    assert "error: invalid URL (credentials in the URL (user:password@ is never sent))" in res.stdout
+    assert "error: refused redirect to a URL with credentials (user:password@ is never sent)" in res.stdout
+    assert "/creds/" not in "".join(site.hits), site.hits
+    assert f"http://***@{base}/creds/1" in res.stdout
+    written = [res.stdout, res.stderr, js.stdout, js.stderr, report.read_text()]
+    written += [p.read_text(errors="replace") for p in store.rglob("*") if p.is_file()]
+    for text in written:
+        assert "pa55word" not in text and "hunter2" not in text
+    assert json.loads(js.stdout)["input_url"] == f"http://***@{base}/creds/1"
+
+
+def test_credentials_are_redacted_from_any_message():
+    from pipelines.crawl.urls import redact_credentials, url_problem
+
+    assert redact_credentials("invalid hostname: alice:pa55word@pub.test") == "invalid hostname: ***@pub.test"
+    assert redact_credentials("GET https://u:p%40ss@[::1]:8/x failed") == "GET https://***@[::1]:8/x failed"
+    for text in ("mail ann@example.org at 10:30", "https://example.org/a@b"):
+        assert redact_credentials(text) == text
+    assert url_problem("https://ann@example.org/") == "credentials in the URL (user:password@ is never sent)"
+
+
+def test_credentials_in_the_store_address_are_refused_and_not_echoed(corpus_cmd, tmp_path):
+    """`--store s3://KEY:SECRET@bucket/x` (no form S3 knows) echoed the key and secret in the exit-3 line and the
+    run report (a reviewer)."""
+    report = tmp_path / "report.json"
+    res = corpus_cmd("fetch", "--store", "s3://AKIAEXAMPLE:s3cr3tv4lue@bucket/corpus", "--report", report,
+                     "https://example.invalid/a")
+    assert res.returncode == 3, res.stderr[-2000:]
+    assert "credentials in the store address 's3://***@bucket/corpus'" in res.stderr
+    for text in (res.stdout, res.stderr, report.read_text()):
+        assert "s3cr3tv4lue" not in text and "AKIAEXAMPLE" not in text

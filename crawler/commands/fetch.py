@@ -108,20 +108,23 @@ def _known(corpus, url: str) -> dict | None:
 
 
 def print_results(urls, results, as_json: bool, corpus=None, out=None) -> None:
+    from pipelines.crawl.urls import redact_credentials
+
     out = out or sys.stdout
     for url in urls:
         res = results.get(url) or {"url": url, "outcome": "error: no response", "record": None}
         record = stored_record(corpus, res.get("record")) if not res["outcome"].startswith("error") else None
         outcome = outcome_line(res["outcome"], record)
+        shown = redact_credentials(url)  # a URL given with user:password@ (refused): its password is not printed
         if as_json:
-            row = dict(record) if record else {"url": url}
+            row = dict(record) if record else {"url": shown}
             row["outcome"] = outcome
-            row["input_url"] = url
+            row["input_url"] = shown
             out.write(json.dumps(row, ensure_ascii=False, sort_keys=True) + "\n")
         else:
             known = record or (_known(corpus, url) if res["outcome"].startswith("error") else None)
             doc = known["id"] if known else "-" * 16  # an error on a stored page (410: now gone) names its id
-            title = (known or {}).get("title") or url
+            title = (known or {}).get("title") or shown
             out.write(f"{doc}  {outcome:<28}  {title}\n")
         out.flush()
 

@@ -12,6 +12,9 @@ first, also with ``--allow-private``.
 A redirect to another scheme is not followed by Scrapy (its redirect
 middleware hands the 3xx back); this middleware says why instead of
 ``HTTP 302``: ``error: refused redirect to scheme 'file' (...)``.
+
+A URL with ``user:password@`` before its host is refused too, first or as a redirect's target: the
+crawler sends no one's credentials, and its reports and stats never carry them.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from urllib.parse import urljoin
 from scrapy.exceptions import IgnoreRequest
 from w3lib.url import safe_url_string
 
-from pipelines.crawl.urls import refused_scheme, scheme_refusal
+from pipelines.crawl.urls import CREDENTIALS, has_credentials, refused_scheme, scheme_refusal
 
 
 class SchemeRefused(IgnoreRequest):
@@ -33,6 +36,8 @@ class SchemeGuard:
         scheme = refused_scheme(request.url)
         if scheme is not None:
             raise SchemeRefused(scheme_refusal(scheme))
+        if has_credentials(request.url):  # user:password@ (a link, a feed's entry): never sent, never logged
+            raise SchemeRefused("refused " + CREDENTIALS)
         return None
 
     def process_response(self, request, response):
@@ -45,6 +50,8 @@ class SchemeGuard:
             scheme = refused_scheme(target)
             if scheme is not None:
                 raise SchemeRefused("refused redirect to " + scheme_refusal(scheme).removeprefix("refused "))
+            if has_credentials(target):
+                raise SchemeRefused("refused redirect to a URL with credentials (user:password@ is never sent)")
         return response
 
 

@@ -29,7 +29,7 @@ from crawler.middlewares.robots import RobotsUnavailable
 from crawler.middlewares.scheme_guard import SchemeRefused
 from crawler.page import page_from_response
 from pipelines.crawl.state import CrawlState
-from pipelines.crawl.urls import canonicalize
+from pipelines.crawl.urls import canonicalize, redact_credentials
 from pipelines.store import StoreError, open_store_from
 
 
@@ -219,6 +219,7 @@ class CorpusSpider(scrapy.Spider):
 
     def note(self, url, outcome, *, record=None, outlet=None, page=None):
         """Record the outcome of ``url``: results, crawl stats and incremental state."""
+        outcome = redact_credentials(outcome)  # an error quoting a user:password@ (no stats key, no report has it)
         kind, _, reason = outcome.partition(": ")
         kind = "duplicate" if kind.startswith("duplicate of") else kind
         if kind == "skipped" and reason.startswith("off-topic"):

@@ -16,7 +16,7 @@ import re
 from functools import lru_cache
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
 
-__all__ = ["canonicalize", "doc_id", "host_of", "host_under", "is_public_suffix", "registered_host", "same_site", "site_of",
+__all__ = ["CREDENTIALS", "canonicalize", "doc_id", "has_credentials", "host_of", "host_under", "is_public_suffix", "redact_credentials", "registered_host", "same_site", "site_of",
            "site_name",
            "url_problem", "FETCHED_SCHEMES", "refused_scheme", "scheme_refusal"]
 
@@ -61,6 +61,27 @@ def scheme_refusal(scheme: str) -> str:
     return f"refused scheme {scheme[:20]!r} (only http and https are fetched)" if scheme else "no scheme (http or https)"
 
 
+# user:password@ before a host: in a URL (``http://alice:pw@host/``) or in a message quoting its netloc
+# ("invalid hostname: alice:pw@host")
+_USERINFO = re.compile(r"(?<![\w.~%!$&'()*+,;=:-])([\w.~%!$&'()*+,;=-]+):[^\s/?#@]*@(?=[\w\[])")
+CREDENTIALS = "credentials in the URL (user:password@ is never sent)"
+
+
+def redact_credentials(text: str) -> str:
+    """``text`` with every ``user:password@`` in it replaced by ``***@`` (an S3 key id is a user name there):
+    what a log, a report or the run's stats may show."""
+    return _USERINFO.sub("***@", text) if "@" in text else text
+
+
+def has_credentials(url: str) -> bool:
+    """Whether ``url`` carries a user name or password before its host."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return False
+    return "@" in parts.netloc
+
+
 def url_problem(url: str) -> str | None:
     """Why ``url`` is not a fetchable http(s) URL, or None when it is."""
     if not isinstance(url, str) or not url:
@@ -77,6 +98,8 @@ def url_problem(url: str) -> str | None:
         return scheme_refusal(scheme)
     if not parts.hostname:
         return "no host"
+    if "@" in parts.netloc:
+        return CREDENTIALS
     return None
 
 
