@@ -61,6 +61,9 @@ USER_AGENT = "asean-russia-corpus/0.1 (+https://github.com/asean-russia-corpus/c
 ROBOTSTXT_OBEY = True
 CONCURRENT_REQUESTS = 16
 CONCURRENT_REQUESTS_PER_DOMAIN = 2
+# ...per site, not per host name: one slot for an outlet's domain or a site by the Public Suffix List, so
+# its sub-domains share the limits and the delay (crawler/site_slots.py)
+DOWNLOADER = "crawler.site_slots.SiteDownloader"
 # Scrapy's least-busy-slot-first queue that also skips a slot held by a Retry-After (crawler/slot_holds.py).
 SCHEDULER_PRIORITY_QUEUE = "crawler.slot_holds.SlotHoldAwarePriorityQueue"
 DOWNLOAD_DELAY = 1.0

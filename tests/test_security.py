@@ -9,6 +9,7 @@ import json
 import os
 import socket
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -308,6 +309,7 @@ class Site:
     def __init__(self, host="127.0.0.1", port=0):
         self.pages: dict[str, tuple[int, dict, bytes]] = {}
         self.hits: list[str] = []
+        self.log: list[tuple[float, str, str]] = []  # (monotonic time, Host header, path) of every request
         site = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -316,6 +318,7 @@ class Site:
 
             def do_GET(self):
                 site.hits.append(self.path)
+                site.log.append((time.monotonic(), self.headers.get("Host", ""), self.path))
                 status, headers, body = site.pages.get(self.path, (404, {}, b"not here"))
                 self.send_response(status)
                 for k, v in {"Content-Type": "text/html; charset=utf-8", **headers}.items():
@@ -601,3 +604,43 @@ def test_credentials_in_the_store_address_are_refused_and_not_echoed(corpus_cmd,
     assert "credentials in the store address 's3://***@bucket/corpus'" in res.stderr
     for text in (res.stdout, res.stderr, report.read_text()):
         assert "s3cr3tv4lue" not in text and "AKIAEXAMPLE" not in text
+
+
+def test_sub_domains_of_one_site_share_its_politeness_limits(corpus_cmd, tmp_path):
+    """A reviewer fetched 4 pages from each of 6 sub-domains of one site (s1.pub.test ... s6.pub.test, one
+    server): 24 requests in 4.3 s, up to 7 in one second, since Scrapy keeps a download slot per host name.
+    One slot per site (crawler/site_slots.py): its delay holds between any two of its requests; another
+    site keeps its own slot, and two users of a hosting platform (a public suffix) are two sites."""
+    site = Site("127.0.0.2")
+    port = site.port
+    robots = (200, {"Content-Type": "text/plain"}, b"User-agent: *\nAllow: /\n")
+    site.pages["/robots.txt"] = robots
+    for n in range(3):
+        site.pages[f"/news/{n}"] = (200, {}, article_html(f"Story {n} on ASEAN and Russia"))
+    hosts = [f"s{i}.pub.test" for i in range(1, 5)]
+    dns = tmp_path / "dns.json"
+    dns.write_text(json.dumps({h: [["127.0.0.2"]] for h in [*hosts, "other.test", "a.github.io", "b.github.io"]}))
+    urls = [f"http://{h}:{port}/news/{n}" for h in hosts for n in range(3)]
+    env = {"PYTHONPATH": os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")]), "DRIVEN_DNS": str(dns)}
+    delay = 0.6
+    try:
+        res = corpus_cmd("fetch", "--store", tmp_path / "s", *urls, "-s", f"DOWNLOAD_DELAY={delay}",
+                         "-s", "RANDOMIZE_DOWNLOAD_DELAY=0", "-s", "AUTOTHROTTLE_ENABLED=0",
+                         "-s", "TWISTED_DNS_RESOLVER=driven_dns.DrivenResolver", env=env)
+    finally:
+        site.close()
+    assert res.returncode in (0, 1), res.stderr[-3000:]
+    times = sorted(t for t, host, path in site.log if path.startswith("/news/"))
+    assert len(times) == 12, site.log
+    gaps = [b - a for a, b in zip(times, times[1:])]
+    assert min(gaps) >= delay * 0.8, gaps  # one slot: never two of the site's pages at once
+
+    from scrapy.utils.test import get_crawler
+
+    from crawler.site_slots import SiteDownloader
+
+    downloader = SiteDownloader(get_crawler(settings_dict={"CORPUS_REGISTRY": ""}))
+    assert downloader.slot_of("s1.pub.test") == downloader.slot_of("s6.pub.test") == "pub.test"
+    assert downloader.slot_of("a.github.io") != downloader.slot_of("b.github.io")
+    assert downloader.slot_of("news.bbc.co.uk") == downloader.slot_of("www.bbc.co.uk") == "bbc.co.uk"
+    assert downloader.slot_of("127.0.0.1") == "127.0.0.1"
