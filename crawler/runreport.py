@@ -205,8 +205,8 @@ def _report(crawler, spider, raw: dict, verdict: dict) -> dict:
 
 
 def write_report(corpus, run_id: str, report: dict, report_file: str | None) -> str | None:
-    """Write a run report into the corpus (when given) and to ``report_file`` (when given, or when the store
-    could not take it: then the local state folder); where it is, for the user."""
+    """Write a run report into the corpus (when given), to the local state folder when the store could not take
+    it, and to ``report_file`` (when given: a copy); where it is, for the user."""
     where = None
     if corpus is not None:
         try:
@@ -214,9 +214,11 @@ def write_report(corpus, run_id: str, report: dict, report_file: str | None) -> 
             where = f"{corpus.store.describe().rstrip('/')}/{key}"
         except Exception as exc:  # noqa: BLE001 - a dead store must not lose the report
             logger.error("could not write the run report to the store: %s", exc)
-    if report_file or where is None:
-        local = write_local_report(report, report_file)
-        where = where or local
+    if where is None:  # the store could not take it: the local state folder keeps it, --report or not
+        where = write_local_report(report)
+    if report_file:  # a copy where the user asked (a scheduler's next run may overwrite it)
+        copy = write_local_report(report, report_file)
+        where = where or copy
     global WRITTEN
     WRITTEN = where or WRITTEN
     return where

@@ -200,6 +200,25 @@ def test_missing_bucket_is_exit_3_in_one_line_with_a_report(s3_server, s3_endpoi
     assert len(res.stderr.strip().splitlines()) <= 2  # no traceback, no log noise
     report = json.loads((tmp_path / "r.json").read_text())
     assert report["exit_code"] == exitcodes.STORE and report["finish_reason"] == "not_started"
+    # --report is a copy: the state folder keeps every report no store took, so that a scheduler's next
+    # run, writing the same --report file, does not erase the only trace of this one (a reviewer)
+    kept = list((tmp_path / "xdg" / "asean-russia-corpus" / "runs").glob("*.json"))
+    assert [json.loads(p.read_text())["run_id"] for p in kept] == [report["run_id"]]
+
+
+def test_a_report_the_store_could_not_take_stays_in_the_state_folder_beside_its_copy(tmp_path, monkeypatch):
+    from crawler.runreport import write_report
+
+    class DeadCorpus:
+        def write_run_stats(self, run_id, report):
+            raise OSError("the endpoint went away")
+
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "xdg"))
+    report = {"run_id": "20261129T150000000000Z", "exit_code": exitcodes.STORE}
+    where = write_report(DeadCorpus(), report["run_id"], report, str(tmp_path / "last-run.json"))
+    kept = tmp_path / "xdg" / "asean-russia-corpus" / "runs" / "20261129T150000000000Z.json"
+    assert where == str(kept) and json.loads(kept.read_text()) == report
+    assert json.loads((tmp_path / "last-run.json").read_text()) == report
 
 
 def test_robots_txt_holds_for_every_request_and_is_fetched_once_per_host(tmp_path):

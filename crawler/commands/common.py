@@ -148,7 +148,9 @@ def report_without_run(args, code: int, reason: str, *, finish_reason: str = "no
 
     report = failed_start_report(args.command, getattr(args, "store", ""), code, reason, finish_reason=finish_reason)
     report.update(extra)
-    where = write_local_report(report, getattr(args, "report", None))
+    where = write_local_report(report)  # the state folder keeps every run's report that no store took
+    if getattr(args, "report", None):
+        where = write_local_report(report, args.report) or where  # ...and the copy asked for
     print(f"corpus: exit {code} ({exitcodes.NAMES[code]}): {reason}" + (f"; run report: {where}" if where else ""),
           file=sys.stderr)
     return where
