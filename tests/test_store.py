@@ -152,3 +152,32 @@ def test_write_if_absent_race_has_one_winner(blob_store):
     winners = [i for ok, i in results if ok]
     assert len(results) == 6 and len(winners) == 1
     assert blob_store.read("race/k") == f"v{winners[0]}".encode()
+
+
+def test_a_forbidden_bucket_says_to_check_the_credentials(s3_endpoint):
+    """An endpoint that answers 403 (wrong credentials: a HEAD's 403 has no body to say so) was reported
+    as "S3 refused to open bucket ...: 403 Forbidden" alone (a reviewer)."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from pipelines.store import S3Config
+
+    class Forbidden(BaseHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+        def do_HEAD(self):
+            self.send_response(403)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Forbidden)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        store = open_store("s3://b/p", s3_config=S3Config(endpoint_url=f"http://127.0.0.1:{server.server_port}",
+                                                          max_attempts=1))
+        with pytest.raises(StoreError, match="check the credentials") as info:
+            store.check()
+        assert not info.value.transient and "403" in str(info.value)
+    finally:
+        server.shutdown()
+        server.server_close()

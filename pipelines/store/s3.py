@@ -190,7 +190,12 @@ class S3Store(BlobStore):
                 error = StoreError(f"S3 bucket {self.bucket!r} does not exist at {self.endpoint_url}")
                 error.transient = False
                 raise error from exc
-            raise self._fail("open bucket", "", exc) from exc
+            error = self._fail("open bucket", "", exc)
+            if self._code(exc) in ("403", "Forbidden", "AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch"):
+                # a HEAD's 403 has no body to say why: the credentials, or a bucket of someone else
+                error.args = (f"{error} (check the credentials: AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or "
+                              "AWS_PROFILE, and that they may read this bucket)",)
+            raise error from exc
 
     def describe(self) -> str:
         return f"s3://{self.bucket}/{self.prefix}" if self.prefix else f"s3://{self.bucket}"
