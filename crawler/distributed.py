@@ -138,7 +138,13 @@ class RedisScheduler(Scheduler):
         return instance
 
     def open(self, spider):
-        super().open(spider)
+        try:
+            super().open(spider)  # its last step asks Redis for the queue's length
+        except RedisError as exc:
+            # Redis went away as this worker started: the same store failure as later in the run (exit 3), but
+            # the engine is still opening the spider, so no close is asked for (closing a spider half opened
+            # gave tracebacks and exit 5): with no request to give, the worker finds itself idle and closes
+            self._redis_failed(exc, close=False)
         self.shared: SharedRun = spider.shared
         engine = self.crawler.engine
         slot = engine._slot
@@ -157,6 +163,8 @@ class RedisScheduler(Scheduler):
         self.crawler.signals.connect(self._idle, signal=signals.spider_idle)
 
     def enqueue_request(self, request):
+        if self.failed:
+            return False
         try:
             if not request.dont_filter and self.df.request_seen(request):
                 if self.stats:
@@ -193,7 +201,7 @@ class RedisScheduler(Scheduler):
 
     failed = False
 
-    def _redis_failed(self, exc) -> None:
+    def _redis_failed(self, exc, close: bool = True) -> None:
         """Redis cannot be reached: this worker stops (exit 3, as for a store that failed); what it had
         in flight stays in Redis, put back by the other workers or resumed by the next run."""
         if self.failed:
@@ -201,7 +209,8 @@ class RedisScheduler(Scheduler):
         self.failed = True
         logger.error("redis: %s: stopping this worker", exc)
         count_store_error(self.stats, f"Redis failed during the run: {exc}")
-        asyncio.ensure_future(self.crawler.engine.close_spider_async(reason="redis_unavailable"))
+        if close:
+            asyncio.ensure_future(self.crawler.engine.close_spider_async(reason="redis_unavailable"))
 
     def _idle(self, spider):
         """Do not close while the run has work: queued requests, or requests other workers have in flight

@@ -13,7 +13,8 @@ Modes:
   reset   new connections are reset (RST), and so are the ones in flight.
   hang    new connections are accepted and never answered, and the ones in flight stall (the
           client's read timeout decides).
-A scheduled window switches to its mode at ``start`` seconds from now and back to ``pass`` after
+``proxy.trip_on = b"ZCARD"`` switches to ``refuse`` when a client sends those bytes (a Redis command
+by name: an outage at one exact step). A scheduled window switches to its mode at ``start`` seconds from now and back to ``pass`` after
 ``duration``; ``set_mode`` cancels any window not yet over.
 """
 from __future__ import annotations
@@ -59,6 +60,7 @@ class FaultProxy:
         self._stopped = threading.Event()
         self._thread: threading.Thread | None = None
         self.counts = {m: 0 for m in MODES}  # connections handled per mode
+        self.trip_on: bytes | None = None  # bytes a client sends that switch the proxy to "refuse" (not passed on)
 
     # -- control ------------------------------------------------------------------------------
     def start(self) -> "FaultProxy":
@@ -190,6 +192,10 @@ class FaultProxy:
                 for sock in ready:
                     data = sock.recv(65536)
                     if not data:
+                        done = True
+                        break
+                    if sock is client and self.trip_on and self.trip_on in data:  # a tripwire: the outage
+                        self.set_mode("refuse")                                   # begins with this request
                         done = True
                         break
                     (server if sock is client else client).sendall(data)

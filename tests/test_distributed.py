@@ -257,6 +257,25 @@ def test_redis_going_away_stops_the_worker_with_exit_3(replay, tmp_path):
     assert json.loads((store / "state" / "lock.json").read_text())["run_id"].startswith("redis-")
 
 
+def test_redis_going_away_as_the_worker_starts_is_exit_3_without_a_traceback(replay, tmp_path):
+    """A reviewer killed Redis while a worker was opening its spider (the scheduler's first question, the
+    queue's length): six tracebacks ("Scraper slot not assigned") and exit 5, "interrupted", which a
+    CronJob retries quietly, where a store that fails is exit 3. A proxy cuts Redis at exactly that
+    command here."""
+    from faultproxy import FaultProxy
+    from redisserver import RedisServer
+
+    with RedisServer() as server, FaultProxy(server.url.split("//", 1)[1].split("/", 1)[0]) as proxy:
+        proxy.trip_on = b"ZCARD"  # the queue's length: asked first when the scheduler opens
+        worker = start_worker(replay, tmp_path / "store", f"redis://127.0.0.1:{proxy.port}/0", tmp_path)
+        (code, stdout, stderr), = finish([worker], timeout=120)
+    assert proxy.mode == "refuse", stderr[-3000:]  # the outage did come at that step
+    assert code == 3, stdout + stderr[-3000:]
+    assert "Traceback" not in stderr and "Unhandled error" not in stderr, stderr[-3000:]
+    assert "exit 3 (store)" in stderr and "Redis failed " in stderr, stderr[-3000:]
+    assert not article_hits(replay)
+
+
 def test_redis_that_does_not_answer_is_exit_3_before_any_request(replay, corpus_cmd, tmp_path):
     res = corpus_cmd("crawl", "--replay", replay.url, "--store", tmp_path / "store",
                      "--redis", "redis://:s3cret@127.0.0.1:1/0", "intellinews")
