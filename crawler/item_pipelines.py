@@ -176,6 +176,7 @@ class Store:
         self.dedup: Deduplicator | None = None
         self.pending: PendingSpool | None = None
         self.unusable: StoreError | None = None  # the store failed at the start: the run closes
+        self._pending_done: list = []  # (page, ingest result) of the spooled pages stored at the start
         self.extractor = {"name": extraction.EXTRACTOR_NAME, "version": extraction.EXTRACTOR_VERSION}
 
     @classmethod
@@ -184,7 +185,7 @@ class Store:
         seeds = settings.get("CORPUS_SEEDS_DIR") or REPO_SEEDS
         pipeline = cls(crawler, settings.get("CORPUS_STORE") or "./corpus-store", Path(seeds),
                        settings.getbool("CORPUS_DEDUP", True))
-        crawler.signals.connect(pipeline._close_if_unusable, signal=signals.spider_opened)
+        crawler.signals.connect(pipeline._spider_opened, signal=signals.spider_opened)
         return pipeline
 
     def open_spider(self):
@@ -199,9 +200,20 @@ class Store:
             count_store_error(self.crawler.stats, exc)
             self.unusable = exc
 
-    def _close_if_unusable(self, spider):
-        if self.unusable is not None and spider is self.crawler.spider:
+    def _spider_opened(self, spider):
+        if spider is not self.crawler.spider:
+            return
+        if self.unusable is not None:
             asyncio.ensure_future(self.crawler.engine.close_spider_async(reason=STORE_UNAVAILABLE))
+            return
+        # the pages an earlier run spooled, stored at the start (_store_pending): this run's outcomes, and its
+        # crawl state's, now that the spider has opened its state (its handler runs first): its summary
+        # counts them ("new"), and they are not due again (a reviewer saw them fetched a second time)
+        note = getattr(spider, "note", None)
+        for page, done in self._pending_done if note is not None else ():
+            note(page.get("requested_url") or page["url"], done.display, record=done.record,
+                 outlet=page.get("outlet"), page=page)
+        self._pending_done = []
 
     def _open(self, store):
         self.corpus = Corpus(store)
@@ -245,6 +257,7 @@ class Store:
                           extractor=entry.get("extractor") or self.extractor, extra=entry.get("extra"))
             self.corpus.noted([done.record, *done.others], done.outcome)
             stats.inc_value(f"corpus/pending/stored/{done.outcome}")
+            self._pending_done.append((page, done))
             return done.outcome
 
         replayed = self.pending.replay(store_one)
