@@ -19,6 +19,7 @@ import logging
 import time
 
 from scrapy.pqueues import DownloaderAwarePriorityQueue, DownloaderInterface
+from scrapy.utils.httpobj import urlparse_cached
 from twisted.python.failure import Failure
 
 logger = logging.getLogger(__name__)
@@ -78,18 +79,30 @@ def give_back_queued(crawler, key: str) -> int:
     return given
 
 
-def fail_queued(crawler, key: str, exception, meta: dict | None = None) -> int:
+def host_key(request) -> str:
+    """The host name of ``request``: what a timeout or a closure is about (a slot is a whole site, and one
+    dead sub-domain says nothing of its siblings)."""
+    return urlparse_cached(request).hostname or ""
+
+
+def fail_queued(crawler, key: str, exception, meta: dict | None = None, host: str | None = None) -> int:
     """Fail the requests waiting in the queue of download slot ``key`` (not sent yet) with
-    ``exception()``, their ``meta`` updated with ``meta`` first; returns how many.  They reach their
-    errbacks as any failed download."""
+    ``exception()``, their ``meta`` updated with ``meta`` first; with ``host``, only that host's requests
+    (the others keep their places). Returns how many. They reach their errbacks as any failed download."""
     slot = crawler.engine.downloader.slots.get(key)
     failed = 0
+    kept = []
     while slot is not None and slot.queue:
         request, waiting = slot.queue.popleft()
+        if host is not None and host_key(request) != host:
+            kept.append((request, waiting))
+            continue
         if meta:
             request.meta.update(meta)
         waiting.errback(Failure(exception()))
         failed += 1
+    if kept:
+        slot.queue.extend(kept)
     return failed
 
 

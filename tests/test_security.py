@@ -644,3 +644,51 @@ def test_sub_domains_of_one_site_share_its_politeness_limits(corpus_cmd, tmp_pat
     assert downloader.slot_of("a.github.io") != downloader.slot_of("b.github.io")
     assert downloader.slot_of("news.bbc.co.uk") == downloader.slot_of("www.bbc.co.uk") == "bbc.co.uk"
     assert downloader.slot_of("127.0.0.1") == "127.0.0.1"
+
+
+def test_a_dead_sub_domain_does_not_cut_off_its_live_siblings(corpus_cmd, tmp_path):
+    """A slot is a whole site, but timeouts and closures are a host's: a reviewer's dead.pub.test (accepts,
+    never answers) tripped the slow-host breaker for the slot, and live.pub.test's pages ended as "timed
+    out (pub.test timed out 3 times in a row; not requested)" without a request."""
+    live = Site("127.0.0.2")
+    live.pages["/robots.txt"] = (200, {"Content-Type": "text/plain"}, b"User-agent: *\nAllow: /\n")
+    for n in range(3):
+        live.pages[f"/news/{n}"] = (200, {}, article_html(f"Story {n} on ASEAN and Russia relations today"))
+    stop = threading.Event()
+
+    class Dead(BaseHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+        def do_GET(self):
+            if self.path == "/robots.txt":
+                body = b"User-agent: *\nAllow: /\n"
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+                return
+            stop.wait(30)  # never answers in time
+
+    dead = ThreadingHTTPServer(("127.0.0.2", 0), Dead)
+    dead.daemon_threads = True
+    threading.Thread(target=dead.serve_forever, daemon=True).start()
+    dns = tmp_path / "dns.json"
+    dns.write_text(json.dumps({h: [["127.0.0.2"]] for h in ("live.pub.test", "dead.pub.test")}))
+    urls = ([f"http://dead.pub.test:{dead.server_address[1]}/news/{n}" for n in range(5)]
+            + [f"http://live.pub.test:{live.port}/news/{n}" for n in range(3)])
+    env = {"PYTHONPATH": os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")]), "DRIVEN_DNS": str(dns),
+           "CORPUS_RETRY_BACKOFF": "0"}
+    try:
+        res = corpus_cmd("fetch", "--json", "--store", tmp_path / "s", "--timeout", "1", *urls,
+                         "-s", "DOWNLOAD_DELAY=0", "-s", "TWISTED_DNS_RESOLVER=driven_dns.DrivenResolver",
+                         env=env, timeout=240)
+    finally:
+        stop.set()
+        live.close()
+        dead.shutdown()
+        dead.server_close()
+    out = {row["input_url"]: row["outcome"] for row in map(json.loads, res.stdout.splitlines())}
+    assert [out[u] for u in urls[5:]] == ["new"] * 3, (out, res.stderr[-3000:])
+    assert all(out[u].startswith("error: timed out") for u in urls[:5]), out
+    assert any("dead.pub.test timed out 3 times in a row" in out[u] for u in urls[:5]), out

@@ -8,10 +8,11 @@
   waiting request.)
 - A ``Retry-After`` longer than ``CORPUS_RETRY_AFTER_MAX`` is not waited for: the URL ends as
   ``error: rate limited (Retry-After N s; retried next run)`` (``RetryLater``), the crawl state
-  makes it due at that time (``retry_at``, pipelines/crawl/state.py), and the slot's other URLs
-  end the same way without being requested until then.
+  makes it due at that time (``retry_at``, pipelines/crawl/state.py), and the host's other URLs
+  end the same way without being requested until then (the host's: a slot is a whole site,
+  crawler/site_slots.py, and one sub-domain's answer closes no other).
 - ``CORPUS_OUTLET_WAIT_MAX``: the waits of one outlet add up to at most this in a run; a 429 or
-  503 whose ``Retry-After`` would pass it closes the outlet for the run, its URLs ending as
+  503 whose ``Retry-After`` would pass it closes that host for the run, its URLs ending as
   ``error: rate limited (Retry-After N s, after M s of waits in this run; retried next run)``
   (a server that throttles every new URL would otherwise hold the run N times ``Retry-After``).
 - Timeouts are retried at most ``CORPUS_TIMEOUT_RETRIES`` times: a server that drips bytes
@@ -33,7 +34,7 @@ from scrapy.utils.response import response_status_message
 from twisted.internet.error import TCPTimedOutError
 from twisted.internet.error import TimeoutError as TwistedTimeoutError
 
-from crawler.slot_holds import fail_queued, hold_slot, slot_key
+from crawler.slot_holds import fail_queued, hold_slot, host_key, slot_key
 
 
 # The longest wait a server can ask for: a Retry-After of years (or an HTTP date in 2099, or a number too
@@ -89,7 +90,7 @@ class RetryAfterMiddleware(RetryMiddleware):
         self.download_timeout = settings.getfloat("DOWNLOAD_TIMEOUT", 180.0)
         self.outlet_wait_max = settings.getfloat("CORPUS_OUTLET_WAIT_MAX", 120.0)
         self.waited: dict[str, float] = {}  # slot key -> seconds it was held in this run
-        self.later: dict[str, tuple[float, RetryLater]] = {}  # slot key -> (until, why): not requested
+        self.later: dict[str, tuple[float, RetryLater]] = {}  # host -> (until, why): not requested
 
     @classmethod
     def from_crawler(cls, crawler):
@@ -107,12 +108,12 @@ class RetryAfterMiddleware(RetryMiddleware):
         waited = self.waited.get(key, 0.0)
         announced = retry_after_seconds(response.headers.get("Retry-After"))
         if announced is not None and announced > self.max_wait:
-            request.meta["corpus_retry_later"] = self._close(key, RetryLater.after(response.status, announced),
+            request.meta["corpus_retry_later"] = self._close(request, RetryLater.after(response.status, announced),
                                                              time.monotonic() + announced)
             return
         if announced is not None and waited + announced > self.outlet_wait_max:
             why = RetryLater.after(response.status, announced, f", after {waited:.0f} s of waits in this run")
-            request.meta["corpus_retry_later"] = self._close(key, why, float("inf"))
+            request.meta["corpus_retry_later"] = self._close(request, why, float("inf"))
             return
         wait = announced if announced is not None else self.backoff * (2 ** request.meta.get("retry_times", 0))
         if 0 < wait and waited + wait <= self.outlet_wait_max:  # the wait holds the outlet's other URLs too
@@ -124,7 +125,7 @@ class RetryAfterMiddleware(RetryMiddleware):
     async def process_request(self, request):
         if not self.later:
             return None
-        until, why = self.later.get(slot_key(self.crawler, request), (0.0, None))
+        until, why = self.later.get(host_key(request), (0.0, None))
         if why is not None and time.monotonic() < until:
             self.crawler.stats.inc_value("corpus/retry_after/not_requested")
             raise RetryLater(why.status, why.seconds, why.retry_at, why.note)
@@ -175,11 +176,15 @@ class RetryAfterMiddleware(RetryMiddleware):
             retry.meta["download_timeout"] = max(1.0, min(timeout, left))
         return retry
 
-    def _close(self, key: str, why: RetryLater, until: float) -> RetryLater:
-        """Requests of slot ``key`` are not sent until ``until`` (monotonic): the queued ones fail now
-        and later ones as they come, each with ``why`` (due again at its ``retry_at``)."""
-        self.later[key] = (until, why)
+    def _close(self, request, why: RetryLater, until: float) -> RetryLater:
+        """Requests to the host of ``request`` are not sent until ``until`` (monotonic): the queued ones
+        fail now and later ones as they come, each with ``why`` (due again at its ``retry_at``). Closed per
+        host, not per slot (a whole site): the host that answered asked it; the hold before (``_downloaded``)
+        slows the site's slot."""
+        host = host_key(request)
+        self.later[host] = (until, why)
         self.crawler.stats.inc_value("corpus/retry_after/next_run")
-        failed = fail_queued(self.crawler, key, lambda: RetryLater(why.status, why.seconds, why.retry_at, why.note))
+        failed = fail_queued(self.crawler, slot_key(self.crawler, request),
+                             lambda: RetryLater(why.status, why.seconds, why.retry_at, why.note), host=host)
         self.crawler.stats.inc_value("corpus/retry_after/not_requested", failed)
         return why

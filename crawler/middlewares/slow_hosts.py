@@ -1,10 +1,11 @@
 """A host that keeps timing out stops costing a full timeout per URL.
 
-After ``CORPUS_HOST_MAX_TIMEOUTS`` timeouts in a row in one download slot (an outlet, or a
-host), with no answer from it in between, the slot's remaining requests of this run fail at
-once, never sent: ``error: timed out (HOST timed out N times in a row; not requested)``.  They
-are retried next run like any error.  Any answer from the slot (any status) resets the count.
-``0`` turns this off.
+After ``CORPUS_HOST_MAX_TIMEOUTS`` timeouts in a row from one host, with no answer from it in
+between, that host's remaining requests of this run fail at once, never sent: ``error: timed out
+(HOST timed out N times in a row; not requested)``.  They are retried next run like any error.  Any
+answer from the host (any status) resets the count.  Counted per host name, not per download slot:
+a slot is a whole site (``crawler/site_slots.py``), and one dead sub-domain says nothing of its
+siblings.  ``0`` turns this off.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 from scrapy.exceptions import IgnoreRequest, NotConfigured
 
 from crawler.middlewares.retry_after import is_timeout
-from crawler.slot_holds import fail_queued, slot_key
+from crawler.slot_holds import fail_queued, host_key, slot_key
 
 
 class HostTimingOut(IgnoreRequest):
@@ -27,7 +28,7 @@ class SlowHostBreaker:
     def __init__(self, crawler, limit: int):
         self.crawler = crawler
         self.limit = limit
-        self.timeouts: dict[str, int] = {}  # slot key -> timeouts in a row
+        self.timeouts: dict[str, int] = {}  # host -> timeouts in a row
 
     @classmethod
     def from_crawler(cls, crawler):
@@ -37,7 +38,7 @@ class SlowHostBreaker:
         return cls(crawler, limit)
 
     def _key(self, request) -> str:
-        return slot_key(self.crawler, request)
+        return host_key(request)
 
     def process_request(self, request):
         key = self._key(request)
@@ -57,7 +58,8 @@ class SlowHostBreaker:
             self.timeouts[key] = self.timeouts.get(key, 0) + 1
             if self.timeouts[key] == self.limit:
                 self.crawler.stats.inc_value("corpus/slow_host/tripped")
-                failed = fail_queued(self.crawler, key, lambda: HostTimingOut(key, self.limit))  # waiting, unsent
+                failed = fail_queued(self.crawler, slot_key(self.crawler, request),  # waiting, unsent
+                                     lambda: HostTimingOut(key, self.limit), host=key)
                 self.crawler.stats.inc_value("corpus/slow_host/not_requested", failed)
                 self.crawler.spider.logger.warning(
                     "%s timed out %d times in a row: its other URLs of this run are not requested", key, self.limit)
