@@ -62,7 +62,9 @@ def _main(argv=None) -> int:
         report_without_run(args, exitcodes.STORE, str(exc))
         return exitcodes.STORE
     except (UsageError, RegistryError) as exc:
-        print(f"corpus: exit {exitcodes.USAGE} (usage): {exc}", file=sys.stderr)
+        from pipelines.crawl.urls import redact_credentials
+
+        print(f"corpus: exit {exitcodes.USAGE} (usage): {redact_credentials(str(exc))}", file=sys.stderr)
         return exitcodes.USAGE
     except (interrupts.Interrupted, KeyboardInterrupt):
         # stopped before the run had a report of its own (starting up, loading state): one of its own, as

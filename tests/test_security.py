@@ -589,21 +589,30 @@ def test_credentials_are_redacted_from_any_message():
 
     assert redact_credentials("invalid hostname: alice:pa55word@pub.test") == "invalid hostname: ***@pub.test"
     assert redact_credentials("GET https://u:p%40ss@[::1]:8/x failed") == "GET https://***@[::1]:8/x failed"
-    for text in ("mail ann@example.org at 10:30", "https://example.org/a@b"):
+    for text in ("mail ann@example.org at 10:30", "https://example.org/a@b", "https://example.org/wiki/a:b@c",
+                 "http://127.0.0.1:8080/x?to=a:b@c"):
         assert redact_credentials(text) == text
+    assert redact_credentials("https://u:p@ss@host/x") == "https://***@host/x"  # the last "@" ends the password
+    assert redact_credentials("s3://KEY:se/cr+et@bucket/c failed") == "s3://***@bucket/c failed"
+    assert redact_credentials("http://alice:p.w@host/x?q=a@b") == "http://***@host/x?q=a@b"
     assert url_problem("https://ann@example.org/") == "credentials in the URL (user:password@ is never sent)"
 
 
 def test_credentials_in_the_store_address_are_refused_and_not_echoed(corpus_cmd, tmp_path):
     """`--store s3://KEY:SECRET@bucket/x` (no form S3 knows) echoed the key and secret in the exit-3 line and the
     run report (a reviewer)."""
-    report = tmp_path / "report.json"
-    res = corpus_cmd("fetch", "--store", "s3://AKIAEXAMPLE:s3cr3tv4lue@bucket/corpus", "--report", report,
-                     "https://example.invalid/a")
-    assert res.returncode == 3, res.stderr[-2000:]
-    assert "credentials in the store address 's3://***@bucket/corpus'" in res.stderr
-    for text in (res.stdout, res.stderr, report.read_text()):
-        assert "s3cr3tv4lue" not in text and "AKIAEXAMPLE" not in text
+    for n, secret in enumerate(("s3cr3tv4lue", "wJalr/XUtnFEMI+K7MDENG")):  # AWS secret keys may hold "/"
+        report = tmp_path / f"report{n}.json"
+        res = corpus_cmd("fetch", "--store", f"s3://AKIAEXAMPLE:{secret}@bucket/corpus", "--report", report,
+                         "https://example.invalid/a")
+        assert res.returncode == 3, res.stderr[-2000:]
+        assert "credentials in the store address 's3://***@bucket/corpus'" in res.stderr
+        kept = [p.read_text() for p in Path(os.environ["XDG_STATE_HOME"]).rglob("*.json")]
+        for text in (res.stdout, res.stderr, report.read_text(), *kept):
+            assert secret not in text and "AKIAEXAMPLE" not in text
+    # nor in a usage error
+    res = corpus_cmd("crawl", "--store", tmp_path / "s", "--site", "http://alice:pa55word@example.org/")
+    assert res.returncode == 2 and "pa55word" not in res.stdout + res.stderr, res.stderr
 
 
 def test_sub_domains_of_one_site_share_its_politeness_limits(corpus_cmd, tmp_path):

@@ -147,10 +147,12 @@ def report_without_run(args, code: int, reason: str, *, finish_reason: str = "no
     from crawler.runreport import failed_start_report, write_local_report
 
     report = failed_start_report(args.command, getattr(args, "store", ""), code, reason, finish_reason=finish_reason)
+    reason = report["reason"]  # as the report has it: no user:password@
     report.update(extra)
     where = write_local_report(report)  # the state folder keeps every run's report that no store took
-    if getattr(args, "report", None):
-        where = write_local_report(report, args.report) or where  # ...and the copy asked for
+    if getattr(args, "report", None):  # ...and the copy asked for (the line names the first, as write_report)
+        copy = write_local_report(report, args.report)
+        where = where or copy
     print(f"corpus: exit {code} ({exitcodes.NAMES[code]}): {reason}" + (f"; run report: {where}" if where else ""),
           file=sys.stderr)
     return where

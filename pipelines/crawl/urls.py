@@ -61,16 +61,36 @@ def scheme_refusal(scheme: str) -> str:
     return f"refused scheme {scheme[:20]!r} (only http and https are fetched)" if scheme else "no scheme (http or https)"
 
 
-# user:password@ before a host: in a URL (``http://alice:pw@host/``) or in a message quoting its netloc
-# ("invalid hostname: alice:pw@host")
-_USERINFO = re.compile(r"(?<![\w.~%!$&'()*+,;=:-])([\w.~%!$&'()*+,;=-]+):[^\s/?#@]*@(?=[\w\[])")
+# user:password@ before a host: in a URL (``http://alice:pw@host/``, ``s3://KEY:SECRET/WITH/SLASHES@bucket``) or
+# in a message quoting a netloc ("invalid hostname: alice:pw@host")
+_URL_TOKEN = re.compile(r"(?<![\w+.-])([a-zA-Z][\w+.-]*://)([^\s'\"<>]+)")
+_USERINFO = re.compile(r"(?<![\w.~%!$&'()*+,;=:/?#@-])[\w.~%!$&'()*+,;=-]+:[^\s/?#@]*@(?=[\w\[])")
 CREDENTIALS = "credentials in the URL (user:password@ is never sent)"
 
 
+def _redact_url(m) -> str:
+    scheme, rest = m.group(1), m.group(2)
+    end = len(rest)
+    for stop in "?#":
+        if stop in rest:
+            end = min(end, rest.index(stop))
+    at = rest.rfind("@", 0, end)
+    if at < 0:
+        return m.group()
+    userinfo = rest[:at]
+    # a "/" before the "@": a secret holding one (AWS secret keys do), or a path holding "@" after a host
+    # ("https://example.org/wiki/a:b@c"), whose authority has a dot
+    if "/" in userinfo and "." in userinfo.split("/", 1)[0]:
+        return m.group()
+    return scheme + "***@" + rest[at + 1:]
+
+
 def redact_credentials(text: str) -> str:
-    """``text`` with every ``user:password@`` in it replaced by ``***@`` (an S3 key id is a user name there):
-    what a log, a report or the run's stats may show."""
-    return _USERINFO.sub("***@", text) if "@" in text else text
+    """``text`` with every user name and password before a host replaced by ``***`` (``http://***@host/``;
+    an S3 key id is a user name there): what a log, a report or the run's stats may show."""
+    if "@" not in text:
+        return text
+    return _USERINFO.sub("***@", _URL_TOKEN.sub(_redact_url, text))
 
 
 def has_credentials(url: str) -> bool:

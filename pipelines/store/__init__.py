@@ -35,8 +35,11 @@ def _open(spec, s3_config):
     if not isinstance(text, str) or not text.strip():
         raise StoreError(f"empty store spec {spec!r}")
     if text.startswith("s3://"):
-        if "@" in text[5:].partition("/")[0]:  # s3://KEY:SECRET@bucket: not a form S3 knows; the secret is not echoed
-            shown = "s3://***@" + text[5:].partition("@")[2]
+        head = text[5:].split("@", 1)[0] if "@" in text else ""
+        if ":" in head.split("/", 1)[0] or "@" in text[5:].split("/", 1)[0]:
+            # s3://KEY:SECRET@bucket (a secret may hold "/"; a bucket name never holds ":" or "@"): not a form S3
+            # knows, and neither the key nor the secret is echoed
+            shown = "s3://***@" + text[5 + len(head) + 1:]
             raise StoreError(f"credentials in the store address {shown!r}: give them as "
                              "AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or AWS_PROFILE, never in the address")
         return S3Store.from_url(text, config=s3_config)
