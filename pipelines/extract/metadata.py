@@ -306,9 +306,9 @@ def _title_raw(tree, node: dict, meta: dict, sites: list[str]) -> str | None:
     it; where one contains the other the longer is the full headline (a shortened SEO title, or an <h1>
     split from its subtitle); where they are only similar the reference is the edited form (the <h1> may
     be upper-cased or abridged); an <h1> sharing nothing with them is the headline when it reads like one
-    (4+ words; shorter ones are section labels such as "Our Blog") and is no section heading of the post
-    (after its prose, or one of three <h1>s) or paragraph. An <h1> ending in a colon leads into something
-    ("A message from our founder:") and is never the headline."""
+    (4+ words; shorter ones are section labels such as "Our Blog"), unless it holds a paragraph or the page
+    shows its own title as an <h2>/<h3> above it (the <h1>s are the post's sections). Where the page has a
+    title of its own, an <h1> ending in a colon leads into something ("A message from our founder:")."""
     refs: list[str] = []
     for raw in (node.get("headline"), meta.get("og:title"), meta.get("twitter:title"), tree.findtext(".//title")):
         t = clean_text(raw)
@@ -319,7 +319,7 @@ def _title_raw(tree, node: dict, meta: dict, sites: list[str]) -> str | None:
     h1s, els = [], []
     for h1 in tree.iter("h1"):
         text = clean_text(_shown_text(h1))
-        if not text or len(text) > 300 or _is_site(text, sites) or _chrome(h1) or text.endswith(":"):
+        if not text or len(text) > 300 or _is_site(text, sites) or _chrome(h1) or (refs and text.endswith(":")):
             continue  # (a text ending in a colon leads into something: "A message from our founder:")
         h1s.append(_strip_site(text, sites))
         els.append(h1)
@@ -348,10 +348,13 @@ def _title_raw(tree, node: dict, meta: dict, sites: list[str]) -> str | None:
                 # the visible wording, unless the <h1> is set in capitals (styling that lost the
                 # headline's case and sometimes its spaces), or holds a paragraph: then the reference's
                 return r if (h.isupper() and not r.isupper()) or _paragraph(h) else h
-    # ...unless the page has a title of its own and the <h1> is not its headline: a paragraph set large, a
-    # post's section headings (three <h1>s, or one after the post's prose: markdown blogs)
-    section = refs and (_paragraph(h1s[0]) or len(h1s) >= 3 or _after_prose(els[0])) if h1s else False
-    if h1s and len(h1s[0].split()) >= 4 and not section:
+    # ...unless the page has a title of its own and the <h1> is not its headline: a paragraph set large, or a
+    # post's section heading below the page's title shown as <h2>/<h3>
+    if h1s and refs:
+        shown = _shown_title(tree, els[0], refs, sites)
+        if shown:
+            return shown
+    if h1s and len(h1s[0].split()) >= 4 and not (refs and _paragraph(h1s[0])):
         return h1s[0]
     if not refs:
         return h1s[0] if h1s else None
@@ -363,23 +366,47 @@ def _title_raw(tree, node: dict, meta: dict, sites: list[str]) -> str | None:
     return next((r for r in refs[1:] if len(word_key(r)) > 8 and k0.endswith(" " + word_key(r))), refs[0])
 
 
-def _after_prose(h1) -> bool:
-    """An <h1> standing after the article's prose (40 words of <p> before it): a section heading."""
-    words = 0
-    for p in h1.itersiblings(preceding=True):
-        if p.tag in ("p", "blockquote"):
-            words += len(p.text_content().split())
-    return words >= 40
+def _shown_title(tree, first_h1, refs: list[str], sites: list[str]) -> str | None:
+    """The page's own title shown in an <h2>/<h3> before its first <h1> (4 words at least, equal to a reference
+    title): the headline of a blog whose template sets the post's title as <h2>/<h3> and whose post writes
+    its sections as <h1> (the Rust blog, Blogger: wcxb-dev). A section's name equal to a short <title>
+    ("World news") is no such title."""
+    keys = {word_key(r): r for r in refs}
+    for el in tree.iter("h1", "h2", "h3"):
+        if el is first_h1:
+            return None
+        if el.tag == "h1":
+            continue
+        text = clean_text(_shown_text(el))
+        if not text or len(text.split()) < 4:
+            continue
+        text = _strip_site(text, sites)
+        if word_key(text) in keys:
+            return keys[word_key(text)]  # the reference's wording (its punctuation: a heading's may be styled away)
+        if any(_split_off(r, text) for r in refs):
+            return text  # "Headline | Blog" as reference
+    return None
 
 
-_SENTENCE_END = re.compile(r"[.!?…](?=\s+\S)")
+_SENTENCE_END = re.compile(r"(\w*)([.!?…])(?=\s+\S)")
+
+
+def _sentence_ends(text: str) -> int:
+    """How many sentences end inside ``text``: a "?", or a "." "!" "…" after a word that is no abbreviation
+    ("Gen.", "Mr.", "Prof.", "U.S.", "No. 1", "ASEAN." are none)."""
+    n = 0
+    for m in _SENTENCE_END.finditer(text):
+        word = m.group(1)
+        if m.group(2) == "?" or (len(word) >= 3 and not word.isupper() and not (word[0].isupper() and len(word) <= 4)):
+            n += 1
+    return n
 
 
 def _paragraph(text: str) -> bool:
-    """A text set as an <h1> that reads as a paragraph, not a headline: three sentences or more, or over 200
-    characters (a renofi.com page sets its 250-character summary as <h1>; the longest of 970 real headlines
-    is 175 characters, and a headline holds at most a question and its answer)."""
-    return len(text) > 200 or len(_SENTENCE_END.findall(text)) >= 2
+    """A text set as an <h1> that reads as a paragraph, not a headline: over 200 characters, or three sentences
+    or more in 15 words or more (a renofi.com page sets its 250-character summary as <h1>; the longest of 970
+    real headlines is 175 characters, and a headline holds at most a question and its answer)."""
+    return len(text) > 200 or (_sentence_ends(text) >= 2 and len(text.split()) >= 15)
 
 
 def _continues(whole: str, cut: str) -> bool:
@@ -740,8 +767,14 @@ _UPDATED_LABEL = re.compile(r"(?:updated|modified|edited|revised|aktualisiert|ge
 
 
 def _updated(part: str, m) -> bool:
-    """True when the date ``m`` in ``part`` follows an "Updated" label in its own piece."""
-    return bool(_UPDATED_LABEL.search(part[max(0, part.rfind(" ¦ ", 0, m.start()) + 1, m.start() - 30):m.start()]))
+    """True when the date ``m`` in ``part`` follows an "Updated" label in its own piece, or, where the date
+    begins its piece (a ``<time>`` of its own: "Updated <time>2 hours ago</time>"), in the piece before."""
+    sep = part.rfind(" ¦ ", 0, m.start())
+    before = part[sep + 3 if sep >= 0 else 0:m.start()]
+    if not before.strip() and sep >= 0:
+        prev = part.rfind(" ¦ ", 0, sep)
+        before = part[prev + 3 if prev >= 0 else 0:sep]
+    return bool(_UPDATED_LABEL.search(before[-30:]))
 
 
 def _shown_date(window) -> str | None:
