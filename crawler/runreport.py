@@ -184,7 +184,8 @@ def failed_start_report(command: str, store: str, code: int, reason: str, *,
     """The report of a run that could not start (the store is missing or unreachable)."""
     now = datetime.now(timezone.utc)
     reason = redact_credentials(reason)
-    return {"run_id": now.strftime("%Y%m%dT%H%M%S%fZ"), "spider": command, "store": redact_credentials(str(store or "")),
+    return {"run_id": now.strftime("%Y%m%dT%H%M%S%fZ"), "spider": command,
+            "store": redact_credentials(str(store or "")),
             "started_at": now.replace(microsecond=0).isoformat(), "finished_at": now.replace(microsecond=0).isoformat(),
             "exit_code": code, "exit_name": exitcodes.NAMES.get(code, "?"), "reason": reason, "problems": [reason],
             "finish_reason": finish_reason, "interrupted_by": None, "summary": {}, "stats": {}}

@@ -16,9 +16,9 @@ import re
 from functools import lru_cache
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
 
-__all__ = ["CREDENTIALS", "canonicalize", "doc_id", "has_credentials", "host_of", "host_under", "is_public_suffix", "redact_credentials", "registered_host", "same_site", "site_of",
-           "site_name",
-           "url_problem", "FETCHED_SCHEMES", "refused_scheme", "scheme_refusal"]
+__all__ = ["CREDENTIALS", "canonicalize", "doc_id", "has_credentials", "host_of", "host_under", "is_public_suffix",
+           "redact_credentials", "registered_host", "same_site", "site_of", "site_name", "url_problem",
+           "FETCHED_SCHEMES", "refused_scheme", "scheme_refusal"]
 
 TRACKING_PARAMS = re.compile(
     r"^(utm_\w+|fbclid|gclid|dclid|gbraid|wbraid|msclkid|mc_cid|mc_eid|yclid|igshid|"
