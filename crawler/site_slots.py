@@ -4,7 +4,7 @@ Scrapy's downloader gives each host name its own slot (its own ``CONCURRENT_REQU
 ``DOWNLOAD_DELAY`` and AutoThrottle delay), so six sub-domains of one site (``s1.example.org`` ...
 ``s6.example.org``, an outlet's ``m.`` and regional hosts, links followed in ``--site`` mode) were fetched
 six times as fast as one. Here a request's slot is its registry outlet's domain where the registry owns
-the host (the most specific domain, as ``Registry.for_url``; ``crawler/addon.py`` gives those slots the
+the host (the most specific domain: ``Registry.owner``; ``crawler/addon.py`` gives those slots the
 outlet's own delay and concurrency), else its site by the Public Suffix List (``site_of``: ``a.github.io``
 and ``b.github.io`` stay two sites). A slot set on the request (``meta['download_slot']``) wins, and
 ``CONCURRENT_REQUESTS_PER_IP`` keeps Scrapy's slots by address.
@@ -17,27 +17,25 @@ from __future__ import annotations
 from scrapy.core.downloader import Downloader
 from scrapy.utils.httpobj import urlparse_cached
 
-from pipelines.crawl.registry import RegistryError, load_registry
-from pipelines.crawl.urls import host_under, site_of
+from pipelines.crawl.registry import Registry, RegistryError, load_registry
+from pipelines.crawl.urls import bare_host, site_of
 
 
 class SiteDownloader(Downloader):
     def __init__(self, crawler):
         super().__init__(crawler)
         try:
-            registry = load_registry(self.settings.get("CORPUS_REGISTRY") or None)
-            domains = {d for outlet in registry for d in outlet.domains}
+            self._registry = load_registry(self.settings.get("CORPUS_REGISTRY") or None)
         except RegistryError:  # the run reports a broken registry itself; slots fall back to sites
-            domains = set()
-        self._domains = sorted(domains, key=len, reverse=True)  # the most specific first
+            self._registry = Registry({})
         self._slots: dict[str, str] = {}
 
     def slot_of(self, host: str) -> str:
         """The slot of ``host``: its outlet's domain, else its site."""
         slot = self._slots.get(host)
         if slot is None:
-            bare = host[4:] if host.startswith("www.") else host
-            slot = next((d for d in self._domains if host_under(bare, d)), None) or site_of(host) or host
+            owner = self._registry.owner(bare_host(host))
+            slot = owner[1] if owner else site_of(host) or host
             if len(self._slots) < 100_000:
                 self._slots[host] = slot
         return slot

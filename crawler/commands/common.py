@@ -144,15 +144,12 @@ def check_store(spec: str) -> None:
 
 def report_without_run(args, code: int, reason: str, *, finish_reason: str = "not_started", **extra) -> str | None:
     """One line and a local run report for a run that had nothing to run (or could not start)."""
-    from crawler.runreport import failed_start_report, write_local_report
+    from crawler.runreport import failed_start_report, write_report
 
     report = failed_start_report(args.command, getattr(args, "store", ""), code, reason, finish_reason=finish_reason)
     reason = report["reason"]  # as the report has it: no user:password@
     report.update(extra)
-    where = write_local_report(report)  # the state folder keeps every run's report that no store took
-    if getattr(args, "report", None):  # ...and the copy asked for (the line names the first, as write_report)
-        copy = write_local_report(report, args.report)
-        where = where or copy
+    where = write_report(None, report["run_id"], report, getattr(args, "report", None))  # state folder + copy
     print(f"corpus: exit {code} ({exitcodes.NAMES[code]}): {reason}" + (f"; run report: {where}" if where else ""),
           file=sys.stderr)
     return where

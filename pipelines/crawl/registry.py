@@ -183,12 +183,17 @@ class Registry:
 
     def for_url(self, url: str) -> Outlet | None:
         """The outlet owning ``url``; the most specific domain wins."""
-        best, best_len = None, -1
-        host = registered_host(url)
+        owner = self.owner(registered_host(url))
+        return owner[0] if owner else None
+
+    def owner(self, host: str) -> tuple[Outlet, str] | None:
+        """The outlet owning ``host`` (without its ``www.``) and the domain it owns it by; the most specific
+        domain wins."""
+        best: tuple[Outlet, str] | None = None
         for outlet in self.outlets.values():
             for d in outlet.domains:
-                if host_under(host, d) and len(d) > best_len:
-                    best, best_len = outlet, len(d)
+                if host_under(host, d) and (best is None or len(d) > len(best[1])):
+                    best = (outlet, d)
         return best
 
 

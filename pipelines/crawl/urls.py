@@ -16,7 +16,7 @@ import re
 from functools import lru_cache
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
 
-__all__ = ["CREDENTIALS", "canonicalize", "doc_id", "has_credentials", "host_of", "host_under", "is_public_suffix",
+__all__ = ["CREDENTIALS", "canonicalize", "bare_host", "doc_id", "has_credentials", "host_of", "host_under", "is_public_suffix",
            "redact_credentials", "registered_host", "same_site", "site_of", "site_name", "url_problem",
            "FETCHED_SCHEMES", "refused_scheme", "scheme_refusal"]
 
@@ -118,7 +118,7 @@ def url_problem(url: str) -> str | None:
         return scheme_refusal(scheme)
     if not parts.hostname:
         return "no host"
-    if "@" in parts.netloc:
+    if has_credentials(url):
         return CREDENTIALS
     return None
 
@@ -158,7 +158,11 @@ def host_of(url: str) -> str:
 
 def registered_host(url: str) -> str:
     """Host without a leading ``www.``, for matching outlets by domain."""
-    host = host_of(url)
+    return bare_host(host_of(url))
+
+
+def bare_host(host: str) -> str:
+    """``host`` without a leading ``www.``."""
     return host[4:] if host.startswith("www.") else host
 
 

@@ -316,13 +316,13 @@ def _title_raw(tree, node: dict, meta: dict, sites: list[str]) -> str | None:
             t = _strip_site(t, sites)
             if word_key(t) and word_key(t) not in map(word_key, refs):
                 refs.append(t)
-    h1s, els = [], []
+    h1s, first = [], None
     for h1 in tree.iter("h1"):
         text = clean_text(_shown_text(h1))
         if not text or len(text) > 300 or _is_site(text, sites) or _chrome(h1) or (refs and text.endswith(":")):
             continue  # (a text ending in a colon leads into something: "A message from our founder:")
         h1s.append(_strip_site(text, sites))
-        els.append(h1)
+        first = first if first is not None else h1
         if len(h1s) == 4:
             break
     for h in h1s:
@@ -351,7 +351,7 @@ def _title_raw(tree, node: dict, meta: dict, sites: list[str]) -> str | None:
     # ...unless the page has a title of its own and the <h1> is not its headline: a paragraph set large, or a
     # post's section heading below the page's title shown as <h2>/<h3>
     if h1s and refs:
-        shown = _shown_title(tree, els[0], refs, sites)
+        shown = _shown_title(tree, first, refs, sites)
         if shown:
             return shown
     if h1s and len(h1s[0].split()) >= 4 and not (refs and _paragraph(h1s[0])):
@@ -655,7 +655,6 @@ _SKIP_TEXT = {"script", "style"}
 
 
 _ISO_DAY = re.compile(r"\s*((?:19|20)\d\d-\d\d-\d\d)(?:$|[T ])")
-_CLEAR_DAY = re.compile(r"(?:19|20)\d\d", re.A)
 
 
 def _time_day(el) -> str | None:
