@@ -479,6 +479,21 @@ def test_headline_without_credit_or_source_tail():
         "Best moving companies in Boston (2025)")
 
 
+def test_the_shown_headline_wins_over_a_reference_that_only_adds_words_after_it():
+    # wcxb-dev: SEO titles extend the <h1> ("Best Camping Hammocks of 2026, Tested & Reviewed | CleverHiker",
+    # "... to Visit This Month, December 2025", "... keeping your home safe in 2026"); the <h1> is the headline
+    head = '<title>Best rice cookers of 2026, Tested &amp; Reviewed | Example News</title>'
+    assert meta(head, "<h1>Best rice cookers of 2026</h1>")["title"] == "Best rice cookers of 2026"
+    ld = '<script type="application/ld+json">{"@type":"Article","headline":"Hanoi rail link opens, December 2025"}</script>'
+    assert meta(ld, "<h1>Hanoi rail link opens</h1>")["title"] == "Hanoi rail link opens"
+    # an <h1> cut short with an ellipsis, or of one or two words (a label), still gives the full reference
+    head = '<meta property="og:title" content="Vietnam and Russia sign a grain deal for the ports of Haiphong">'
+    assert meta(head, "<h1>Vietnam and Russia sign a grain deal…</h1>")["title"] == (
+        "Vietnam and Russia sign a grain deal for the ports of Haiphong")
+    head = '<meta property="og:title" content="Index funds: how to invest">'
+    assert meta(head, "<h1>Index funds</h1>")["title"] == "Index funds: how to invest"
+
+
 @pytest.mark.parametrize("body", [
     '<div class="byline">By <a class="author-name" href="/a/1">Ann Lee</a> <time>May 1</time></div>',
     '<div id="comments"><span class="author">Troll</span></div><p class="byline">Tom Park</p>',

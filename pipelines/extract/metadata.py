@@ -303,8 +303,9 @@ def _title(tree, node: dict, meta: dict, sites: list[str]) -> str | None:
 def _title_raw(tree, node: dict, meta: dict, sites: list[str]) -> str | None:
     """The headline. The reference titles (JSON-LD headline, og/twitter title, <title>, site name removed)
     are matched against the page's <h1>s: the visible headline is the title when a reference agrees with
-    it; where one contains the other the longer is the full headline (a shortened SEO title, or an <h1>
-    split from its subtitle); where they are only similar the reference is the edited form (the <h1> may
+    it, or only adds words after it (an SEO title's ", Tested & Reviewed", "in 2026", ", December 2025": the
+    <h1> of three words or more is the headline, unless it is cut short with an ellipsis); where one
+    contains the other otherwise the longer is the full headline (a shortened SEO title); where they are only similar the reference is the edited form (the <h1> may
     be upper-cased or abridged); an <h1> sharing nothing with them is the headline when it reads like one
     (4+ words; shorter ones are section labels such as "Our Blog"), unless it holds a paragraph or the page
     shows its own title as an <h2>/<h3> above it (the <h1>s are the post's sections). Where the page has a
@@ -336,9 +337,11 @@ def _title_raw(tree, node: dict, meta: dict, sites: list[str]) -> str | None:
             if min(len(kh), len(kr)) > 8 and (kh in kr or kr in kh):
                 if kh.endswith(kr) and kh != kr:
                     return r  # "Kicker: Headline" in the <h1> (a kicker span before the headline)
+                if kr.startswith(kh + " ") and len(TOKEN.findall(h)) >= 3 and not h.endswith(("…", "...")):
+                    return h  # the reference is the shown headline with words added ("..., Tested & Reviewed")
                 long, short = (h, r) if len(kh) > len(kr) else (r, h)
                 # "Headline | Section": the extra part is a label, not the headline; otherwise the
-                # longer is the full headline (an SEO-shortened title, or an <h1> without its tail)
+                # longer is the full headline (an SEO-shortened title, or a kicker before the <h1>'s words)
                 return short if _split_off(long, short) or _credit_tail(long, short) else long
     for h in h1s:
         for r in refs:
