@@ -265,3 +265,37 @@ def test_too_large_says_how_whether_announced_streamed_or_a_gzip_bomb(corpus_cmd
     assert "error: response too large (past DOWNLOAD_MAXSIZE while downloading)" in text, res.stdout
     assert re.search(r"error: response too large \(\d+ MiB announced, limit 1 MiB\)", text), res.stdout
     assert "skipped" not in text and "Ignored response" not in text
+
+
+def test_a_url_whose_page_an_earlier_run_spooled_is_stored_from_the_spool_not_fetched_twice(replay, corpus_cmd,
+                                                                                            tmp_path, monkeypatch):
+    """A third review saw `corpus fetch URL`, with that URL's page in the pending spool (an earlier fetch whose
+    store was down), store the page from the spool, then fetch it again: two outcomes counted for one URL."""
+    from urllib.parse import urlsplit
+
+    from crawler.replay.server import DEFAULT_ROOT, resolve
+    from pipelines.corpus.pending import PendingSpool
+    from pipelines.extract.extractor import extract
+
+    url, other = SEED_URLS[2], SEED_URLS[3]
+    parts = urlsplit(url)
+    found = next(f for h in (parts.hostname, parts.hostname.removeprefix("www."))
+                 if (f := resolve([DEFAULT_ROOT], h, parts.path.lstrip("/"), parts.query, 1)) is not None and f.body)
+    doc = extract(found.body, url)
+    store = tmp_path / "store"
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "xdg"))
+    spool = PendingSpool.for_store(open_store(store))
+    spool.put({"url": url, "requested_url": url, "status": 200, "content_type": "text/html", "body": found.body,
+               "fetched_at": "2026-11-28T10:00:00+00:00", "outlet": None}, doc.to_dict(), None,
+              {"name": "corpus-extract", "version": "test"})
+    res = corpus_cmd("fetch", "--json", "--replay", replay.url, "--store", store, url, other,
+                     env={"XDG_STATE_HOME": str(tmp_path / "xdg")})
+    assert res.returncode == 0, res.stderr[-3000:]
+    out = {o["url"]: o["outcome"] for o in map(json.loads, res.stdout.splitlines())}
+    assert out[other] == "new" and out[url].startswith("new")  # (spooled without its topic score: "off-topic")
+    assert len(spool) == 0
+    assert not [h for h in replay.requests if parts.path.rstrip("/") and h.path.startswith(parts.path)]
+    report = json.loads(sorted((store / "corpus" / "runs").glob("*.json"))[-1].read_text())
+    stats = report["stats"]
+    assert stats["corpus/outcome/new"] == 2 and stats["corpus/fetch/stored-from-spool"] == 1
+    assert len(list(Corpus(open_store(store)).iter_records(with_text=False))) == 2

@@ -8,6 +8,9 @@ feeds or sitemaps (``Outlet.is_listing``) is not requested: it ends as
 an owned one of a shape the outlet's article patterns do not know (a person
 asked for it); the extraction stage still drops a page whose content is a
 listing (``pipelines/extract/listing.py``).
+
+A URL whose page an earlier run fetched but could not store (the pending spool) was stored when this run
+opened its store; it is that page's outcome here and is not fetched a second time.
 """
 
 from __future__ import annotations
@@ -44,6 +47,9 @@ class FetchSpider(CorpusSpider):
         for url, why in self.invalid:
             self.note(url, f"error: invalid URL ({why})")
         for url in self.urls:
+            if url in self.results:  # its page, spooled by an earlier run whose store was down, was stored at
+                self.crawler.stats.inc_value("corpus/fetch/stored-from-spool")  # this run's start: not fetched twice
+                continue
             if (scheme := refused_scheme(url)) is not None:  # `scrapy crawl fetch -a urls=file:///x`: never fetched
                 self.note(url, f"error: {scheme_refusal(scheme)}")
                 continue
