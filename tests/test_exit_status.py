@@ -273,6 +273,50 @@ def test_robots_txt_server_error_means_nothing_is_fetched(tmp_path):
     assert not [h for h in hits if h.path.startswith("/news/")]
 
 
+def test_a_robots_txt_that_times_out_is_named_in_each_pages_outcome(tmp_path):
+    """A review saw every page of a host whose robots.txt timed out end as `error: timed out`, as if the page
+    had: the page was never requested, and its outcome now says robots.txt is why."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    release = threading.Event()
+    paths = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802
+            paths.append(self.path)
+            if self.path == "/robots.txt":
+                release.wait(10)  # past the download timeout
+            body = article_html("Lavrov in Vientiane").encode()
+            try:
+                self.send_response(200)
+                self.send_header("Content-Type", "text/html; charset=utf-8")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+            except OSError:
+                pass
+
+        def log_message(self, *args):
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    httpd.daemon_threads = True
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        urls = [f"http://127.0.0.1:{httpd.server_port}/news/{n}.html" for n in "ab"]
+        res = run(["fetch", "--allow-private", "--store", tmp_path / "s", *urls, "-s", "DOWNLOAD_TIMEOUT=1",
+                   "-s", "RETRY_TIMES=0"], tmp_path)
+    finally:
+        release.set()
+        httpd.shutdown()
+    assert res.returncode == exitcodes.PAGE_ERRORS, res.stderr[-3000:]
+    lines = res.stdout.splitlines()
+    assert len(lines) == 2 and all("error: timed out (robots.txt: the page was not requested)" in line
+                                   for line in lines), lines
+    assert paths.count("/robots.txt") == 1 and not [p for p in paths if p.startswith("/news/")]
+
+
 def test_outlets_that_found_nothing_in_the_last_runs_are_flagged(tmp_path):
     root = tmp_path / "web"
     make_site(root, "quiet.example.org", 0, 0)

@@ -53,6 +53,21 @@ def test_a_held_lock_refuses_another_run_until_released(blob_store):
     assert holder_of(blob_store) is None
 
 
+def test_a_lock_held_by_a_crawl_shared_through_redis_is_described_without_a_pid():
+    """A review saw `pid None` in the refusal: a shared run's lock names no pid (every worker renews it)."""
+    from pipelines.store.lock import describe_holder
+
+    now = time.time()
+    holder = {"run_id": "redis-20261129T1500", "command": "crawl --redis", "pid": None, "pid_start": None,
+              "host": "worker-3.example", "worker": "w3", "redis_run": "20261129T1500", "redis_prefix": "corpus",
+              "acquired_at": "2026-11-29T15:00:00+00:00", "renewed": now - 12, "lease_seconds": 180}
+    text = describe_holder(holder, now=now)
+    assert "pid" not in text and "None" not in text
+    assert ("run redis-20261129T1500 (crawl --redis, a crawl shared through Redis, last renewed by worker w3 on "
+            "worker-3.example) since 2026-11-29T15:00:00+00:00, renewed 12 s ago; free once no worker renews it "
+            "for 180 s") in text
+
+
 def test_wait_lock_gets_the_lock_when_the_holder_releases_it(blob_store):
     first = StoreLock(blob_store).acquire()
     threading.Timer(0.5, first.release).start()

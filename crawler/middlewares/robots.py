@@ -8,7 +8,8 @@ with the parser when it arrives.
 What a robots.txt answer means follows RFC 9309: 2xx, its rules; 4xx, no rules
 (everything allowed); 5xx after the retries, everything disallowed for this
 run (``RobotsUnavailable``); a network error, the same error for every request
-to that host (the host is unreachable anyway, and the outcome says why).
+to that host (the host is unreachable anyway), its outcome naming robots.txt
+("error: timed out (robots.txt: the page was not requested)").
 
 The spider's own request for a robots.txt (``meta["corpus_robots"]``, for its
 ``Sitemap:`` lines) is answered from the copy fetched here, so each host's
@@ -64,6 +65,8 @@ class RobotsTxt(RobotsTxtMiddleware):
             return None
         rp = await self.robot_parser(request)
         if isinstance(rp, _Failed):
+            if not isinstance(rp.exc, IgnoreRequest):  # the outcome says the robots.txt request failed so: the
+                request.meta["corpus_robots_failed"] = True  # page itself was never requested (failure_reason)
             raise rp.exc
         if isinstance(rp, _DisallowAll):
             self._stats.inc_value("robotstxt/unavailable")

@@ -33,8 +33,22 @@ from pipelines.crawl.urls import canonicalize, redact_credentials
 from pipelines.store import StoreError, open_store_from
 
 
+_HOST_REASONS = ("connection refused", "DNS lookup failed")
+
+
 def failure_reason(failure) -> tuple[str, str]:
-    """(kind, reason) of a failed request: kind is "error" or "skipped"."""
+    """(kind, reason) of a failed request: kind is "error" or "skipped". A request that never went out because
+    its host's robots.txt could not be fetched says so ("timed out (robots.txt: the page was not requested)"),
+    unless the reason is the host's whatever the path (a refused connection, a name that does not resolve)."""
+    kind, reason = _failure_reason(failure)
+    request = getattr(failure, "request", None)
+    if (request is not None and request.meta.get("corpus_robots_failed") and kind == "error"
+            and reason not in _HOST_REASONS):
+        reason = f"{reason} (robots.txt: the page was not requested)"
+    return kind, reason
+
+
+def _failure_reason(failure) -> tuple[str, str]:
     exc = failure.value
     if isinstance(exc, HttpError):
         return "error", f"HTTP {exc.response.status}"
@@ -56,7 +70,7 @@ def failure_reason(failure) -> tuple[str, str]:
     text = str(exc).strip()
     inner = getattr(exc.__cause__, "reasons", None) or getattr(exc, "reasons", None)
     if inner and name in ("DownloadFailedError", "ResponseFailed") and hasattr(inner[0], "value"):
-        return failure_reason(inner[0])  # Twisted's ResponseFailed wraps the failure that says why
+        return _failure_reason(inner[0])  # Twisted's ResponseFailed wraps the failure that says why
     if type(exc).__module__.startswith("OpenSSL") or "SSL" in name:
         said = re.findall(r"'([^']+)'\)", text)  # [('SSL routines', '', 'wrong version number')]
         return "error", f"TLS handshake failed ({said[-1] if said else text[:120] or name})"
