@@ -494,6 +494,22 @@ def test_the_shown_headline_wins_over_a_reference_that_only_adds_words_after_it(
     assert meta(head, "<h1>Index funds</h1>")["title"] == "Index funds: how to invest"
 
 
+def test_a_year_before_the_headline_is_no_kicker_and_lost_characters_take_the_references_wording():
+    # wcxb-dev fullstack.com: JSON-LD "Software Development Price Guide ..." under an <h1> "2025 Software ...": the
+    # year is the headline's own, where a word before it ("Analysis") is a kicker
+    ld = '<script type="application/ld+json">{"@type":"Article","headline":"Russia-ASEAN trade guide"}</script>'
+    assert meta(ld, "<h1>2025 Russia-ASEAN trade guide</h1>")["title"] == "2025 Russia-ASEAN trade guide"
+    assert meta(ld, "<h1>Analysis: Russia-ASEAN trade guide</h1>")["title"] == "Russia-ASEAN trade guide"
+    # wcxb-dev aaft.edu.in: the <h1> shows "?" where its page lost characters; the og:title has them
+    head = '<meta property="og:title" content="The Basics Of Event Planning: Beginner\u2019s Guide">'
+    assert meta(head, "<h1>The Basics Of Event Planning? Beginner? Guide</h1>")["title"] == (
+        "The Basics Of Event Planning: Beginner\u2019s Guide")
+    # a question in the headline is no lost character
+    head = '<meta property="og:title" content="Is the Hanoi rail link late: what the ministry says">'
+    assert meta(head, "<h1>Is the Hanoi rail link late? Ministry answers critics</h1>")["title"] == (
+        "Is the Hanoi rail link late? Ministry answers critics")
+
+
 @pytest.mark.parametrize("body", [
     '<div class="byline">By <a class="author-name" href="/a/1">Ann Lee</a> <time>May 1</time></div>',
     '<div id="comments"><span class="author">Troll</span></div><p class="byline">Tom Park</p>',

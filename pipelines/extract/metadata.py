@@ -331,12 +331,18 @@ def _title_raw(tree, node: dict, meta: dict, sites: list[str]) -> str | None:
             if word_key(h) == word_key(r):
                 return h
     for h in h1s:
+        if _LOST_CHARACTER.search(h):
+            for r in refs:
+                if _lost_characters(h, r):
+                    return r  # the <h1> shows "?" for characters its page lost ("Planning? Beginner? Guide")
+    for h in h1s:
         kh = word_key(h)
         for r in refs:
             kr = word_key(r)
             if min(len(kh), len(kr)) > 8 and (kh in kr or kr in kh):
-                if kh.endswith(kr) and kh != kr:
-                    return r  # "Kicker: Headline" in the <h1> (a kicker span before the headline)
+                if kh.endswith(kr) and kh != kr and any(c.isalpha() for c in kh[:len(kh) - len(kr)]):
+                    return r  # "Kicker: Headline" in the <h1> (a kicker span before the headline; a year or a
+                    # count before it is the headline's own: "2025 Software Development Price Guide")
                 if kr.startswith(kh + " ") and len(TOKEN.findall(h)) >= 3 and not h.endswith(("…", "...")):
                     return h  # the reference is the shown headline with words added ("..., Tested & Reviewed")
                 long, short = (h, r) if len(kh) > len(kr) else (r, h)
@@ -367,6 +373,17 @@ def _title_raw(tree, node: dict, meta: dict, sites: list[str]) -> str | None:
         return whole  # the first reference cut short, the other whole
     # one reference is another's tail ("Kicker: Headline" as headline, "Headline" as og:title): the headline
     return next((r for r in refs[1:] if len(word_key(r)) > 8 and k0.endswith(" " + word_key(r))), refs[0])
+
+
+# a "?" or U+FFFD where a character was lost in the page's encoding: before a letter ("Beginner?s") or after a
+# word and before the next ("Planning? Beginner? Guide" for "Planning: Beginner's Guide")
+_LOST_CHARACTER = re.compile(r"[?\ufffd]\S|\w[?\ufffd]\s+\w")
+
+
+def _lost_characters(shown: str, ref: str) -> bool:
+    """True when ``ref`` is ``shown`` with each "?"/U+FFFD standing for one to three characters of its own."""
+    pattern = ".{1,3}".join(re.escape(part) for part in re.split(r"[?\ufffd]", shown))
+    return shown != ref and re.fullmatch(pattern, ref, re.S) is not None
 
 
 def _shown_title(tree, first_h1, refs: list[str], sites: list[str]) -> str | None:
