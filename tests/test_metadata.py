@@ -510,6 +510,20 @@ def test_a_year_before_the_headline_is_no_kicker_and_lost_characters_take_the_re
         "Is the Hanoi rail link late? Ministry answers critics")
 
 
+def test_a_headline_in_an_elementor_widget_or_named_a_post_title_is_no_chrome():
+    # wcxb-dev: Elementor wraps every block in "elementor-widget..." classes, and 7 headlines were taken for a
+    # widget's; a class naming the post's title marks the headline; a real widget's or logo's <h1> stays chrome
+    head = '<title>Vietnam and Russia sign a grain deal - Eat Your Greens with Dr. Black</title>'
+    body = ('<div class="elementor-element elementor-widget elementor-widget-heading"><div class="elementor-widget-'
+            'container"><h1 class="elementor-heading-title">Vietnam and Russia sign a grain deal</h1></div></div>')
+    assert meta(head, body)["title"] == "Vietnam and Russia sign a grain deal"
+    body = ('<div class="widget sidebar-box entry-title-wrap"><h1>Vietnam and Russia sign a grain deal</h1></div>')
+    assert meta(head, body)["title"] == "Vietnam and Russia sign a grain deal"
+    head = '<meta property="og:title" content="Hanoi opens its new rail link">'
+    body = '<div class="widget"><h1>Subscribe to our weekly newsletter today</h1></div>'
+    assert meta(head, body)["title"] == "Hanoi opens its new rail link"
+
+
 @pytest.mark.parametrize("body", [
     '<div class="byline">By <a class="author-name" href="/a/1">Ann Lee</a> <time>May 1</time></div>',
     '<div id="comments"><span class="author">Troll</span></div><p class="byline">Tom Park</p>',

@@ -71,6 +71,8 @@ _TITLE_SEP = re.compile(r"\s+(?:\||-|–|—|•|::|·|»)\s+")
 _MOJIBAKE = re.compile("[âÃÂ][\u0080-\u00bf\u20ac\u201a-\u201e\u2018-\u2122]")
 _HOST_NOISE = {"www", "m", "amp", "blog", "blogs", "news", "com", "org", "net", "co", "uk", "de", "html"}
 _CHROME = re.compile(r"logo|site-?title|site-?name|brand|masthead|menu|widget|navbar|sidebar", re.I)
+_TITLE_NAMES = re.compile(r"(?:post|entry|page|article|story)[-_]?(?:title|headline)", re.I)
+_LAYOUT_NAMES = re.compile(r"\belementor-widget[\w-]*", re.I)  # Elementor's wrapper of every block
 _BY = re.compile(r"^(?:by|von|par|por|av|door|oleh|bởi|โดย)\s+|\s*\(.*?\)\s*$", re.I)
 
 
@@ -480,16 +482,22 @@ def _split_off(long: str, short: str) -> bool:
 
 def _chrome(el) -> bool:
     """An <h1> that is site chrome, not the headline: a logo or site title, a menu, a widget, or inside
-    <nav>/<footer>/<aside> (class names of the element and of its three nearest ancestors)."""
+    <nav>/<footer>/<aside> (class names of the element and of its three nearest ancestors). A name saying
+    post or entry title ("entry-title", Elementor's "elementor-widget-theme-post-title") marks the headline
+    whatever the other names say, and Elementor's layout classes ("elementor-widget-container": every block
+    of an Elementor page sits in one) are no widget: 7 wcxb-dev headlines were taken for chrome so."""
+    chrome = False
     for _ in range(4):
         if el is None or not isinstance(el.tag, str):
-            return False
+            break
         if el.tag in ("nav", "footer", "aside"):
             return True
-        if _CHROME.search(f"{el.get('class', '')} {el.get('id', '')}"):
-            return True
+        names = f"{el.get('class', '')} {el.get('id', '')}"
+        if _TITLE_NAMES.search(names):
+            return False
+        chrome = chrome or bool(_CHROME.search(_LAYOUT_NAMES.sub(" ", names)))
         el = el.getparent()
-    return False
+    return chrome
 
 
 def _person(name: str, sites: list[str]) -> str | None:
