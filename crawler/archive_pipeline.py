@@ -108,8 +108,10 @@ class Archive:
         loop = asyncio.get_running_loop()
         try:
             location = await loop.run_in_executor(self.executor, self._append, capture, page)
-        except (StoreError, OSError) as exc:  # the page goes on, unarchived; the run says the store failed
-            self._store_failed(f"archiving {page.get('url')}", exc)
+        except (StoreError, OSError) as exc:  # the page goes on, unarchived; the run says the store failed,
+            self._store_failed(f"archiving {page.get('url')}", exc)  # and the crawl state leaves the page due:
+            page["unarchived"] = True  # the next run fetches it again, archives it and locates its record
+            self.crawler.stats.inc_value("corpus/warc/unarchived")
             return item
         item.setdefault("extra", {})["warc"] = location
         return item

@@ -20,6 +20,7 @@ from warcio.archiveiterator import ArchiveIterator
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
+from crawler import exitcodes
 from pipelines.archive import spool
 from pipelines.archive.reextract import reextract
 from pipelines.archive.writer import RAW_PREFIX
@@ -447,3 +448,29 @@ def test_reextract_run_names_step_back_with_a_caret(tmp_path):
         with pytest.raises(UsageError, match="no WARC files of run") as err:
             warc_run(store, bad)
         assert runs[2] in str(err.value)
+
+
+def test_pages_the_archive_could_not_take_are_due_again_and_their_records_get_the_warc(replay, corpus_cmd,
+                                                                                       tmp_path):
+    """A review filled the disk mid-crawl: 27 records were stored with no WARC copy, the crawl state called
+    them done, and no later run archived them (`reextract` could never rebuild them). Now such a page stays
+    due: the next run fetches it again, archives it, and its record (unchanged) is given the location."""
+    spec = os.fspath(tmp_path / "store")
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("the WARC spool cannot be made here")
+    first = corpus_cmd("crawl", "--replay", replay.url, "--store", spec, *FAST, "rsis",
+                       "-s", f"CORPUS_WARC_SPOOL={blocked}")
+    assert first.returncode == exitcodes.STORE, first.stdout + first.stderr[-3000:]
+    store = open_store(spec)
+    records = list(Corpus(store).iter_records(with_text=False))
+    assert records and not any(r.get("warc") for r in records)
+    report = json.loads(store.read(sorted(store.list("corpus/runs/"))[-1]))
+    assert report["stats"]["corpus/warc/unarchived"] >= len(records)  # (and the pages not stored: off-topic...)
+
+    crawl(corpus_cmd, replay, spec, "rsis")
+    again = {r["id"]: r for r in Corpus(store).iter_records(with_text=False)}
+    assert set(again) == {r["id"] for r in records}
+    for rec in again.values():
+        assert rec["warc"] and rec["warc"]["file"], rec["url"]
+        warc_rec, body = record_at(store, rec["warc"])
+        assert warc_rec.rec_headers.get_header("WARC-Type") == "response" and b"<html" in body.lower()

@@ -239,8 +239,9 @@ class CorpusSpider(scrapy.Spider):
         if kind == "skipped" and reason.startswith("off-topic"):
             kind = "off-topic"
         self.results[url] = {"url": url, "outcome": outcome, "record": record}
-        if not outcome.startswith(STORE_FAILED):  # the store's failure, not the page's: due again next run
-            self._remember(url, kind, record, page)
+        if not outcome.startswith(STORE_FAILED) and not (page or {}).get("unarchived"):
+            self._remember(url, kind, record, page)  # (the store's failure, not the page's: due again next run;
+            # so is a page stored whose raw response the archive could not take: its record gets the WARC then)
         stats = self.crawler.stats
         stats.inc_value(f"corpus/outcome/{kind}")
         if outlet:

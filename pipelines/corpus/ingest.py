@@ -53,6 +53,6 @@ def ingest(corpus, dedup, page: dict, document, *, extractor: dict, extra: dict 
 def _locate(corpus, record: dict) -> None:
     key = f"{DOCS}{record['id']}.json"
     stored = corpus.read_json(key)
-    if stored is not None and not stored.get("warc"):
+    if stored is not None and not (stored.get("warc") or {}).get("file"):  # none, or the JSON form of none
         stored["warc"] = record["warc"]
         corpus.write_json(key, stored)
