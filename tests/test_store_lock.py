@@ -240,6 +240,27 @@ def test_another_hosts_lock_stops_a_fetch_until_its_lease_expires(replay, tmp_pa
     assert json.loads((tmp_path / "out.jsonl").read_text().splitlines()[0])["url"] == url
 
 
+def test_a_manifest_rebuild_waits_for_the_store_and_keeps_a_live_runs_open_marker(replay, tmp_path, corpus_cmd):
+    """A review ran `corpus manifest --rebuild` during a crawl: it cleared the crawl's open-run marker, the crawl
+    was then killed, and the manifest stayed 26 records short for good. The rebuild writes, so it holds the
+    store's lock like `dedup --rebuild`: exit 75 while another run holds it."""
+    store = tmp_path / "s"
+    url = "https://rsis.edu.sg/rsis-publication/rsis/asean-and-the-russia-ukraine-war-hedging-in-hard-times/"
+    assert corpus_cmd("fetch", "--replay", replay.url, "--store", store, url).returncode == exitcodes.OK
+    marker = store / "corpus" / "manifests" / "open" / "run-elsewhere.json"
+    marker.parent.mkdir(parents=True, exist_ok=True)
+    marker.write_text("{}")  # as a live crawl's open-run marker
+    (store / "state" / "lock.json").write_bytes(other_host_lock(renewed_ago=30))
+    res = corpus_cmd("manifest", "--rebuild", "--store", store)
+    assert res.returncode == exitcodes.LOCKED, res.stderr[-2000:]
+    assert "crawler-7.elsewhere.example" in res.stderr and marker.exists()
+    assert corpus_cmd("manifest", "--store", store).returncode == exitcodes.OK  # showing it takes no lock
+    (store / "state" / "lock.json").unlink()
+    res = corpus_cmd("manifest", "--rebuild", "--store", store)
+    assert res.returncode == exitcodes.OK and "built from the records" in res.stderr, res.stderr[-2000:]
+    assert not (store / "state" / "lock.json").exists()
+
+
 def test_an_s3_store_held_by_another_run_is_exit_75(replay, s3_server, s3_endpoint, tmp_path, corpus_cmd):
     from pipelines.store import open_store
 

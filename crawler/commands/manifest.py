@@ -3,7 +3,8 @@
 ``corpus manifest [RUN]`` summarises a run's manifest (default: the latest), ``--json`` prints its
 root and every entry, ``--list`` lists the runs that have one, and ``--rebuild`` builds a new one
 from the records (reads every record, rewrites INDEX.md): for a store whose records were written
-or removed by hand, or to start the manifest of a store from before manifests.
+or removed by hand, or to start the manifest of a store from before manifests. ``--rebuild`` holds the
+store's lock (``crawler/storelock.py``): while a crawl runs it exits 75, as ``dedup --rebuild`` does.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import json
 import sys
 
 from crawler.commands.common import UsageError, add_store, existing_store, unreadable_status
+from crawler.storelock import add_wait_option, held
 
 
 def register(sub) -> None:
@@ -25,6 +27,7 @@ def register(sub) -> None:
                         help="with --rebuild: shard by the first N hex digits of the id (16^N shards; default: "
                              "as the latest manifest, else 1)")
     add_store(parser)
+    add_wait_option(parser)  # (--rebuild writes: it holds the store's lock, exit 75 while another run does)
     parser.set_defaults(func=run, check_store=False)  # a missing store is an error here, never created
 
 
@@ -59,7 +62,10 @@ def run(args) -> int:
     try:
         corpus = Corpus(store)
         if args.rebuild:
-            done = rebuild(corpus, "manifest --rebuild", shard_digits=args.shard_digits)
+            # one run per store: a rebuild during a crawl cleared the crawl's open-run marker, and a kill of
+            # the crawl then left a manifest short of its records for good (a review); exit 75 instead
+            with held(args, "manifest --rebuild"):
+                done = rebuild(corpus, "manifest --rebuild", shard_digits=args.shard_digits)
             print(f"manifest {done['run']} built from the records (INDEX.md rewritten); changes against "
                   f"{done['base'] or 'no manifest'}: " + ", ".join(f"{len(done['changes'][k])} {k}" for k in KINDS),
                   file=sys.stderr)
