@@ -61,6 +61,13 @@ def _main(argv=None) -> int:
     except StoreError as exc:
         report_without_run(args, exitcodes.STORE, str(exc))
         return exitcodes.STORE
+    except BrokenPipeError:  # a reader that closed the pipe (`corpus manifest --json | head`): one line, no traceback
+        from crawler.commands.common import silence_stdout
+
+        silence_stdout()
+        print(f"corpus: exit {exitcodes.OUTPUT} (output): {args.command}: standard output was closed (broken pipe)",
+              file=sys.stderr)
+        return exitcodes.OUTPUT
     except (UsageError, RegistryError) as exc:
         from pipelines.crawl.urls import redact_credentials
 

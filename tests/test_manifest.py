@@ -592,3 +592,26 @@ def test_a_record_file_that_is_no_record_of_its_id_is_skipped_by_every_full_read
         assert "Traceback" not in res.stderr
     res = corpus_cmd("export", "--format", "parquet", "--out", tmp_path / "x.parquet", "--store", store)
     assert res.returncode == 1 and (tmp_path / "x.parquet").exists(), res.stderr[-2000:]
+
+
+def test_a_reader_that_closes_the_pipe_is_exit_74_in_one_line_not_a_traceback(replay, corpus_cmd, tmp_path):
+    """`corpus manifest | head` died with a BrokenPipeError traceback (a review); `export` already said it in a
+    line. Every command now does, with the output status."""
+    import os
+    import subprocess
+    import sys
+
+    from crawler import exitcodes
+
+    store = tmp_path / "s"
+    url = "https://rsis.edu.sg/rsis-publication/rsis/asean-and-the-russia-ukraine-war-hedging-in-hard-times/"
+    assert corpus_cmd("fetch", "--replay", replay.url, "--store", store, url).returncode == exitcodes.OK
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CORPUS_", "AWS_"))}
+    for args in (["manifest", "--json"], ["manifest", "--list"]):
+        proc = subprocess.Popen([os.fspath(Path(sys.executable).with_name("corpus")), *args, "--store", str(store)],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=tmp_path)
+        proc.stdout.close()  # the reader is gone before the command writes
+        err = proc.stderr.read().decode()
+        assert proc.wait(timeout=60) == exitcodes.OUTPUT, err
+        assert "Traceback" not in err and err.strip().splitlines()[-1] == (
+            f"corpus: exit 74 (output): manifest: standard output was closed (broken pipe)")

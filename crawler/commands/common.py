@@ -200,3 +200,14 @@ def existing_store(spec: str):
     except CorpusError as exc:
         raise StoreError(str(exc)) from None
     return open_store(spec)
+
+
+def silence_stdout() -> None:
+    """Standard output is gone (a closed pipe): point it at /dev/null, so that the interpreter's last flush
+    does not print a second error."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass

@@ -16,7 +16,7 @@ from __future__ import annotations
 import sys
 
 from crawler import exitcodes
-from crawler.commands.common import UsageError, add_store
+from crawler.commands.common import UsageError, add_store, silence_stdout
 
 
 def register(sub) -> None:
@@ -65,7 +65,7 @@ def run(args) -> int:
         raise UsageError(f"export: cannot write {args.out}: {exc.strerror or exc}") from None
     except OSError as exc:  # a full disk, a read-only file system, a reader that closed the pipe
         if isinstance(exc, BrokenPipeError) or not args.out or args.out == "-":
-            _silence_stdout()
+            silence_stdout()
         where = args.out if args.out and args.out != "-" else "standard output"
         print(f"corpus: exit {exitcodes.OUTPUT} ({exitcodes.NAMES[exitcodes.OUTPUT]}): export: cannot write "
               f"{where}: {exc.strerror or exc}; no complete export was written", file=sys.stderr)
@@ -79,16 +79,3 @@ def run(args) -> int:
               file=sys.stderr)
         return exitcodes.PAGE_ERRORS
     return exitcodes.OK
-
-
-def _silence_stdout() -> None:
-    """Standard output is gone (a closed pipe): point it at /dev/null, so that the interpreter's last flush
-    does not print a second error."""
-    import os
-
-    try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        os.close(devnull)
-    except (OSError, ValueError):
-        pass
