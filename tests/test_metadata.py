@@ -524,6 +524,28 @@ def test_a_headline_in_an_elementor_widget_or_named_a_post_title_is_no_chrome():
     assert meta(head, body)["title"] == "Hanoi opens its new rail link"
 
 
+def test_a_container_with_a_sidebar_or_utility_classes_holds_no_chrome_headline():
+    # wcxb-dev: "container-article-with-sidebar", Tailwind's "md:[grid-area:sidebar]", HubSpot's
+    # "hs_cos_wrapper_widget", an <article class="w-article widget">: layout around the headline, not chrome
+    head = '<title>OER Language: Spanish - The Center for OER</title>'
+    for wrap in ('<section class="container container-article-with-sidebar"><div>{}</div></section>',
+                 '<div class="md:[grid-area:sidebar] mb-6">{}</div>', '<div class="hs_cos_wrapper_widget">{}</div>',
+                 '<article class="w-article widget">{}</article>'):
+        body = wrap.format("<h1>Hanoi and Moscow sign a deal on grain exports</h1>")
+        assert meta(head, body)["title"] == "Hanoi and Moscow sign a deal on grain exports", wrap
+
+
+def test_by_inside_a_sentence_or_a_step_by_step_title_is_no_byline():
+    # wcxb-dev: "Step by Step Guide" (a breadcrumb) gave the author "Step Guide", "can be reached by Canvas
+    # discussion" gave "Canvas di"; a byline begins its line or ends it
+    h1 = "<h1>Hanoi and Moscow sign a deal on grain exports</h1>"
+    for line in ("<p>Home | Solar Installation: Step by Step Guide</p>",
+                 "<p>The ministry can be reached by Canvas Discussion, e-mail and phone at any time of day.</p>"):
+        assert meta("", line + h1)["authors"] == [], line
+    assert meta("", h1 + "<p>Posted by Ann Lee</p>")["authors"] == ["Ann Lee"]
+    assert meta("", "<p>Grain deal signed in Hanoi by Ann Lee</p>" + h1)["authors"] == ["Ann Lee"]
+
+
 @pytest.mark.parametrize("body", [
     '<div class="byline">By <a class="author-name" href="/a/1">Ann Lee</a> <time>May 1</time></div>',
     '<div id="comments"><span class="author">Troll</span></div><p class="byline">Tom Park</p>',

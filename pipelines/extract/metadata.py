@@ -72,7 +72,11 @@ _MOJIBAKE = re.compile("[âÃÂ][\u0080-\u00bf\u20ac\u201a-\u201e\u2018-\u2122]"
 _HOST_NOISE = {"www", "m", "amp", "blog", "blogs", "news", "com", "org", "net", "co", "uk", "de", "html"}
 _CHROME = re.compile(r"logo|site-?title|site-?name|brand|masthead|menu|widget|navbar|sidebar", re.I)
 _TITLE_NAMES = re.compile(r"(?:post|entry|page|article|story)[-_]?(?:title|headline)", re.I)
-_LAYOUT_NAMES = re.compile(r"\belementor-widget[\w-]*", re.I)  # Elementor's wrapper of every block
+# names of layout, not of chrome: page builders' wrappers of every block (Elementor, HubSpot), a container "with
+# sidebar" (the article beside one), utility classes with arbitrary values ("md:[grid-area:sidebar]",
+# "min-h-[calc(100vh-var(--navbar-height))]")
+_LAYOUT_NAMES = re.compile(r"\belementor-widget[\w-]*|\bhs_cos_wrapper\w*|\S*(?:with|has|no)[-_]?sidebars?\b\S*"
+                           r"|\S*sidebar-collapsed\S*|\S*[:\[]\S*", re.I)
 _BY = re.compile(r"^(?:by|von|par|por|av|door|oleh|bởi|โดย)\s+|\s*\(.*?\)\s*$", re.I)
 
 
@@ -482,7 +486,8 @@ def _split_off(long: str, short: str) -> bool:
 
 def _chrome(el) -> bool:
     """An <h1> that is site chrome, not the headline: a logo or site title, a menu, a widget, or inside
-    <nav>/<footer>/<aside> (class names of the element and of its three nearest ancestors). A name saying
+    <nav>/<footer>/<aside> (class names of the element and of its three nearest ancestors, but for an
+    <article>, <main> or <body>: those hold the article whatever they are named). A name saying
     post or entry title ("entry-title", Elementor's "elementor-widget-theme-post-title") marks the headline
     whatever the other names say, and Elementor's layout classes ("elementor-widget-container": every block
     of an Elementor page sits in one) are no widget: 7 wcxb-dev headlines were taken for chrome so."""
@@ -492,7 +497,7 @@ def _chrome(el) -> bool:
             break
         if el.tag in ("nav", "footer", "aside"):
             return True
-        names = f"{el.get('class', '')} {el.get('id', '')}"
+        names = "" if el.tag in ("article", "main", "body") else f"{el.get('class', '')} {el.get('id', '')}"
         if _TITLE_NAMES.search(names):
             return False
         chrome = chrome or bool(_CHROME.search(_LAYOUT_NAMES.sub(" ", names)))
@@ -1003,9 +1008,15 @@ def _by_text(window) -> list[str]:
     if not window:
         return []
     for part in (window[1], window[0]):
-        m = _BY_TEXT.search(part)
-        if m:
-            return [m.group(1)]
+        for m in _BY_TEXT.finditer(part):
+            # a byline begins its line, perhaps after a word or three ("Posted by", "Story and photos by"), or ends
+            # it ("Call for Proposals is Open by Eric Ries"); a "by" inside a sentence is the sentence's own
+            # ("can be reached by Canvas discussion", "guaranteed by USF. It is"), and so is "Step by Step"
+            before = part[part.rfind("¦", 0, m.start()) + 1:m.start()].split()
+            end = part.find("¦", m.end())
+            rest = part[m.end():end if end >= 0 else len(part)].strip()
+            if len(before) <= 3 or (not rest and before[-1].lower() != m.group(1).split()[0].lower()):
+                return [m.group(1)]
     return []
 
 
