@@ -245,6 +245,24 @@ def test_workers_do_not_outlive_a_killed_crawl(site, tmp_path):
         proc.communicate()
 
 
+def test_a_worker_whose_crawl_died_before_its_answer_exits_without_a_traceback(tmp_path):
+    """A review killed the crawl (SIGKILL, as the OOM killer does): the worker finished its page, found the pipe
+    broken and printed a BrokenPipeError traceback into the crawl's log. It now just exits."""
+    code = (
+        "import multiprocessing as mp, os\n"
+        "from pipelines.extract.workers import _worker_main\n"
+        "mine, theirs = mp.Pipe()\n"
+        "mine.send(('<html><body><h1>Grain deal</h1><p>' + 'Hanoi and Moscow sign a grain deal. ' * 30 +"
+        " '</p></body></html>', 'https://example.org/a'))\n"
+        "mine.close()  # the crawl is gone before the answer\n"
+        "_worker_main(theirs, os.getpid(), 0, 0, None)\n"
+        "print('worker returned')\n")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                         cwd=Path(__file__).resolve().parent.parent, preexec_fn=_limited(3 * GiB))
+    assert res.returncode == 0 and res.stdout.strip() == "worker returned", res.stderr[-3000:]
+    assert "Traceback" not in res.stderr
+
+
 def test_no_workers_extracts_in_the_calling_process():
     with ExtractPool(0) as pool:
         result = pool.submit(article("f"), "http://127.0.0.1/f").result(timeout=60)

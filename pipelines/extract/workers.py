@@ -203,9 +203,12 @@ def _worker_main(conn, crawl_pid: int, max_memory: int, timeout: float, max_elem
         except MemoryError:
             result = None
         try:
-            conn.send(result)
-        except MemoryError:
-            conn.send(None)
+            try:
+                conn.send(result)
+            except MemoryError:
+                conn.send(None)
+        except OSError:  # the crawl is gone (killed: a broken pipe); nobody to answer, and no traceback to print
+            return
         if result is None:  # over the memory budget: exit, a fresh worker takes the next page
             return
 
