@@ -517,11 +517,18 @@ def test_a_headline_in_an_elementor_widget_or_named_a_post_title_is_no_chrome():
     body = ('<div class="elementor-element elementor-widget elementor-widget-heading"><div class="elementor-widget-'
             'container"><h1 class="elementor-heading-title">Vietnam and Russia sign a grain deal</h1></div></div>')
     assert meta(head, body)["title"] == "Vietnam and Russia sign a grain deal"
-    body = ('<div class="widget sidebar-box entry-title-wrap"><h1>Vietnam and Russia sign a grain deal</h1></div>')
+    body = ('<div class="elementor-widget elementor-widget-theme-post-title"><h1 class="elementor-heading-title">'
+            'Vietnam and Russia sign a grain deal</h1></div>')
     assert meta(head, body)["title"] == "Vietnam and Russia sign a grain deal"
+    # ...but a post's title in a sidebar's widget, Elementor's site-title widget or any widget's <h1> is chrome
+    # (a review of the first version, which let a title's name overrule them)
     head = '<meta property="og:title" content="Hanoi opens its new rail link">'
-    body = '<div class="widget"><h1>Subscribe to our weekly newsletter today</h1></div>'
-    assert meta(head, body)["title"] == "Hanoi opens its new rail link"
+    for body in ('<div class="widget"><h1>Subscribe to our weekly newsletter today</h1></div>',
+                 '<div class="sidebar widget recent-posts"><h1 class="entry-title">Why Vietnam keeps buying Russian '
+                 'weapons today</h1></div>',
+                 '<div class="elementor-widget elementor-widget-theme-site-title"><div class="elementor-widget-'
+                 'container"><h1>Bridging Southeast Asia and Eurasia since 2010</h1></div></div>'):
+        assert meta(head, body)["title"] == "Hanoi opens its new rail link", body
 
 
 def test_a_container_with_a_sidebar_or_utility_classes_holds_no_chrome_headline():
@@ -544,6 +551,28 @@ def test_by_inside_a_sentence_or_a_step_by_step_title_is_no_byline():
         assert meta("", line + h1)["authors"] == [], line
     assert meta("", h1 + "<p>Posted by Ann Lee</p>")["authors"] == ["Ann Lee"]
     assert meta("", "<p>Grain deal signed in Hanoi by Ann Lee</p>" + h1)["authors"] == ["Ann Lee"]
+
+
+def test_review_of_the_title_and_byline_rules_dates_labels_and_bylines_after_a_date():
+    """A review of this session's first versions: a date, a time or an issue number before the headline is a
+    kicker (only a year or count alone is the headline's own); an <h1> that is a label or the headline without
+    its subtitle gives way to the whole reference; bylines after a date or a separator are bylines."""
+    head = '<meta property="og:title" content="Putin and Anwar discuss trade in national currencies">'
+    for kicker in ('<span class="date">14.03.2025</span>', "<time>10:45</time>", "050/2025"):
+        body = f"<h1>{kicker} Putin and Anwar discuss trade in national currencies</h1>"
+        assert meta(head, body)["title"] == "Putin and Anwar discuss trade in national currencies", kicker
+    for og, h1 in (("The Week in Asia: Malaysia's Anwar courts Putin at Kazan summit", "The Week in Asia"),
+                   ("Russia-ASEAN Relations: A New Chapter After Kazan", "Russia-ASEAN Relations"),
+                   ("Who Needs Whom? Russia, ASEAN and the War in Ukraine", "Who Needs Whom? Russia, ASEAN and the War")):
+        assert meta(f'<meta property="og:title" content="{og}">', f"<h1>{h1}</h1>")["title"] == og, h1
+    h1 = "<h1>Hanoi and Moscow sign a deal on grain exports</h1>"
+    for line in ("Posted on March 14, 2025 by Ivan Petrov in Analysis",
+                 "RSIS Commentary 052/2025 / 14 March 2025 / by Ivan Petrov and Anna Lee",
+                 "Updated: 8:15am, 14 Mar 2025 by Ivan Petrov in Kuala Lumpur"):
+        assert meta("", h1 + f"<p>{line}</p>")["authors"][0] == "Ivan Petrov", line
+    body = (h1 + "<p>Published 14 March 2025 by Chris Devonshire-Ellis | 5 min read</p>"
+            "<figure><figcaption>Photo by Alexei Druzhinin</figcaption></figure>")
+    assert meta("", body)["authors"] == ["Chris Devonshire-Ellis"]
 
 
 @pytest.mark.parametrize("body", [

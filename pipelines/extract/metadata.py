@@ -71,11 +71,12 @@ _TITLE_SEP = re.compile(r"\s+(?:\||-|–|—|•|::|·|»)\s+")
 _MOJIBAKE = re.compile("[âÃÂ][\u0080-\u00bf\u20ac\u201a-\u201e\u2018-\u2122]")
 _HOST_NOISE = {"www", "m", "amp", "blog", "blogs", "news", "com", "org", "net", "co", "uk", "de", "html"}
 _CHROME = re.compile(r"logo|site-?title|site-?name|brand|masthead|menu|widget|navbar|sidebar", re.I)
-_TITLE_NAMES = re.compile(r"(?:post|entry|page|article|story)[-_]?(?:title|headline)", re.I)
+_TITLE_NAMES = re.compile(r"\S*(?:post|entry|page|article|story)[-_]?(?:title|headline)\S*", re.I)
 # names of layout, not of chrome: page builders' wrappers of every block (Elementor, HubSpot), a container "with
-# sidebar" (the article beside one), utility classes with arbitrary values ("md:[grid-area:sidebar]",
+# sidebar" or "under-menu" (the article beside or below one), utility classes with arbitrary values ("md:[grid-area:sidebar]",
 # "min-h-[calc(100vh-var(--navbar-height))]")
-_LAYOUT_NAMES = re.compile(r"\belementor-widget[\w-]*|\bhs_cos_wrapper\w*|\S*(?:with|has|no)[-_]?sidebars?\b\S*"
+_LAYOUT_NAMES = re.compile(r"\belementor-widget(?:-container|-wrap|-heading|-text-editor)?(?![\w-])|\bhs_cos_wrapper\w*"
+                           r"|\S*(?:with|has|no|under|below|above|after)[-_]?(?:sidebars?|menus?|navbar)\S*"
                            r"|\S*sidebar-collapsed\S*|\S*[:\[]\S*", re.I)
 _BY = re.compile(r"^(?:by|von|par|por|av|door|oleh|bởi|โดย)\s+|\s*\(.*?\)\s*$", re.I)
 
@@ -346,10 +347,10 @@ def _title_raw(tree, node: dict, meta: dict, sites: list[str]) -> str | None:
         for r in refs:
             kr = word_key(r)
             if min(len(kh), len(kr)) > 8 and (kh in kr or kr in kh):
-                if kh.endswith(kr) and kh != kr and any(c.isalpha() for c in kh[:len(kh) - len(kr)]):
-                    return r  # "Kicker: Headline" in the <h1> (a kicker span before the headline; a year or a
-                    # count before it is the headline's own: "2025 Software Development Price Guide")
-                if kr.startswith(kh + " ") and len(TOKEN.findall(h)) >= 3 and not h.endswith(("…", "...")):
+                if kh.endswith(kr) and kh != kr and not re.fullmatch(r"\d{1,4} ", kh[:len(kh) - len(kr)]):
+                    return r  # "Kicker: Headline" in the <h1> (a kicker span before the headline, a date or a time
+                    # too; a year or a count alone before it is the headline's own: "2025 Software ... Guide")
+                if kr.startswith(kh + " ") and len(TOKEN.findall(h)) >= 3 and _seo_tail(h, r):
                     return h  # the reference is the shown headline with words added ("..., Tested & Reviewed")
                 long, short = (h, r) if len(kh) > len(kr) else (r, h)
                 # "Headline | Section": the extra part is a label, not the headline; otherwise the
@@ -379,6 +380,26 @@ def _title_raw(tree, node: dict, meta: dict, sites: list[str]) -> str | None:
         return whole  # the first reference cut short, the other whole
     # one reference is another's tail ("Kicker: Headline" as headline, "Headline" as og:title): the headline
     return next((r for r in refs[1:] if len(word_key(r)) > 8 and k0.endswith(" " + word_key(r))), refs[0])
+
+
+_YEAR = re.compile(r"\b(?:19|20)\d\d\b")
+
+
+def _seo_tail(shown: str, ref: str) -> bool:
+    """True when ``ref`` is the ``shown`` headline with words an SEO title adds: after a comma (", Tested &
+    Reviewed", ", December 2025"), after a question or exclamation the headline ends with ("What Is Mesh WiFi? Our
+    2026 Guide"), or a few words holding a year ("in 2026"). Not a subtitle after a colon or words that complete
+    the sentence ("Russia-ASEAN Relations: A New Chapter", "... and the War in Ukraine"), nor when ``shown`` is
+    cut short with an ellipsis: there the reference is the whole headline."""
+    if shown.endswith(("…", "...")):
+        return False
+    n = len(TOKEN.findall(shown))
+    ends = [m.end() for m in TOKEN.finditer(ref)]
+    if len(ends) <= n:
+        return False
+    tail = ref[ends[n - 1]:].strip()
+    return (tail.startswith(",") or shown.rstrip().endswith(("?", "!"))
+            or (len(tail.split()) <= 4 and _YEAR.search(tail) is not None))
 
 
 # a "?" or U+FFFD where a character was lost in the page's encoding: before a letter ("Beginner?s") or after a
@@ -487,22 +508,22 @@ def _split_off(long: str, short: str) -> bool:
 def _chrome(el) -> bool:
     """An <h1> that is site chrome, not the headline: a logo or site title, a menu, a widget, or inside
     <nav>/<footer>/<aside> (class names of the element and of its three nearest ancestors, but for an
-    <article>, <main> or <body>: those hold the article whatever they are named). A name saying
-    post or entry title ("entry-title", Elementor's "elementor-widget-theme-post-title") marks the headline
-    whatever the other names say, and Elementor's layout classes ("elementor-widget-container": every block
-    of an Elementor page sits in one) are no widget: 7 wcxb-dev headlines were taken for chrome so."""
-    chrome = False
+    <article>, <main> or <body>: those hold the article whatever they are named). A name saying post or entry
+    title ("entry-title", Elementor's "elementor-widget-theme-post-title") is no chrome name, nor are layout
+    names (Elementor's "elementor-widget-container", in which every block of such a page sits; see
+    _LAYOUT_NAMES): 7 wcxb-dev headlines were taken for chrome so. A title inside a sidebar's widget is still
+    the widget's, and Elementor's site-title, logo and menu widgets are still chrome."""
     for _ in range(4):
         if el is None or not isinstance(el.tag, str):
-            break
+            return False
         if el.tag in ("nav", "footer", "aside"):
             return True
-        names = "" if el.tag in ("article", "main", "body") else f"{el.get('class', '')} {el.get('id', '')}"
-        if _TITLE_NAMES.search(names):
-            return False
-        chrome = chrome or bool(_CHROME.search(_LAYOUT_NAMES.sub(" ", names)))
+        if el.tag not in ("article", "main", "body"):
+            names = _LAYOUT_NAMES.sub(" ", _TITLE_NAMES.sub(" ", f"{el.get('class', '')} {el.get('id', '')}"))
+            if _CHROME.search(names):
+                return True
         el = el.getparent()
-    return chrome
+    return False
 
 
 def _person(name: str, sites: list[str]) -> str | None:
@@ -1003,19 +1024,36 @@ def _url_day(url: str | None) -> str | None:
         return None
 
 
+_BYLINE_VERBS = frozenset({"posted", "published", "written", "updated", "reported", "edited", "compiled", "filed",
+                           "produced", "authored", "contributed", "story", "words", "text", "article", "commentary",
+                           "analysis", "opinion", "interview", "report", "column", "review", "essay"})
+
+
+def _byline_at(part: str, m) -> bool:
+    """Whether the "by Name" ``m`` in the window text ``part`` is a byline: it begins its line (after a word or
+    three: "Posted by", "Story and photos by"), or follows a date, a time, a separator or a word of publishing
+    ("Posted on March 14, 2025 by", "Commentary 052/2025 / by", "Published by"), or ends its line ("... Open
+    Until July 31 by Eric Ries"). A "by" inside a sentence is the sentence's own ("can be reached by Canvas
+    discussion", "guaranteed by USF. It is"), and so is "Step by Step Guide"."""
+    before = part[part.rfind("¦", 0, m.start()) + 1:m.start()].split()
+    if len(before) <= 3:
+        return True
+    last = before[-1].lower()
+    if last == m.group(1).split()[0].lower():
+        return False  # "Step by Step", "side by side"
+    if any(c.isdigit() for c in last) or not any(c.isalpha() for c in last) or last.rstrip(",:") in _BYLINE_VERBS:
+        return True
+    end = part.find("¦", m.end())
+    return not part[m.end():end if end >= 0 else len(part)].strip()
+
+
 def _by_text(window) -> list[str]:
     """"By Ann Lee" / "Written by Ann Lee" in the visible text just after (or above) the headline."""
     if not window:
         return []
     for part in (window[1], window[0]):
         for m in _BY_TEXT.finditer(part):
-            # a byline begins its line, perhaps after a word or three ("Posted by", "Story and photos by"), or ends
-            # it ("Call for Proposals is Open by Eric Ries"); a "by" inside a sentence is the sentence's own
-            # ("can be reached by Canvas discussion", "guaranteed by USF. It is"), and so is "Step by Step"
-            before = part[part.rfind("¦", 0, m.start()) + 1:m.start()].split()
-            end = part.find("¦", m.end())
-            rest = part[m.end():end if end >= 0 else len(part)].strip()
-            if len(before) <= 3 or (not rest and before[-1].lower() != m.group(1).split()[0].lower()):
+            if _byline_at(part, m):
                 return [m.group(1)]
     return []
 
