@@ -54,7 +54,16 @@ def _main(argv=None) -> int:
             args.store = given or args.store  # `-s CORPUS_STORE=...` is the store: say so everywhere
             if getattr(args, "check_store", True):
                 check_store(args.store)
-        return args.func(args)
+        sys.stdout = out = _Stdout(sys.stdout)
+        try:
+            code = args.func(args)
+        finally:
+            sys.stdout = out.real
+        if out.broken and code == exitcodes.OK:  # the command did its work; its output did not all arrive
+            print(f"corpus: exit {exitcodes.OUTPUT} (output): {args.command}: standard output was closed (broken "
+                  f"pipe)", file=sys.stderr)
+            return exitcodes.OUTPUT
+        return code  # (a command that failed keeps its own status and line: the store's failure outranks the pipe)
     except LockHeld as exc:  # another run holds the store (crawler/storelock.py): skipped, nothing requested
         report_without_run(args, exitcodes.LOCKED, str(exc), finish_reason="store_locked", lock_holder=exc.holder)
         return exitcodes.LOCKED
@@ -83,6 +92,40 @@ def _main(argv=None) -> int:
                   f"the run reported; run report: {runreport.WRITTEN}", file=sys.stderr)
             return exitcodes.INTERRUPTED
         return _interrupted_report(args)
+
+
+class _Stdout:
+    """``sys.stdout`` for a command: a reader gone (a broken pipe: `corpus crawl | head`) is noted, not raised,
+    so the command finishes and its own exit status stands (a review saw a crawl whose store failed exit 74 for
+    the pipe, its exit 3 and reason lost); later output goes to /dev/null."""
+
+    def __init__(self, real):
+        self.real = real
+        self.broken = False
+
+    def _gone(self) -> None:
+        from crawler.commands.common import silence_stdout
+
+        self.broken = True
+        silence_stdout()
+
+    def write(self, text):
+        if not self.broken:
+            try:
+                return self.real.write(text)
+            except BrokenPipeError:
+                self._gone()
+        return len(text)
+
+    def flush(self) -> None:
+        if not self.broken:
+            try:
+                self.real.flush()
+            except BrokenPipeError:
+                self._gone()
+
+    def __getattr__(self, name):
+        return getattr(self.real, name)
 
 
 def _signal_name() -> str:

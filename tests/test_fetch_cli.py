@@ -300,3 +300,25 @@ def test_a_url_whose_page_an_earlier_run_spooled_is_stored_from_the_spool_not_fe
     stats = report["stats"]
     assert stats["corpus/outcome/new"] == 2 and stats["corpus/fetch/stored-from-spool"] == 1
     assert len(list(Corpus(open_store(store)).iter_records(with_text=False))) == 2
+
+
+def test_a_closed_pipe_does_not_hide_a_failed_runs_status(tmp_path):
+    """A review: with standard output a closed pipe, a run that failed (here a page error, exit 1) exited 74
+    for the pipe and its own status and reason were lost. Its status stands; a run that succeeded says 74."""
+    import os
+    import subprocess
+    import sys
+
+    from crawler import exitcodes
+    from s3server import closed_port
+
+    exe = os.fspath(Path(sys.executable).with_name("corpus"))
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CORPUS_", "AWS_"))}
+    env["XDG_STATE_HOME"] = str(tmp_path / "xdg")
+    proc = subprocess.Popen([exe, "fetch", "--allow-private", "--store", str(tmp_path / "s"),
+                             f"http://127.0.0.1:{closed_port()}/article"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=tmp_path)
+    proc.stdout.close()  # the reader is gone before the command writes
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == exitcodes.PAGE_ERRORS, err[-3000:]
+    assert "Traceback" not in err and "exit 1 (page-errors)" in err and "broken pipe" not in err
