@@ -33,17 +33,18 @@ from pipelines.crawl.urls import canonicalize, redact_credentials
 from pipelines.store import StoreError, open_store_from
 
 
-_HOST_REASONS = ("connection refused", "DNS lookup failed")
+_HOST_REASONS = ("connection refused", "DNS lookup failed", "TLS handshake failed")  # the host's, whatever the path
 
 
 def failure_reason(failure) -> tuple[str, str]:
     """(kind, reason) of a failed request: kind is "error" or "skipped". A request that never went out because
     its host's robots.txt could not be fetched says so ("timed out (robots.txt: the page was not requested)"),
-    unless the reason is the host's whatever the path (a refused connection, a name that does not resolve)."""
+    unless the reason is the host's whatever the path (a refused connection, a name that does not resolve, a
+    failed TLS handshake)."""
     kind, reason = _failure_reason(failure)
     request = getattr(failure, "request", None)
     if (request is not None and request.meta.get("corpus_robots_failed") and kind == "error"
-            and reason not in _HOST_REASONS):
+            and not reason.startswith(_HOST_REASONS)):
         reason = f"{reason} (robots.txt: the page was not requested)"
     return kind, reason
 
