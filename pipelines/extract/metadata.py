@@ -71,13 +71,22 @@ _TITLE_SEP = re.compile(r"\s+(?:\||-|–|—|•|::|·|»)\s+")
 _MOJIBAKE = re.compile("[âÃÂ][\u0080-\u00bf\u20ac\u201a-\u201e\u2018-\u2122]")
 _HOST_NOISE = {"www", "m", "amp", "blog", "blogs", "news", "com", "org", "net", "co", "uk", "de", "html"}
 _CHROME = re.compile(r"logo|site-?title|site-?name|brand|masthead|menu|widget|navbar|sidebar", re.I)
-_TITLE_NAMES = re.compile(r"\S*(?:post|entry|page|article|story)[-_]?(?:title|headline)\S*", re.I)
+_TITLE_NAMES = re.compile(r".*(?:post|entry|page|article|story)[-_]?(?:title|headline).*", re.I)  # one name
 # names of layout, not of chrome: page builders' wrappers of every block (Elementor, HubSpot), a container "with
 # sidebar" or "under-menu" (the article beside or below one), utility classes with arbitrary values ("md:[grid-area:sidebar]",
 # "min-h-[calc(100vh-var(--navbar-height))]")
-_LAYOUT_NAMES = re.compile(r"\belementor-widget(?:-container|-wrap|-heading|-text-editor)?(?![\w-])|\bhs_cos_wrapper\w*"
-                           r"|\S*(?:with|has|no|under|below|above|after)[-_]?(?:sidebars?|menus?|navbar)\S*"
-                           r"|\S*sidebar-collapsed\S*|\S*[:\[]\S*", re.I)
+_LAYOUT_NAMES = re.compile(r"elementor-widget(?:-container|-wrap|-heading|-text-editor)?|hs_cos_wrapper\w*"
+                           r"|.*(?:with|has|no|under|below|above|after)[-_]?(?:sidebars?|menus?|navbar).*"
+                           r"|.*sidebar-collapsed.*|.*[:\[].*", re.I)  # one name (fullmatch)
+
+
+def _chrome_names(names: str) -> bool:
+    """Whether an element's class and id names say chrome (``_CHROME``), once the names of a title and of layout
+    are set aside. (Most elements have no chrome word at all: one search decides those.)"""
+    if not _CHROME.search(names):
+        return False
+    kept = [n for n in names.split() if not _TITLE_NAMES.fullmatch(n) and not _LAYOUT_NAMES.fullmatch(n)]
+    return bool(kept) and _CHROME.search(" ".join(kept)) is not None
 _BY = re.compile(r"^(?:by|von|par|por|av|door|oleh|bởi|โดย)\s+|\s*\(.*?\)\s*$", re.I)
 
 
@@ -518,10 +527,8 @@ def _chrome(el) -> bool:
             return False
         if el.tag in ("nav", "footer", "aside"):
             return True
-        if el.tag not in ("article", "main", "body"):
-            names = _LAYOUT_NAMES.sub(" ", _TITLE_NAMES.sub(" ", f"{el.get('class', '')} {el.get('id', '')}"))
-            if _CHROME.search(names):
-                return True
+        if el.tag not in ("article", "main", "body") and _chrome_names(f"{el.get('class', '')} {el.get('id', '')}"):
+            return True
         el = el.getparent()
     return False
 
