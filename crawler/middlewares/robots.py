@@ -36,6 +36,16 @@ class RobotsUnavailable(IgnoreRequest):
     """robots.txt answered with a server error: nothing of that host is fetched in this run."""
 
 
+class RobotsFailed(IgnoreRequest):
+    """The host's robots.txt could not be fetched (a network error): none of its pages is requested this run.
+    ``cause`` is that error; the page's outcome gives its reason ("timed out (robots.txt: the page was not
+    requested)", ``crawler/spiders/base.py`` ``failure_reason``)."""
+
+    def __init__(self, cause: BaseException):
+        self.cause = cause
+        super().__init__(f"robots.txt could not be fetched ({type(cause).__name__}): the page was not requested")
+
+
 class _Waiting(list):
     """Deferreds of the requests waiting for one host's robots.txt."""
 
@@ -65,9 +75,10 @@ class RobotsTxt(RobotsTxtMiddleware):
             return None
         rp = await self.robot_parser(request)
         if isinstance(rp, _Failed):
-            if not isinstance(rp.exc, IgnoreRequest):  # the outcome says the robots.txt request failed so: the
-                request.meta["corpus_robots_failed"] = True  # page itself was never requested (failure_reason)
-            raise rp.exc
+            # (refused, e.g. a private address: the page is refused alike; a network error: the page is not
+            # requested, and not retried either: it would fail at once again, and Scrapy's "Gave up retrying" and
+            # the slow-host breaker would count pages never sent)
+            raise rp.exc if isinstance(rp.exc, IgnoreRequest) else RobotsFailed(rp.exc)
         if isinstance(rp, _DisallowAll):
             self._stats.inc_value("robotstxt/unavailable")
             raise RobotsUnavailable(f"robots.txt unavailable (HTTP {rp.status}): the host is not crawled this run")

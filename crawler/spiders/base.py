@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import time
 from datetime import datetime, timezone
+from types import SimpleNamespace
 
 import scrapy
 from scrapy import signals
@@ -25,7 +26,7 @@ from crawler.middlewares.redirects import MAX_REACHED, RedirectFailed
 from crawler.middlewares.retry_after import RetryLater
 from crawler.middlewares.slow_hosts import HostTimingOut
 from crawler.middlewares.url_length import UrlTooLong
-from crawler.middlewares.robots import RobotsUnavailable
+from crawler.middlewares.robots import RobotsFailed, RobotsUnavailable
 from crawler.middlewares.scheme_guard import SchemeRefused
 from crawler.page import page_from_response
 from pipelines.crawl.state import CrawlState
@@ -41,12 +42,10 @@ def failure_reason(failure) -> tuple[str, str]:
     its host's robots.txt could not be fetched says so ("timed out (robots.txt: the page was not requested)"),
     unless the reason is the host's whatever the path (a refused connection, a name that does not resolve, a
     failed TLS handshake)."""
-    kind, reason = _failure_reason(failure)
-    request = getattr(failure, "request", None)
-    if (request is not None and request.meta.get("corpus_robots_failed") and kind == "error"
-            and not reason.startswith(_HOST_REASONS)):
-        reason = f"{reason} (robots.txt: the page was not requested)"
-    return kind, reason
+    if isinstance(failure.value, RobotsFailed):
+        _, reason = _failure_reason(SimpleNamespace(value=failure.value.cause, request=getattr(failure, "request", None)))
+        return "error", reason if reason.startswith(_HOST_REASONS) else f"{reason} (robots.txt: the page was not requested)"
+    return _failure_reason(failure)
 
 
 def _failure_reason(failure) -> tuple[str, str]:
