@@ -60,9 +60,7 @@ def _main(argv=None) -> int:
         finally:
             sys.stdout = out.real
         if out.broken and code == exitcodes.OK:  # the command did its work; its output did not all arrive
-            print(f"corpus: exit {exitcodes.OUTPUT} (output): {args.command}: standard output was closed (broken "
-                  f"pipe)", file=sys.stderr)
-            return exitcodes.OUTPUT
+            return _output_closed(args.command)
         return code  # (a command that failed keeps its own status and line: the store's failure outranks the pipe)
     except LockHeld as exc:  # another run holds the store (crawler/storelock.py): skipped, nothing requested
         report_without_run(args, exitcodes.LOCKED, str(exc), finish_reason="store_locked", lock_holder=exc.holder)
@@ -70,13 +68,11 @@ def _main(argv=None) -> int:
     except StoreError as exc:
         report_without_run(args, exitcodes.STORE, str(exc))
         return exitcodes.STORE
-    except BrokenPipeError:  # a reader that closed the pipe (`corpus manifest --json | head`): one line, no traceback
+    except BrokenPipeError:  # a reader that closed the pipe, written to past the wrapper (`sys.stdout.buffer`)
         from crawler.commands.common import silence_stdout
 
         silence_stdout()
-        print(f"corpus: exit {exitcodes.OUTPUT} (output): {args.command}: standard output was closed (broken pipe)",
-              file=sys.stderr)
-        return exitcodes.OUTPUT
+        return _output_closed(args.command)
     except (UsageError, RegistryError) as exc:
         from pipelines.crawl.urls import redact_credentials
 
@@ -92,6 +88,13 @@ def _main(argv=None) -> int:
                   f"the run reported; run report: {runreport.WRITTEN}", file=sys.stderr)
             return exitcodes.INTERRUPTED
         return _interrupted_report(args)
+
+
+def _output_closed(command: str) -> int:
+    """Exit 74 for a command whose reader closed the pipe (`corpus manifest --json | head`): one line, no traceback."""
+    print(f"corpus: exit {exitcodes.OUTPUT} (output): {command}: standard output was closed (broken pipe)",
+          file=sys.stderr)
+    return exitcodes.OUTPUT
 
 
 class _Stdout:

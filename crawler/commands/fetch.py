@@ -58,13 +58,12 @@ def read_urls(args, stdin=None) -> list[str]:
 def distinct(urls: list[str]) -> tuple[list[str], dict[str, str]]:
     """(the first spelling of each distinct page, every spelling -> that first spelling):
     one page given twice (with and without tracking parameters, ``www.``...) is one outcome."""
-    from pipelines.crawl.urls import canonicalize, url_problem
+    from pipelines.crawl.urls import page_key
 
     first: dict[str, str] = {}
     alias: dict[str, str] = {}
     for url in urls:
-        key = url if url_problem(url) else canonicalize(url)
-        alias[url] = first.setdefault(key, url)
+        alias[url] = first.setdefault(page_key(url), url)
     return list(dict.fromkeys(alias.values())), alias
 
 

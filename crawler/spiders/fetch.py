@@ -19,17 +19,10 @@ import scrapy
 
 from crawler.outlets import listing_lookup
 from crawler.spiders.base import CorpusSpider
-from pipelines.crawl.urls import canonicalize, refused_scheme, scheme_refusal
+from pipelines.crawl.urls import page_key, refused_scheme, scheme_refusal
 from pipelines.extract.listing import LISTING_REASON
 
 LISTING_SKIP = f"skipped: {LISTING_REASON}"
-
-
-def _key(url: str) -> str:
-    try:
-        return canonicalize(url)
-    except ValueError:  # (a port out of range...): the URL as given
-        return url
 
 
 class FetchSpider(CorpusSpider):
@@ -51,11 +44,11 @@ class FetchSpider(CorpusSpider):
     async def start(self):
         if self.listings is None:
             self.listings = listing_lookup(self.settings.get("CORPUS_REGISTRY") or None)
-        spooled = {_key(u): r for u, r in self.results.items()}  # pages the spool stored at the start
+        spooled = {page_key(u): r for u, r in self.results.items()}  # pages the spool stored at the start
         for url, why in self.invalid:
             self.note(url, f"error: invalid URL ({why})")
         for url in self.urls:
-            done = spooled.get(_key(url)) if spooled else None
+            done = spooled.get(page_key(url)) if spooled else None
             if done is not None:  # its page, spooled by an earlier run whose store was down (perhaps under another
                 # spelling: a feed's tracking query), was stored at this run's start: its outcome, not a second fetch
                 self.results[url] = dict(done, url=url)

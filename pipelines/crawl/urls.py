@@ -16,8 +16,8 @@ import re
 from functools import lru_cache
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
 
-__all__ = ["CREDENTIALS", "canonicalize", "bare_host", "doc_id", "has_credentials", "host_of", "host_under", "is_public_suffix",
-           "redact_credentials", "registered_host", "same_site", "site_of", "site_name", "url_problem",
+__all__ = ["CREDENTIALS", "canonicalize", "bare_host", "doc_id", "has_credentials", "host_of", "host_under",
+           "is_public_suffix", "page_key", "redact_credentials", "registered_host", "same_site", "site_of", "site_name", "url_problem",
            "FETCHED_SCHEMES", "refused_scheme", "scheme_refusal"]
 
 TRACKING_PARAMS = re.compile(
@@ -121,6 +121,12 @@ def url_problem(url: str) -> str | None:
     if has_credentials(url):
         return CREDENTIALS
     return None
+
+
+def page_key(url: str) -> str:
+    """What tells pages apart among URLs a person gave: the canonical form, or the URL as given where it is
+    no fetchable URL (``url_problem``: canonicalize would fail on a bad port, or mean nothing)."""
+    return url if url_problem(url) else canonicalize(url)
 
 
 def canonicalize(url: str) -> str:

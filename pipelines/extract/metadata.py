@@ -87,6 +87,8 @@ def _chrome_names(names: str) -> bool:
         return False
     kept = [n for n in names.split() if not _TITLE_NAMES.fullmatch(n) and not _LAYOUT_NAMES.fullmatch(n)]
     return bool(kept) and _CHROME.search(" ".join(kept)) is not None
+
+
 _BY = re.compile(r"^(?:by|von|par|por|av|door|oleh|bởi|โดย)\s+|\s*\(.*?\)\s*$", re.I)
 
 

@@ -63,17 +63,15 @@ def describe_holder(holder: dict, where: str = "", now: float | None = None) -> 
     renewed = holder.get("renewed")
     ago = f", renewed {max(0.0, now - float(renewed)):.0f} s ago" if isinstance(renewed, (int, float)) else ""
     store = f" of {where}" if where else ""
+    who, free = f"pid {holder.get('pid', '?')} on {holder.get('host', '?')}", ""
     if holder.get("pid") is None and holder.get("redis_run"):
         # a crawl shared through Redis holds it in the run's name (no pid: every live worker renews it)
-        lease = holder.get("lease_seconds")
-        free = f"; free once no worker renews it for {float(lease):.0f} s" if isinstance(lease, (int, float)) else ""
         who = (f"a crawl shared through Redis, last renewed by worker {holder.get('worker', '?')} "
                f"on {holder.get('host', '?')}")
-        return (f"the store{store} is locked by another run: run {holder.get('run_id', '?')} "
-                f"({holder.get('command') or '?'}, {who}) since {holder.get('acquired_at', '?')}{ago}{free}")
+        lease = holder.get("lease_seconds")
+        free = f"; free once no worker renews it for {float(lease):.0f} s" if isinstance(lease, (int, float)) else ""
     return (f"the store{store} is locked by another run: run {holder.get('run_id', '?')} "
-            f"({holder.get('command') or '?'}, pid {holder.get('pid', '?')} on {holder.get('host', '?')}) "
-            f"since {holder.get('acquired_at', '?')}{ago}")
+            f"({holder.get('command') or '?'}, {who}) since {holder.get('acquired_at', '?')}{ago}{free}")
 
 
 # --- who runs ---------------------------------------------------------------------------------
